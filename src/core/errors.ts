@@ -1,0 +1,133 @@
+/**
+ * One error hierarchy for moor. Every failure a user can cause or meet is a MoorError with a stable
+ * `code`, a documented `exitCode` and suggestions that say what to run next. The CLI's base command is
+ * the only place that prints them.
+ */
+
+/** Exit codes are a contract: they are documented in the README and asserted in end-to-end tests. */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  preCreateCheck: 3,
+  badConfig: 4,
+  alreadyExists: 5,
+  notSupported: 6,
+  timeout: 7,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export interface MoorErrorOptions {
+  code: string;
+  exitCode?: ExitCodeValue;
+  suggestions?: string[];
+  cause?: unknown;
+}
+
+export class MoorError extends Error {
+  readonly code: string;
+  readonly exitCode: ExitCodeValue;
+  readonly suggestions: string[];
+
+  constructor(message: string, options: MoorErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'MoorError';
+    this.code = options.code;
+    this.exitCode = options.exitCode ?? ExitCode.failure;
+    this.suggestions = options.suggestions ?? [];
+  }
+}
+
+export class UsageError extends MoorError {
+  constructor(message: string, suggestions: string[] = [], code = 'USAGE') {
+    super(message, { code, exitCode: ExitCode.usage, suggestions });
+  }
+}
+
+export class InvalidNameError extends UsageError {
+  constructor(name: string) {
+    super(
+      `Invalid machine name "${name}": use letters, digits, "." and "-", starting with a letter or digit.`,
+      [],
+      'INVALID_NAME',
+    );
+  }
+}
+
+export class MachineNotFoundError extends MoorError {
+  constructor(name: string) {
+    super(`Machine "${name}" does not exist. Run "moor ls" to list machines.`, {
+      code: 'MACHINE_NOT_FOUND',
+      exitCode: ExitCode.failure,
+    });
+  }
+}
+
+export class MachineExistsError extends MoorError {
+  constructor(name: string) {
+    super(`Machine "${name}" already exists.`, {
+      code: 'MACHINE_EXISTS',
+      exitCode: ExitCode.alreadyExists,
+      suggestions: [`Pick another name, or remove it first with "moor rm ${name}".`],
+    });
+  }
+}
+
+export class BadConfigError extends MoorError {
+  constructor(name: string, problem: string, file: string) {
+    super(`The configuration of machine "${name}" cannot be read: ${problem} (${file}).`, {
+      code: 'BAD_CONFIG',
+      exitCode: ExitCode.badConfig,
+      suggestions: [
+        `Fix or restore ${file}, or remove the record with "moor rm -f ${name}".`,
+      ],
+    });
+  }
+}
+
+export class NotSupportedError extends MoorError {
+  constructor(operation: string, driverName: string) {
+    super(`"${operation}" is not supported by the ${driverName} driver.`, {
+      code: 'NOT_SUPPORTED',
+      exitCode: ExitCode.notSupported,
+    });
+  }
+}
+
+export class PreCreateCheckError extends MoorError {
+  constructor(message: string, suggestions: string[] = [], cause?: unknown) {
+    super(`Pre-create check failed: ${message}`, {
+      code: 'PRE_CREATE_CHECK',
+      exitCode: ExitCode.preCreateCheck,
+      suggestions,
+      cause,
+    });
+  }
+}
+
+export class TimeoutError extends MoorError {
+  constructor(message: string, suggestions: string[] = []) {
+    super(message, { code: 'TIMEOUT', exitCode: ExitCode.timeout, suggestions });
+  }
+}
+
+/** Several independent operations (one per machine) of which at least one failed. */
+export class MultiError extends MoorError {
+  readonly errors: { name: string; error: Error }[];
+  constructor(errors: { name: string; error: Error }[]) {
+    const lines = errors.map(({ name, error }) => `${name}: ${error.message}`);
+    super(lines.join('\n'), {
+      code: 'SOME_FAILED',
+      exitCode: errors.length === 1 ? exitCodeOf(errors[0]!.error) : ExitCode.failure,
+    });
+    this.errors = errors;
+  }
+}
+
+export function exitCodeOf(error: unknown): ExitCodeValue {
+  return error instanceof MoorError ? error.exitCode : ExitCode.failure;
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,106 @@
+/**
+ * Cross-process advisory locks as files created with O_EXCL. The file names the holder (pid, host,
+ * operation) so that a waiter can say who it waits for, and so that a lock left by a dead process is
+ * broken instead of blocking forever.
+ */
+import { hostname } from 'node:os';
+import { link, open, readFile, rename, unlink } from 'node:fs/promises';
+import { TimeoutError } from './errors.js';
+import { isErrno } from './fsutil.js';
+
+export interface LockOptions {
+  /** What the holder is doing, shown to whoever waits. */
+  operation: string;
+  /** How long to wait for a busy lock before giving up. */
+  timeoutMs?: number;
+  /** Human name of the locked thing, for the error message. */
+  subject?: string;
+}
+
+interface Holder {
+  pid: number;
+  host: string;
+  operation: string;
+  since: string;
+}
+
+const HOST = hostname();
+
+export async function withFileLock<T>(path: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
+  await acquire(path, options);
+  try {
+    return await fn();
+  } finally {
+    await unlink(path).catch(() => undefined);
+  }
+}
+
+async function acquire(path: string, options: LockOptions): Promise<void> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  const me: Holder = { pid: process.pid, host: HOST, operation: options.operation, since: new Date().toISOString() };
+  let delay = 5;
+  for (;;) {
+    try {
+      const handle = await open(path, 'wx', 0o600);
+      try {
+        await handle.writeFile(JSON.stringify(me));
+      } finally {
+        await handle.close();
+      }
+      return;
+    } catch (error) {
+      if (!isErrno(error, 'EEXIST')) throw error;
+    }
+    const holder = await readHolder(path);
+    if (holder && isStale(holder)) {
+      await breakStaleLock(path, holder);
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      const who = holder ? `process ${holder.pid} (${holder.operation}, since ${holder.since})` : 'another moor process';
+      throw new TimeoutError(`${options.subject ?? path} is busy: ${who} holds its lock.`, [
+        'Wait for that command to finish and try again.',
+        `If no moor process is running, remove the stale lock file ${path}.`,
+      ]);
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay + Math.random() * delay));
+    delay = Math.min(delay * 2, 100);
+  }
+}
+
+async function readHolder(path: string): Promise<Holder | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Holder;
+  } catch {
+    return undefined; // being written or just removed: retry
+  }
+}
+
+function isStale(holder: Holder): boolean {
+  if (holder.host !== HOST || typeof holder.pid !== 'number') return false;
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (error) {
+    return isErrno(error, 'ESRCH');
+  }
+}
+
+/**
+ * Moves the stale file aside, then checks that what was moved is the stale holder's; if another process
+ * took the lock in between, its file is put back (link fails if a third took it meanwhile, which is fine:
+ * that one holds the lock then).
+ */
+async function breakStaleLock(path: string, stale: Holder): Promise<void> {
+  const aside = `${path}.stale-${process.pid}`;
+  try {
+    await rename(path, aside);
+  } catch {
+    return;
+  }
+  const moved = await readHolder(aside);
+  if (moved && (moved.pid !== stale.pid || moved.since !== stale.since)) {
+    await link(aside, path).catch(() => undefined);
+  }
+  await unlink(aside).catch(() => undefined);
+}

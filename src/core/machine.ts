@@ -1,0 +1,129 @@
+/**
+ * The Machine record: what moor keeps about one machine in machines/<name>/config.json.
+ * Field names follow Docker Machine's config.json (PascalCase) so that `moor inspect --format` templates
+ * written for docker-machine keep working. Paths are stored relative to the machine folder, never
+ * absolute, so a store can be moved or shared; they are resolved when loaded.
+ */
+import { InvalidNameError } from './errors.js';
+
+export const CONFIG_VERSION = 1;
+
+export const MachineState = {
+  None: '',
+  Running: 'Running',
+  Paused: 'Paused',
+  Saved: 'Saved',
+  Stopped: 'Stopped',
+  Stopping: 'Stopping',
+  Starting: 'Starting',
+  Error: 'Error',
+  Timeout: 'Timeout',
+} as const;
+export type MachineStateValue = (typeof MachineState)[keyof typeof MachineState];
+
+/** Where the record is in moor's own pipeline, independent of the driver's view of the host. */
+export type Phase = 'creating' | 'created' | 'error';
+
+export interface EngineOptions {
+  InstallURL: string;
+  ArbitraryFlags: string[];
+  Env: string[];
+  InsecureRegistry: string[];
+  RegistryMirror: string[];
+  Labels: string[];
+  StorageDriver: string;
+  TlsVerify: boolean;
+}
+
+export interface AuthOptions {
+  /** Extra subject alternative names for the server certificate (--tls-san). */
+  ServerCertSANs: string[];
+}
+
+export interface MachineRecord {
+  ConfigVersion: number;
+  Name: string;
+  DriverName: string;
+  CreatedAt: string;
+  Phase: Phase;
+  /** The last error of the create pipeline, when Phase is "error". */
+  LastError?: string;
+  /** Driver-owned state; opaque to the core. */
+  Driver: Record<string, unknown>;
+  HostOptions: {
+    EngineOptions: EngineOptions;
+    AuthOptions: AuthOptions;
+  };
+}
+
+const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9.-]*$/;
+
+export function isValidName(name: string): boolean {
+  return NAME_PATTERN.test(name) && name.length <= 253;
+}
+
+export function assertValidName(name: string): void {
+  if (!isValidName(name)) throw new InvalidNameError(name);
+}
+
+export function defaultEngineOptions(): EngineOptions {
+  return {
+    InstallURL: '',
+    ArbitraryFlags: [],
+    Env: [],
+    InsecureRegistry: [],
+    RegistryMirror: [],
+    Labels: [],
+    StorageDriver: '',
+    TlsVerify: true,
+  };
+}
+
+/** Returns a problem description, or undefined when `value` is a valid record of this version. */
+export function validateRecord(value: unknown, expectedName: string): string | undefined {
+  if (!isObject(value)) return 'not a JSON object';
+  const version = value['ConfigVersion'];
+  if (typeof version !== 'number') return 'missing ConfigVersion';
+  if (version > CONFIG_VERSION)
+    return `config version ${version} is from a newer moor (this one reads up to ${CONFIG_VERSION}); upgrade moor`;
+  if (version < 1) return `unknown config version ${version}`;
+  if (value['Name'] !== expectedName)
+    return `Name is ${JSON.stringify(value['Name'])}, expected "${expectedName}"`;
+  if (typeof value['DriverName'] !== 'string' || value['DriverName'] === '') return 'missing DriverName';
+  if (typeof value['CreatedAt'] !== 'string') return 'missing CreatedAt';
+  if (!['creating', 'created', 'error'].includes(value['Phase'] as string)) return 'invalid Phase';
+  if ('LastError' in value && typeof value['LastError'] !== 'string') return 'invalid LastError';
+  if (!isObject(value['Driver'])) return 'missing Driver';
+  const host = value['HostOptions'];
+  if (!isObject(host)) return 'missing HostOptions';
+  const engine = host['EngineOptions'];
+  if (!isObject(engine)) return 'missing HostOptions.EngineOptions';
+  for (const key of ['ArbitraryFlags', 'Env', 'InsecureRegistry', 'RegistryMirror', 'Labels'] as const) {
+    if (!isStringArray(engine[key])) return `HostOptions.EngineOptions.${key} must be a list of strings`;
+  }
+  for (const key of ['InstallURL', 'StorageDriver'] as const) {
+    if (typeof engine[key] !== 'string') return `HostOptions.EngineOptions.${key} must be a string`;
+  }
+  if (typeof engine['TlsVerify'] !== 'boolean') return 'HostOptions.EngineOptions.TlsVerify must be a boolean';
+  const auth = host['AuthOptions'];
+  if (!isObject(auth)) return 'missing HostOptions.AuthOptions';
+  if (!isStringArray(auth['ServerCertSANs'])) return 'HostOptions.AuthOptions.ServerCertSANs must be a list of strings';
+  return undefined;
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}
+
+/** Labels are `key=value` strings; returns the value of `key`, or undefined. */
+export function labelValue(record: MachineRecord, key: string): string | undefined {
+  for (const label of record.HostOptions.EngineOptions.Labels) {
+    const eq = label.indexOf('=');
+    if (eq === -1 ? label === key : label.slice(0, eq) === key) return eq === -1 ? '' : label.slice(eq + 1);
+  }
+  return undefined;
+}
