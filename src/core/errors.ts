@@ -114,13 +114,16 @@ export class TimeoutError extends MoorError {
 /** Several independent operations (one per machine) of which at least one failed. */
 export class MultiError extends MoorError {
   readonly errors: { name: string; error: Error }[];
-  constructor(errors: { name: string; error: Error }[]) {
+  /** What succeeded, so that a command can still report it. */
+  readonly results: unknown[];
+  constructor(errors: { name: string; error: Error }[], results: unknown[] = []) {
     const lines = errors.map(({ name, error }) => `${name}: ${error.message}`);
     super(lines.join('\n'), {
       code: 'SOME_FAILED',
       exitCode: errors.length === 1 ? exitCodeOf(errors[0]!.error) : ExitCode.failure,
     });
     this.errors = errors;
+    this.results = results;
   }
 }
 

@@ -38,6 +38,9 @@ export interface EngineOptions {
 export interface AuthOptions {
   /** Extra subject alternative names for the server certificate (--tls-san). */
   ServerCertSANs: string[];
+  /** Set only when the machine uses a CA the user brought (--tls-ca-cert/--tls-ca-key): absolute paths. */
+  CaCertPath?: string;
+  CaPrivateKeyPath?: string;
 }
 
 export interface MachineRecord {
@@ -108,6 +111,9 @@ export function validateRecord(value: unknown, expectedName: string): string | u
   const auth = host['AuthOptions'];
   if (!isObject(auth)) return 'missing HostOptions.AuthOptions';
   if (!isStringArray(auth['ServerCertSANs'])) return 'HostOptions.AuthOptions.ServerCertSANs must be a list of strings';
+  for (const key of ['CaCertPath', 'CaPrivateKeyPath'] as const) {
+    if (key in auth && typeof auth[key] !== 'string') return `HostOptions.AuthOptions.${key} must be a string`;
+  }
   return undefined;
 }
 
@@ -124,6 +130,23 @@ export function labelValue(record: MachineRecord, key: string): string | undefin
   for (const label of record.HostOptions.EngineOptions.Labels) {
     const eq = label.indexOf('=');
     if (eq === -1 ? label === key : label.slice(0, eq) === key) return eq === -1 ? '' : label.slice(eq + 1);
+  }
+  return undefined;
+}
+
+/** Rejects engine options that could not be applied, before anything is created. */
+export function validateEngineOptions(engine: Partial<EngineOptions>): string | undefined {
+  for (const label of engine.Labels ?? []) {
+    if (!/^[^=\s]+=.*$/.test(label)) return `--engine-label "${label}" must be key=value`;
+  }
+  for (const opt of engine.ArbitraryFlags ?? []) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9-.]*(=.*)?$/.test(opt)) return `--engine-opt "${opt}" must be name=value or name`;
+  }
+  for (const variable of engine.Env ?? []) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(variable)) return `--engine-env "${variable}" must be NAME=value`;
+  }
+  for (const value of [...(engine.InsecureRegistry ?? []), ...(engine.RegistryMirror ?? [])]) {
+    if (value.trim() === '' || /\s/.test(value)) return `registry "${value}" must not be empty or contain spaces`;
   }
   return undefined;
 }

@@ -1,0 +1,112 @@
+/**
+ * The Driver interface: one small async contract that every way of getting a host (an existing URL, an
+ * SSH server, a cloud instance, a local VM) implements. A driver never writes the store: it returns its
+ * state through toJSON() and the core persists it.
+ */
+import { NotSupportedError } from '../src/core/errors.js';
+import type { MachineStateValue } from '../src/core/machine.js';
+
+export type DriverFlagType = 'string' | 'boolean' | 'integer' | 'strings';
+export type DriverFlagValue = string | number | boolean | string[];
+export type DriverFlagValues = Record<string, DriverFlagValue | undefined>;
+
+/** A create-time flag of a driver, declared without any CLI framework (the CLI maps these to its flags). */
+export interface DriverFlag {
+  /** Full flag name without dashes, namespaced: `<driver>-<name>` (the none driver's `url` is the exception). */
+  name: string;
+  type: DriverFlagType;
+  description: string;
+  /** Environment variables read when the flag is not given, first match wins. */
+  env?: string[];
+  default?: DriverFlagValue;
+  required?: boolean;
+  options?: string[];
+}
+
+export interface SSHConfig {
+  host: string;
+  port: number;
+  user: string;
+  /** Absolute path of the private key, when key authentication is used. */
+  keyPath?: string;
+}
+
+export interface DriverLogger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export interface DriverContext {
+  machineName: string;
+  /** Absolute path of the machine's folder in the store (read-only for drivers except their own files). */
+  machineDir: string;
+  storePath: string;
+  log: DriverLogger;
+}
+
+export interface Driver {
+  readonly driverName: string;
+  /** Checks that create can succeed (credentials, tools, quotas) before anything is written or created. */
+  preCreateCheck(): Promise<void>;
+  create(): Promise<void>;
+  remove(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+  kill(): Promise<void>;
+  getState(): Promise<MachineStateValue>;
+  getIP(): Promise<string>;
+  /** The Docker endpoint, e.g. tcp://1.2.3.4:2376. */
+  getURL(): Promise<string>;
+  getSSHConfig(): Promise<SSHConfig>;
+  /** Whether moor provisions the host over SSH after create (false for `none`). */
+  readonly provisions: boolean;
+  /** The driver's persistent state, stored as config.json's `Driver` field. */
+  toJSON(): Record<string, unknown>;
+}
+
+export interface DriverFactory {
+  /** A driver for a new machine, from validated flag values. */
+  fromFlags(context: DriverContext, flags: DriverFlagValues): Driver;
+  /** A driver for an existing machine, from its stored state. */
+  fromRecord(context: DriverContext, state: Record<string, unknown>): Driver;
+}
+
+export interface DriverDefinition {
+  name: string;
+  description: string;
+  flags: DriverFlag[];
+  /** Loads the implementation lazily, so that listing flags or drivers never imports a cloud SDK. */
+  load(): Promise<DriverFactory>;
+}
+
+/** Defaults for drivers: every lifecycle operation the driver does not override is "not supported". */
+export abstract class BaseDriver implements Driver {
+  abstract readonly driverName: string;
+  readonly provisions: boolean = true;
+
+  constructor(protected readonly context: DriverContext) {}
+
+  async preCreateCheck(): Promise<void> {}
+  abstract create(): Promise<void>;
+  async remove(): Promise<void> {}
+  async start(): Promise<void> {
+    throw new NotSupportedError('start', this.driverName);
+  }
+  async stop(): Promise<void> {
+    throw new NotSupportedError('stop', this.driverName);
+  }
+  async restart(): Promise<void> {
+    throw new NotSupportedError('restart', this.driverName);
+  }
+  async kill(): Promise<void> {
+    throw new NotSupportedError('kill', this.driverName);
+  }
+  abstract getState(): Promise<MachineStateValue>;
+  abstract getIP(): Promise<string>;
+  abstract getURL(): Promise<string>;
+  async getSSHConfig(): Promise<SSHConfig> {
+    throw new NotSupportedError('ssh', this.driverName);
+  }
+  abstract toJSON(): Record<string, unknown>;
+}

@@ -1,0 +1,20 @@
+/** The explicit list of drivers moor knows. Adding a driver means adding one line here. */
+import { UsageError } from '../src/core/errors.js';
+import type { DriverDefinition } from './driver.js';
+import { noneDriver } from './none/definition.js';
+
+export const DRIVERS: ReadonlyMap<string, DriverDefinition> = new Map([[noneDriver.name, noneDriver]]);
+
+export function driverNames(): string[] {
+  return [...DRIVERS.keys()];
+}
+
+export function getDriverDefinition(name: string): DriverDefinition {
+  const definition = DRIVERS.get(name);
+  if (!definition) {
+    throw new UsageError(`Driver "${name}" not found. Available drivers: ${driverNames().join(', ')}.`, [
+      'Run "moor create --help" to see every driver and its flags.',
+    ], 'UNKNOWN_DRIVER');
+  }
+  return definition;
+}

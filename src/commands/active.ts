@@ -1,0 +1,16 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../base-command.js';
+
+export default class Active extends BaseCommand<typeof Active> {
+  static override summary = 'Print the machine that DOCKER_HOST points at.';
+  static override examples = ['<%= config.bin %> active'];
+  static override flags = {
+    timeout: Flags.integer({ char: 't', description: 'Seconds to wait for each machine\'s state', default: 10, min: 1 }),
+  };
+
+  async run() {
+    const name = await (await this.moor()).active(this.flags.timeout * 1000);
+    this.log(name);
+    return { name };
+  }
+}

@@ -1,0 +1,67 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../base-command.js';
+import { allDriverFlags, givenDriverFlags } from '../cli/driver-flags.js';
+import { driverNames } from '../../drivers/registry.js';
+
+const engineFlag = (description: string) => Flags.string({ description, multiple: true, helpGroup: 'ENGINE' });
+
+export default class Create extends BaseCommand<typeof Create> {
+  static override summary = 'Create a machine.';
+  static override description =
+    'Creates a Docker host with the chosen driver and records it in the store. Each driver has its own flags: see "moor create --driver NAME --help".';
+  static override examples = [
+    '<%= config.bin %> create --driver none --url tcp://192.168.1.10:2376 lab',
+    'MOOR_DRIVER=none MOOR_NONE_URL=tcp://10.0.0.5:2376 <%= config.bin %> create ci-1',
+  ];
+  static override args = { name: Args.string({ description: 'Machine name', required: true }) };
+  static override flags = {
+    driver: Flags.string({
+      char: 'd',
+      description: `Driver that creates the host: ${driverNames().join(', ')}`,
+      env: 'MOOR_DRIVER',
+      required: true,
+    }),
+    'engine-install-url': Flags.string({ description: 'Script that installs Docker', env: 'MOOR_ENGINE_INSTALL_URL', helpGroup: 'ENGINE' }),
+    'engine-opt': engineFlag('Engine daemon option key=value (repeatable)'),
+    'engine-env': engineFlag('Environment variable KEY=VALUE for the engine (repeatable)'),
+    'engine-insecure-registry': engineFlag('Insecure registry to allow (repeatable)'),
+    'engine-registry-mirror': engineFlag('Registry mirror (repeatable)'),
+    'engine-label': engineFlag('Engine label key=value (repeatable)'),
+    'engine-storage-driver': Flags.string({ description: 'Storage driver of the engine', helpGroup: 'ENGINE' }),
+    'tls-san': Flags.string({ description: 'Extra subject alternative name for the server certificate (repeatable)', multiple: true, helpGroup: 'TLS' }),
+    'tls-ca-cert': Flags.string({ description: 'CA certificate to use instead of moor\'s own', env: 'MOOR_TLS_CA_CERT', helpGroup: 'TLS' }),
+    'tls-ca-key': Flags.string({ description: 'Private key of --tls-ca-cert', env: 'MOOR_TLS_CA_KEY', helpGroup: 'TLS' }),
+    'tls-client-cert': Flags.string({ description: 'Client certificate signed by that CA', env: 'MOOR_TLS_CLIENT_CERT', helpGroup: 'TLS' }),
+    'tls-client-key': Flags.string({ description: 'Private key of --tls-client-cert', env: 'MOOR_TLS_CLIENT_KEY', helpGroup: 'TLS' }),
+    ...allDriverFlags(),
+  };
+
+  async run() {
+    const { flags, args } = this;
+    const moor = await this.moor();
+    const record = await moor.create({
+      name: args.name,
+      driver: flags.driver,
+      driverFlags: givenDriverFlags(flags),
+      engine: {
+        ...(flags['engine-install-url'] ? { InstallURL: flags['engine-install-url'] } : {}),
+        ...(flags['engine-storage-driver'] ? { StorageDriver: flags['engine-storage-driver'] } : {}),
+        ArbitraryFlags: flags['engine-opt'] ?? [],
+        Env: flags['engine-env'] ?? [],
+        InsecureRegistry: flags['engine-insecure-registry'] ?? [],
+        RegistryMirror: flags['engine-registry-mirror'] ?? [],
+        Labels: flags['engine-label'] ?? [],
+      },
+      tlsSans: flags['tls-san'] ?? [],
+      certs: {
+        ...(flags['tls-ca-cert'] ? { caCert: flags['tls-ca-cert'] } : {}),
+        ...(flags['tls-ca-key'] ? { caKey: flags['tls-ca-key'] } : {}),
+        ...(flags['tls-client-cert'] ? { clientCert: flags['tls-client-cert'] } : {}),
+        ...(flags['tls-client-key'] ? { clientKey: flags['tls-client-key'] } : {}),
+      },
+    });
+    this.log(`Machine "${record.Name}" created (${record.DriverName} driver).`);
+    this.logToStderr(`To point your Docker client at it, run: eval $(${this.config.bin} env ${record.Name})`);
+    return record;
+  }
+}

@@ -1,0 +1,19 @@
+import { BaseCommand } from '../base-command.js';
+import { NAME_ARG } from '../cli/names.js';
+
+export default class Version extends BaseCommand<typeof Version> {
+  static override summary = "Print moor's version, or the Docker version of a machine.";
+  static override examples = ['<%= config.bin %> version', '<%= config.bin %> version web'];
+  static override args = NAME_ARG;
+
+  async run() {
+    if (!this.args.name) {
+      const line = `${this.config.bin} version ${this.config.version} (node ${process.version}, ${process.platform}-${process.arch})`;
+      this.log(line);
+      return { version: this.config.version, node: process.version };
+    }
+    const version = await (await this.moor()).engineVersion(this.args.name);
+    this.log(version.Version);
+    return { name: this.args.name, ...version };
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * Create / rm / start / stop / restart / kill orchestration: the libmachine Create() pipeline, with a
+ * record that is written atomically, marked Error (never half-written) when a step fails.
+ */
+import { isIP } from 'node:net';
+import type { Driver, DriverContext, DriverFlagValues } from '../../drivers/driver.js';
+import { getDriverDefinition } from '../../drivers/registry.js';
+import type { ExternalCertOptions } from './certs.js';
+import { resolveDriverFlags } from './driver-flags.js';
+import { BadConfigError, MachineExistsError, MoorError, MultiError, PreCreateCheckError, TimeoutError, UsageError, messageOf } from './errors.js';
+import { CERT_FILE_MODE, PRIVATE_FILE_MODE } from './fsutil.js';
+import type { Logger } from './log.js';
+import {
+  assertValidName,
+  CONFIG_VERSION,
+  defaultEngineOptions,
+  type EngineOptions,
+  MachineState,
+  type MachineRecord,
+  type MachineStateValue,
+  validateEngineOptions,
+} from './machine.js';
+import type { Store } from './store.js';
+
+export interface Machine {
+  record: MachineRecord;
+  driver: Driver;
+  dir: string;
+}
+
+export interface CreateOptions {
+  name: string;
+  driver: string;
+  driverFlags: DriverFlagValues;
+  engine?: Partial<EngineOptions>;
+  tlsSans?: string[];
+  certs?: ExternalCertOptions;
+  env?: NodeJS.ProcessEnv;
+}
+
+function driverContext(store: Store, name: string, log: Logger): DriverContext {
+  return { machineName: name, machineDir: store.machineDir(name), storePath: store.root, log };
+}
+
+export async function openMachine(store: Store, name: string, log: Logger): Promise<Machine> {
+  const record = await store.load(name);
+  let definition;
+  try {
+    definition = getDriverDefinition(record.DriverName);
+  } catch {
+    throw new BadConfigError(name, `unknown driver "${record.DriverName}"`, store.configPath(name));
+  }
+  const factory = await definition.load();
+  const driver = factory.fromRecord(driverContext(store, name, log), record.Driver);
+  return { record, driver, dir: store.machineDir(name) };
+}
+
+export async function createMachine(store: Store, options: CreateOptions, log: Logger): Promise<MachineRecord> {
+  const { name } = options;
+  assertValidName(name);
+  const definition = getDriverDefinition(options.driver);
+  const flags = resolveDriverFlags(definition, options.driverFlags, options.env);
+  const engineProblem = validateEngineOptions(options.engine ?? {});
+  if (engineProblem) throw new UsageError(`${engineProblem}.`);
+  if (await store.exists(name)) throw new MachineExistsError(name);
+
+  const factory = await definition.load();
+  const driver = factory.fromFlags(driverContext(store, name, log), flags);
+  log.step('Running pre-create checks');
+  try {
+    await driver.preCreateCheck();
+  } catch (error) {
+    if (error instanceof MoorError) throw error.exitCode === 1 ? new PreCreateCheckError(error.message, error.suggestions, error) : error;
+    throw new PreCreateCheckError(messageOf(error), [], error);
+  }
+
+  const certs = await import('./certs.js');
+  log.step('Checking the CA and client certificates');
+  const certPaths = await certs.ensureClientCerts(store, options.certs);
+  const bundle = await certs.readClientBundle(certPaths);
+
+  const record: MachineRecord = {
+    ConfigVersion: CONFIG_VERSION,
+    Name: name,
+    DriverName: definition.name,
+    CreatedAt: new Date().toISOString(),
+    Phase: 'creating',
+    Driver: driver.toJSON(),
+    HostOptions: {
+      EngineOptions: { ...defaultEngineOptions(), ...options.engine },
+      AuthOptions: {
+        ServerCertSANs: options.tlsSans ?? [],
+        ...(options.certs?.caCert ? { CaCertPath: certPaths.caCert, CaPrivateKeyPath: certPaths.caKey } : {}),
+      },
+    },
+  };
+
+  return store.withMachineLock(name, 'create', async () => {
+    await store.add(record, [
+      { name: 'ca.pem', data: bundle.ca, mode: CERT_FILE_MODE },
+      { name: 'cert.pem', data: bundle.cert, mode: CERT_FILE_MODE },
+      { name: 'key.pem', data: bundle.key, mode: PRIVATE_FILE_MODE },
+    ]);
+    try {
+      log.step(`Creating the machine with the ${definition.name} driver`);
+      await driver.create();
+      record.Driver = driver.toJSON();
+      const hosts = await serverCertHosts(driver, record.HostOptions.AuthOptions.ServerCertSANs);
+      if (hosts.length > 0) {
+        log.step('Issuing the server certificate');
+        const server = await certs.generateServerCert(certPaths, hosts, name);
+        await store.writeMachineFile(name, { name: 'server.pem', data: server.certPem, mode: CERT_FILE_MODE });
+        await store.writeMachineFile(name, { name: 'server-key.pem', data: server.keyPem, mode: PRIVATE_FILE_MODE });
+      }
+      record.Phase = 'created';
+      await store.save(record);
+      return record;
+    } catch (error) {
+      record.Phase = 'error';
+      record.LastError = messageOf(error);
+      record.Driver = safeDriverState(driver, record.Driver);
+      await store.save(record);
+      throw new MoorError(`Creating machine "${name}" failed: ${messageOf(error)}`, {
+        code: error instanceof MoorError ? error.code : 'CREATE_FAILED',
+        exitCode: error instanceof MoorError ? error.exitCode : 1,
+        suggestions: [
+          `The record is kept with state Error. Remove it with "moor rm -y ${name}" and create it again.`,
+          ...(error instanceof MoorError ? error.suggestions : []),
+        ],
+        cause: error,
+      });
+    }
+  });
+}
+
+/** The machine's IP or DNS name plus --tls-san values; empty when the endpoint has no host (unix socket). */
+async function serverCertHosts(driver: Driver, sans: string[]): Promise<string[]> {
+  const ip = await driver.getIP().catch(() => '');
+  if (!ip && sans.length === 0) return [];
+  return [...new Set([ip, ...sans].filter(Boolean))].sort((a, b) => Number(isIP(b) > 0) - Number(isIP(a) > 0));
+}
+
+function safeDriverState(driver: Driver, previous: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return driver.toJSON();
+  } catch {
+    return previous;
+  }
+}
+
+export interface RemoveOptions {
+  force: boolean;
+}
+
+/** Removes the machine (driver first, then the record). With force, a driver failure does not keep the record. */
+export async function removeMachine(store: Store, name: string, options: RemoveOptions, log: Logger): Promise<void> {
+  assertValidName(name);
+  await store.withMachineLock(name, 'rm', async () => {
+    let machine: Machine | undefined;
+    try {
+      machine = await openMachine(store, name, log);
+    } catch (error) {
+      if (!(error instanceof BadConfigError) || !options.force) throw error;
+      log.warn(`Machine "${name}": ${error.message} Removing the local record only.`);
+    }
+    if (machine) {
+      try {
+        log.step(`Removing machine "${name}" (${machine.record.DriverName} driver)`);
+        await machine.driver.remove();
+      } catch (error) {
+        if (!options.force) {
+          throw new MoorError(`Could not remove machine "${name}": ${messageOf(error)}`, {
+            code: 'REMOVE_FAILED',
+            suggestions: [`Run "moor rm -f ${name}" to remove the local record anyway.`],
+            cause: error,
+          });
+        }
+        log.warn(`Machine "${name}": ${messageOf(error)}; removing the local record anyway (--force).`);
+      }
+    }
+    await store.remove(name);
+  });
+}
+
+export type StateOperation = 'start' | 'stop' | 'restart' | 'kill';
+
+const TARGET_STATE: Record<StateOperation, MachineStateValue> = {
+  start: MachineState.Running,
+  stop: MachineState.Stopped,
+  restart: MachineState.Running,
+  kill: MachineState.Stopped,
+};
+
+const PROGRESS: Record<StateOperation, string> = {
+  start: 'Starting',
+  stop: 'Stopping',
+  restart: 'Restarting',
+  kill: 'Killing',
+};
+
+export async function changeState(
+  store: Store,
+  name: string,
+  operation: StateOperation,
+  log: Logger,
+  timeoutMs = 300_000,
+): Promise<MachineStateValue> {
+  return store.withMachineLock(name, operation, async () => {
+    const machine = await openMachine(store, name, log);
+    const target = TARGET_STATE[operation];
+    if (operation !== 'restart') {
+      const current = await machine.driver.getState();
+      if (current === target) {
+        throw new MoorError(`Machine "${name}" is already ${target.toLowerCase()}.`, { code: 'ALREADY_IN_STATE' });
+      }
+    }
+    log.step(`${PROGRESS[operation]} "${name}"`);
+    await machine.driver[operation]();
+    const state = await waitForState(machine.driver, target, timeoutMs, name);
+    const updated = machine.driver.toJSON();
+    if (JSON.stringify(updated) !== JSON.stringify(machine.record.Driver)) {
+      machine.record.Driver = updated;
+      await store.save(machine.record);
+    }
+    return state;
+  });
+}
+
+export async function waitForState(
+  driver: Driver,
+  target: MachineStateValue,
+  timeoutMs: number,
+  name: string,
+): Promise<MachineStateValue> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 250;
+  for (;;) {
+    const state = await driver.getState();
+    if (state === target) return state;
+    if (Date.now() + delay > deadline) {
+      throw new TimeoutError(`Machine "${name}" did not reach state ${target} in ${Math.round(timeoutMs / 1000)} s (it is ${state || 'unknown'}).`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 5_000);
+  }
+}
+
+/** Runs `fn` for every name in parallel; returns the results in order, or throws a MultiError naming each failure. */
+export async function forEachMachine<T>(names: string[], fn: (name: string) => Promise<T>): Promise<{ name: string; result: T }[]> {
+  const settled = await Promise.allSettled(names.map((name) => fn(name)));
+  const failures: { name: string; error: Error }[] = [];
+  const results: { name: string; result: T }[] = [];
+  settled.forEach((outcome, index) => {
+    const name = names[index]!;
+    if (outcome.status === 'fulfilled') results.push({ name, result: outcome.value });
+    else failures.push({ name, error: outcome.reason instanceof Error ? outcome.reason : new Error(String(outcome.reason)) });
+  });
+  if (failures.length > 0) throw new MultiError(failures, results);
+  return results;
+}
+

@@ -1,0 +1,131 @@
+/**
+ * `ls`: every machine's state queried in parallel, each bounded by the timeout so that one slow or
+ * unreachable machine shows "Timeout" instead of holding up the list. Broken records become Error rows.
+ */
+import { readEngineTLS, engineVersion } from './docker/engine.js';
+import { MoorError, messageOf } from './errors.js';
+import { matchesFilters, naturalCompare, parseFilters } from './filter.js';
+import { openMachine } from './lifecycle.js';
+import type { Logger } from './log.js';
+import { MachineState } from './machine.js';
+import type { LoadResult, Store } from './store.js';
+
+/** One row of `ls`; field names are the ones docker-machine's --format templates use. */
+export interface ListItem {
+  Name: string;
+  Active: string;
+  ActiveHost: boolean;
+  DriverName: string;
+  State: string;
+  URL: string;
+  Swarm: string;
+  DockerVersion: string;
+  Error: string;
+  ResponseTime: string;
+  Labels: string[];
+}
+
+export interface ListOptions {
+  filters?: string[];
+  /** Per-machine budget for the state (and engine version) query. */
+  timeoutMs: number;
+  /** Ask each running engine for its version (the DOCKER column); skip it when the output does not show it. */
+  queryDockerVersion: boolean;
+  /** The current DOCKER_HOST, to mark the active machine. */
+  dockerHost?: string | undefined;
+}
+
+const TIMED_OUT = Symbol('timeout');
+
+export async function listMachines(store: Store, options: ListOptions, log: Logger): Promise<ListItem[]> {
+  const filters = parseFilters(options.filters ?? []);
+  const loaded = await store.loadAll();
+  const items = await Promise.all(loaded.map((entry) => describe(store, entry, options, log)));
+  return items
+    .filter((item) =>
+      matchesFilters({ name: item.Name, driverName: item.DriverName, state: item.State, labels: item.Labels }, filters),
+    )
+    .sort((a, b) => naturalCompare(a.Name, b.Name));
+}
+
+async function describe(store: Store, entry: LoadResult, options: ListOptions, log: Logger): Promise<ListItem> {
+  const item: ListItem = {
+    Name: entry.name,
+    Active: '-',
+    ActiveHost: false,
+    DriverName: entry.record?.DriverName ?? 'not found',
+    State: MachineState.Error,
+    URL: '',
+    Swarm: '',
+    DockerVersion: 'Unknown',
+    Error: '',
+    ResponseTime: '',
+    Labels: entry.record?.HostOptions.EngineOptions.Labels ?? [],
+  };
+  if (entry.error) {
+    item.Error = entry.error.message;
+    return item;
+  }
+  const record = entry.record;
+  if (record.Phase === 'error') {
+    item.Error = record.LastError ?? 'create failed';
+    return item;
+  }
+  if (record.Phase === 'creating') {
+    item.State = MachineState.None;
+    item.Error = 'Creation in progress (or interrupted: "moor rm" it if no moor create is running).';
+    return item;
+  }
+  const started = Date.now();
+  const deadline = started + options.timeoutMs;
+  const outcome = await withDeadline(queryMachine(store, entry.name, options, deadline, log), deadline);
+  item.ResponseTime = `${Date.now() - started}ms`;
+  if (outcome === TIMED_OUT) {
+    item.State = MachineState.Timeout;
+    return item;
+  }
+  Object.assign(item, outcome);
+  item.ActiveHost = item.State === MachineState.Running && item.URL !== '' && item.URL === options.dockerHost;
+  item.Active = item.ActiveHost ? '*' : '-';
+  return item;
+}
+
+async function queryMachine(
+  store: Store,
+  name: string,
+  options: ListOptions,
+  deadline: number,
+  log: Logger,
+): Promise<Partial<ListItem>> {
+  try {
+    const { driver } = await openMachine(store, name, log);
+    const state = await driver.getState();
+    if (state !== MachineState.Running) return { State: state };
+    const url = await driver.getURL();
+    const result: Partial<ListItem> = { State: state, URL: url };
+    if (options.queryDockerVersion && url.startsWith('tcp://')) {
+      try {
+        const tls = await readEngineTLS(store.machineDir(name));
+        const version = await engineVersion(url, tls, Math.max(1, deadline - Date.now()));
+        result.DockerVersion = `v${version.Version}`;
+      } catch (error) {
+        result.Error = `Unable to query docker version: ${messageOf(error)}`;
+      }
+    }
+    return result;
+  } catch (error) {
+    return { State: MachineState.Error, Error: error instanceof MoorError ? error.message : messageOf(error) };
+  }
+}
+
+async function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

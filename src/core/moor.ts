@@ -1,0 +1,158 @@
+/**
+ * The core service: one object per store that the CLI commands (or any other program) call.
+ * It holds no oclif and prints nothing; progress goes to the Logger, results are returned.
+ */
+import { join } from 'node:path';
+import { engineRequest, engineVersion, type EngineVersion, readEngineTLS } from './docker/engine.js';
+import { MoorError, messageOf } from './errors.js';
+import { changeState, createMachine, type CreateOptions, forEachMachine, openMachine, removeMachine, type StateOperation } from './lifecycle.js';
+import { listMachines, type ListItem, type ListOptions } from './ls.js';
+import { type Logger, silentLogger } from './log.js';
+import { MachineState, type MachineRecord, type MachineStateValue } from './machine.js';
+import { Store } from './store.js';
+
+export interface DockerConnection {
+  name: string;
+  url: string;
+  /** DOCKER_CERT_PATH: the machine's folder (ca.pem, cert.pem, key.pem). */
+  certPath: string;
+  tlsVerify: boolean;
+  ip: string;
+}
+
+export interface ConnectionCheck {
+  connection: DockerConnection;
+  /** Set when the engine did not answer: the settings are still printed, with this warning. */
+  warning?: string;
+}
+
+export interface InspectView extends MachineRecord {
+  StorePath: string;
+}
+
+export class Moor {
+  readonly store: Store;
+  readonly log: Logger;
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(options: { storagePath?: string | undefined; log?: Logger; env?: NodeJS.ProcessEnv } = {}) {
+    this.store = new Store(options.storagePath);
+    this.log = options.log ?? silentLogger;
+    this.env = options.env ?? process.env;
+  }
+
+  create(options: Omit<CreateOptions, 'env'>): Promise<MachineRecord> {
+    return createMachine(this.store, { ...options, env: this.env }, this.log);
+  }
+
+  list(options: ListOptions): Promise<ListItem[]> {
+    return listMachines(this.store, options, this.log);
+  }
+
+  /** The record as docker-machine's inspect shows it: paths resolved to absolute ones. */
+  async inspect(name: string): Promise<InspectView> {
+    const record = await this.store.load(name);
+    const dir = this.store.machineDir(name);
+    const auth = record.HostOptions.AuthOptions;
+    return {
+      ...record,
+      HostOptions: {
+        ...record.HostOptions,
+        AuthOptions: {
+          ...auth,
+          CertDir: dir,
+          CaCertPath: join(dir, 'ca.pem'),
+          ClientCertPath: join(dir, 'cert.pem'),
+          ClientKeyPath: join(dir, 'key.pem'),
+          ServerCertPath: join(dir, 'server.pem'),
+          ServerKeyPath: join(dir, 'server-key.pem'),
+          StorePath: dir,
+          ...(auth.CaCertPath ? { CaCertPath: auth.CaCertPath } : {}),
+        } as InspectView['HostOptions']['AuthOptions'],
+      },
+      StorePath: this.store.root,
+    };
+  }
+
+  remove(names: string[], force: boolean) {
+    return forEachMachine(names, (name) => removeMachine(this.store, name, { force }, this.log));
+  }
+
+  changeState(names: string[], operation: StateOperation) {
+    return forEachMachine(names, (name) => changeState(this.store, name, operation, this.log));
+  }
+
+  status(names: string[]) {
+    return forEachMachine(names, async (name): Promise<MachineStateValue> => {
+      const { driver, record } = await openMachine(this.store, name, this.log);
+      if (record.Phase === 'error') return MachineState.Error;
+      return driver.getState();
+    });
+  }
+
+  ip(names: string[]) {
+    return forEachMachine(names, async (name) => {
+      const { driver } = await openMachine(this.store, name, this.log);
+      const ip = await driver.getIP();
+      if (!ip) throw new MoorError(`Machine "${name}" has no IP address.`, { code: 'NO_IP' });
+      return ip;
+    });
+  }
+
+  async url(name: string): Promise<string> {
+    const { driver } = await this.runningMachine(name);
+    return driver.getURL();
+  }
+
+  /** How to reach the machine's engine; never fails just because the engine does not answer yet. */
+  async connection(name: string, check: boolean, timeoutMs = 2_000): Promise<ConnectionCheck> {
+    const { driver, dir } = await this.runningMachine(name);
+    const [url, ip] = await Promise.all([driver.getURL(), driver.getIP().catch(() => '')]);
+    const tlsVerify = url.startsWith('tcp://') || url.startsWith('https://');
+    const connection: DockerConnection = { name, url, certPath: dir, tlsVerify, ip };
+    if (!check || !tlsVerify) return { connection };
+    try {
+      await engineRequest(url, '/_ping', await readEngineTLS(dir), timeoutMs);
+      return { connection };
+    } catch (error) {
+      return {
+        connection,
+        warning: `The Docker engine of "${name}" is not answering yet (${messageOf(error)}). These settings will work once it does.`,
+      };
+    }
+  }
+
+  async engineVersion(name: string, timeoutMs = 10_000): Promise<EngineVersion> {
+    const { driver, dir } = await this.runningMachine(name);
+    const url = await driver.getURL();
+    return engineVersion(url, await readEngineTLS(dir), timeoutMs);
+  }
+
+  /** The machine whose URL is $DOCKER_HOST and which is running. */
+  async active(timeoutMs: number): Promise<string> {
+    const dockerHost = this.env['DOCKER_HOST'];
+    if (!dockerHost) throw new MoorError('No active host found: DOCKER_HOST is not set.', { code: 'NO_ACTIVE_HOST', suggestions: ['Run "eval $(moor env NAME)" to make a machine active.'] });
+    const items = await this.list({ timeoutMs, queryDockerVersion: false, dockerHost });
+    const active = items.find((item) => item.ActiveHost);
+    if (!active) throw new MoorError(`No active host found: no running machine has the URL ${dockerHost}.`, { code: 'NO_ACTIVE_HOST' });
+    return active.Name;
+  }
+
+  private async runningMachine(name: string) {
+    const machine = await openMachine(this.store, name, this.log);
+    if (machine.record.Phase === 'error') {
+      throw new MoorError(`Machine "${name}" is in state Error: ${machine.record.LastError ?? 'create failed'}`, {
+        code: 'MACHINE_ERROR',
+        suggestions: [`Remove it with "moor rm -y ${name}" and create it again.`],
+      });
+    }
+    const state = await machine.driver.getState();
+    if (state !== MachineState.Running) {
+      throw new MoorError(`Machine "${name}" is not running (state: ${state || 'unknown'}).`, {
+        code: 'NOT_RUNNING',
+        suggestions: [`Start it with "moor start ${name}".`],
+      });
+    }
+    return machine;
+  }
+}
