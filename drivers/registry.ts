@@ -12,9 +12,19 @@ export function driverNames(): string[] {
 export function getDriverDefinition(name: string): DriverDefinition {
   const definition = DRIVERS.get(name);
   if (!definition) {
-    throw new UsageError(`Driver "${name}" not found. Available drivers: ${driverNames().join(', ')}.`, [
-      'Run "moor create --help" to see every driver and its flags.',
-    ], 'UNKNOWN_DRIVER');
+    throw new UsageError(
+      `Driver "${name}" not found. Available drivers: ${driverNames().join(', ')}.`,
+      ['Run "moor create --help" to see every driver and its flags.'],
+      'UNKNOWN_DRIVER',
+    );
   }
   return definition;
+}
+
+/**
+ * Adds a driver at run time: for programs that embed moor's core, and for tests that need a driver with
+ * controlled behaviour. The CLI's own drivers are the list above.
+ */
+export function registerDriver(definition: DriverDefinition): void {
+  (DRIVERS as Map<string, DriverDefinition>).set(definition.name, definition);
 }

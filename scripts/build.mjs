@@ -1,18 +1,38 @@
 #!/usr/bin/env node
-// Build: compile TypeScript to dist/, then write oclif.manifest.json so that startup reads the command
-// list from one file instead of importing every command.
-import { spawnSync } from 'node:child_process';
+// Build: bundle the CLI with esbuild (one ESM file per entry, heavy modules split into chunks that are
+// loaded only when a command imports them), then write oclif.manifest.json so that startup reads the
+// command list from one file. Type-checking is `npm run typecheck` (tsc --noEmit).
 import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 rmSync(join(root, 'oclif.manifest.json'), { force: true });
-const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], {
-  stdio: 'inherit',
+
+await build({
+  absWorkingDir: root,
+  entryPoints: ['src/main.ts', 'src/help.ts'],
+  outbase: '.',
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: true,
+  minify: true,
+  keepNames: true,
+  chunkNames: 'chunks/[name]-[hash]',
+  // oclif only requires typescript in development mode; never bundle it.
+  external: ['typescript'],
+  // oclif is CommonJS and calls require(): give the ESM bundle a require of its own.
+  banner: {
+    js: "import { createRequire as __moorCreateRequire } from 'node:module'; const require = __moorCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
 });
-if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 
 const { Plugin } = await import('@oclif/core');
 const plugin = new Plugin({ root, type: 'core', ignoreManifest: true, errorOnManifestCreate: true, isRoot: true });

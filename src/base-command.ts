@@ -6,7 +6,9 @@ import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import type { Logger } from './core/log.js';
 import type { Moor } from './core/moor.js';
 
-export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
+  (typeof BaseCommand)['baseFlags'] & T['flags']
+>;
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
 
 export abstract class BaseCommand<T extends typeof Command> extends Command {
@@ -15,7 +17,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   static override baseFlags = {
     'storage-path': Flags.string({
       char: 's',
-      description: 'Folder of moor\'s machine store (default ~/.moor)',
+      description: "Folder of moor's machine store (default ~/.moor)",
       env: 'MOOR_STORAGE_PATH',
       helpGroup: 'GLOBAL',
     }),
@@ -109,9 +111,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (error instanceof Errors.ExitError) throw error;
     const { MoorError, MultiError } = await import('./core/errors.js');
     const moorError = error instanceof MoorError ? error : undefined;
-    const exitCode = moorError?.exitCode ?? error.oclif?.exit ?? (typeof error.exitCode === 'number' ? error.exitCode : 1);
+    const exitCode =
+      moorError?.exitCode ?? error.oclif?.exit ?? (typeof error.exitCode === 'number' ? error.exitCode : 1);
     process.exitCode = exitCode;
-    const debug = this.argv.includes('--debug') || this.argv.includes('-D') || /^(1|true)$/i.test(process.env['MOOR_DEBUG'] ?? '');
+    const debug =
+      this.argv.includes('--debug') || this.argv.includes('-D') || /^(1|true)$/i.test(process.env['MOOR_DEBUG'] ?? '');
     if (this.jsonEnabled()) {
       const body: Record<string, unknown> = {
         code: moorError?.code ?? (exitCode === 2 ? 'USAGE' : 'ERROR'),
@@ -132,7 +136,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }
     const lines = [`Error: ${error.message}`];
     for (const suggestion of moorError?.suggestions ?? []) lines.push(`  ${suggestion}`);
-    if (!moorError && exitCode === 2 && !error.message.includes('--help')) lines.push(`  See "moor ${this.id ?? ''} --help".`);
+    if (!moorError && exitCode === 2 && !error.message.includes('--help'))
+      lines.push(`  See "moor ${this.id ?? ''} --help".`);
     if (debug && error.stack) lines.push(error.stack);
     process.stderr.write(`${lines.join('\n')}\n`);
   }

@@ -16,7 +16,10 @@ function toOclifFlag(driverName: string, flag: DriverFlag) {
     case 'boolean':
       return Flags.boolean({ ...common, allowNo: true });
     case 'integer':
-      return Flags.integer({ ...common, ...(typeof flag.default === 'number' ? { helpValue: String(flag.default) } : {}) });
+      return Flags.integer({
+        ...common,
+        ...(typeof flag.default === 'number' ? { helpValue: String(flag.default) } : {}),
+      });
     case 'strings':
       return Flags.string({ ...common, multiple: true });
     case 'string':

@@ -5,7 +5,7 @@ export default class Active extends BaseCommand<typeof Active> {
   static override summary = 'Print the machine that DOCKER_HOST points at.';
   static override examples = ['<%= config.bin %> active'];
   static override flags = {
-    timeout: Flags.integer({ char: 't', description: 'Seconds to wait for each machine\'s state', default: 10, min: 1 }),
+    timeout: Flags.integer({ char: 't', description: "Seconds to wait for each machine's state", default: 10, min: 1 }),
   };
 
   async run() {

@@ -19,25 +19,54 @@ export default class Create extends BaseCommand<typeof Create> {
       char: 'd',
       description: `Driver that creates the host: ${driverNames().join(', ')}`,
       env: 'MOOR_DRIVER',
-      required: true,
     }),
-    'engine-install-url': Flags.string({ description: 'Script that installs Docker', env: 'MOOR_ENGINE_INSTALL_URL', helpGroup: 'ENGINE' }),
+    'engine-install-url': Flags.string({
+      description: 'Script that installs Docker',
+      env: 'MOOR_ENGINE_INSTALL_URL',
+      helpGroup: 'ENGINE',
+    }),
     'engine-opt': engineFlag('Engine daemon option key=value (repeatable)'),
     'engine-env': engineFlag('Environment variable KEY=VALUE for the engine (repeatable)'),
     'engine-insecure-registry': engineFlag('Insecure registry to allow (repeatable)'),
     'engine-registry-mirror': engineFlag('Registry mirror (repeatable)'),
     'engine-label': engineFlag('Engine label key=value (repeatable)'),
     'engine-storage-driver': Flags.string({ description: 'Storage driver of the engine', helpGroup: 'ENGINE' }),
-    'tls-san': Flags.string({ description: 'Extra subject alternative name for the server certificate (repeatable)', multiple: true, helpGroup: 'TLS' }),
-    'tls-ca-cert': Flags.string({ description: 'CA certificate to use instead of moor\'s own', env: 'MOOR_TLS_CA_CERT', helpGroup: 'TLS' }),
-    'tls-ca-key': Flags.string({ description: 'Private key of --tls-ca-cert', env: 'MOOR_TLS_CA_KEY', helpGroup: 'TLS' }),
-    'tls-client-cert': Flags.string({ description: 'Client certificate signed by that CA', env: 'MOOR_TLS_CLIENT_CERT', helpGroup: 'TLS' }),
-    'tls-client-key': Flags.string({ description: 'Private key of --tls-client-cert', env: 'MOOR_TLS_CLIENT_KEY', helpGroup: 'TLS' }),
+    'tls-san': Flags.string({
+      description: 'Extra subject alternative name for the server certificate (repeatable)',
+      multiple: true,
+      helpGroup: 'TLS',
+    }),
+    'tls-ca-cert': Flags.string({
+      description: "CA certificate to use instead of moor's own",
+      env: 'MOOR_TLS_CA_CERT',
+      helpGroup: 'TLS',
+    }),
+    'tls-ca-key': Flags.string({
+      description: 'Private key of --tls-ca-cert',
+      env: 'MOOR_TLS_CA_KEY',
+      helpGroup: 'TLS',
+    }),
+    'tls-client-cert': Flags.string({
+      description: 'Client certificate signed by that CA',
+      env: 'MOOR_TLS_CLIENT_CERT',
+      helpGroup: 'TLS',
+    }),
+    'tls-client-key': Flags.string({
+      description: 'Private key of --tls-client-cert',
+      env: 'MOOR_TLS_CLIENT_KEY',
+      helpGroup: 'TLS',
+    }),
     ...allDriverFlags(),
   };
 
   async run() {
     const { flags, args } = this;
+    if (!flags.driver) {
+      const { UsageError } = await import('../core/errors.js');
+      throw new UsageError(`Choose a driver with --driver (or MOOR_DRIVER): ${driverNames().join(', ')}.`, [
+        `Example: ${this.config.bin} create --driver none --url tcp://192.168.1.10:2376 ${args.name}`,
+      ]);
+    }
     const moor = await this.moor();
     const record = await moor.create({
       name: args.name,

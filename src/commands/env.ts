@@ -13,7 +13,9 @@ export default class Env extends BaseCommand<typeof Env> {
   ];
   static override args = { name: Args.string({ description: 'Machine name; "default" when omitted' }) };
   static override flags = {
-    shell: Flags.string({ description: 'Shell syntax: bash, zsh, sh, fish, powershell, cmd, tcsh, emacs (default: from $SHELL)' }),
+    shell: Flags.string({
+      description: 'Shell syntax: bash, zsh, sh, fish, powershell, cmd, tcsh, emacs (default: from $SHELL)',
+    }),
     unset: Flags.boolean({ char: 'u', description: 'Print the commands that unset the variables instead' }),
     'no-proxy': Flags.boolean({ description: "Add the machine's IP to NO_PROXY (or no_proxy), keeping what is there" }),
   };
@@ -22,7 +24,7 @@ export default class Env extends BaseCommand<typeof Env> {
     const { flags } = this;
     const env = await import('../core/env.js');
     const shell = env.resolveShell(flags.shell);
-    const commandLine = [this.config.bin, ...this.argv];
+    const commandLine = [this.config.bin, this.id ?? 'env', ...this.argv];
     if (flags.unset) {
       let set: { name: string; value: string }[] = [];
       const unset = [...env.DOCKER_ENV_NAMES];
@@ -32,8 +34,7 @@ export default class Env extends BaseCommand<typeof Env> {
         if (remaining && remaining.value !== '') set = [remaining];
         else if (remaining) unset.push(remaining.name);
       }
-      const output = env.renderEnv({ shell, set, unset, commandLine });
-      process.stdout.write(output);
+      if (!this.jsonEnabled()) process.stdout.write(env.renderEnv({ shell, set, unset, commandLine }));
       return { shell, set, unset };
     }
     const [name] = await this.machineNames(this.args.name ? [this.args.name] : []);

@@ -10,7 +10,10 @@ export default class Inspect extends BaseCommand<typeof Inspect> {
   ];
   static override args = { name: Args.string({ description: 'Machine name (default: "default")' }) };
   static override flags = {
-    format: Flags.string({ char: 'f', description: 'Go template applied to the record (json and prettyjson functions)' }),
+    format: Flags.string({
+      char: 'f',
+      description: 'Go template applied to the record (json and prettyjson functions)',
+    }),
   };
 
   async run() {

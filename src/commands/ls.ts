@@ -1,7 +1,8 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
 
-const DEFAULT_COLUMNS = '{{.Name}}\t{{.Active}}\t{{.DriverName}}\t{{.State}}\t{{.URL}}\t{{.Swarm}}\t{{.DockerVersion}}\t{{.Error}}';
+const DEFAULT_COLUMNS =
+  '{{.Name}}\t{{.Active}}\t{{.DriverName}}\t{{.State}}\t{{.URL}}\t{{.Swarm}}\t{{.DockerVersion}}\t{{.Error}}';
 const HEADERS = {
   Name: 'NAME',
   Active: 'ACTIVE',
@@ -30,8 +31,12 @@ export default class Ls extends BaseCommand<typeof Ls> {
       multiple: true,
     }),
     quiet: Flags.boolean({ char: 'q', description: 'Print machine names only' }),
-    timeout: Flags.integer({ char: 't', description: 'Seconds to wait for each machine\'s state', default: 10, min: 1 }),
-    format: Flags.string({ char: 'f', description: 'Go template, e.g. "table {{.Name}}\\t{{.State}}"', env: 'MOOR_LS_FORMAT' }),
+    timeout: Flags.integer({ char: 't', description: "Seconds to wait for each machine's state", default: 10, min: 1 }),
+    format: Flags.string({
+      char: 'f',
+      description: 'Go template, e.g. "table {{.Name}}\\t{{.State}}"',
+      env: 'MOOR_LS_FORMAT',
+    }),
   };
 
   async run() {

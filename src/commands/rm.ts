@@ -7,7 +7,11 @@ export default class Rm extends BaseCommand<typeof Rm> {
   static override summary = 'Remove one or more machines.';
   static override description =
     'Removes each machine with its driver (the none driver only forgets the record), then deletes its record, keys and certificates.';
-  static override examples = ['<%= config.bin %> rm web', '<%= config.bin %> rm -y web db', '<%= config.bin %> rm -f broken'];
+  static override examples = [
+    '<%= config.bin %> rm web',
+    '<%= config.bin %> rm -y web db',
+    '<%= config.bin %> rm -f broken',
+  ];
   static override strict = false;
   static override args = NAMES_ARG;
   static override flags = {

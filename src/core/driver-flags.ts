@@ -21,9 +21,11 @@ export function resolveDriverFlags(
     if (value === undefined || (Array.isArray(value) && value.length === 0 && flag.required)) {
       if (flag.required) {
         const envHint = flag.env?.length ? ` (or set ${flag.env.join(' or ')})` : '';
-        throw new UsageError(`The ${definition.name} driver needs --${flag.name}${envHint}.`, [
-          `Run "moor create --driver ${definition.name} --help" to list its flags.`,
-        ], 'MISSING_FLAG');
+        throw new UsageError(
+          `The ${definition.name} driver needs --${flag.name}${envHint}.`,
+          [`Run "moor create --driver ${definition.name} --help" to list its flags.`],
+          'MISSING_FLAG',
+        );
       }
       continue;
     }
@@ -58,6 +60,9 @@ function convert(flag: DriverFlag, raw: string, source: string): DriverFlagValue
       return value;
     }
     case 'strings':
-      return raw.split(',').map((item) => item.trim()).filter(Boolean);
+      return raw
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean);
   }
 }

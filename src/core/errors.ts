@@ -78,9 +78,7 @@ export class BadConfigError extends MoorError {
     super(`The configuration of machine "${name}" cannot be read: ${problem} (${file}).`, {
       code: 'BAD_CONFIG',
       exitCode: ExitCode.badConfig,
-      suggestions: [
-        `Fix or restore ${file}, or remove the record with "moor rm -f ${name}".`,
-      ],
+      suggestions: [`Fix or restore ${file}, or remove the record with "moor rm -f ${name}".`],
     });
   }
 }

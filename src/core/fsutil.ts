@@ -19,7 +19,11 @@ export async function ensureDir(path: string, mode = DIR_MODE): Promise<void> {
  * Writes `path` atomically: a temporary file in the same folder, flushed to disk, then renamed over the
  * target. Readers see the old content or the new one, never a mix; a crash leaves at most a temp file.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = PRIVATE_FILE_MODE): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  mode = PRIVATE_FILE_MODE,
+): Promise<void> {
   const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const handle = await open(temp, 'wx', mode);
   try {

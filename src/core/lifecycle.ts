@@ -7,7 +7,16 @@ import type { Driver, DriverContext, DriverFlagValues } from '../../drivers/driv
 import { getDriverDefinition } from '../../drivers/registry.js';
 import type { ExternalCertOptions } from './certs.js';
 import { resolveDriverFlags } from './driver-flags.js';
-import { BadConfigError, MachineExistsError, MoorError, MultiError, PreCreateCheckError, TimeoutError, UsageError, messageOf } from './errors.js';
+import {
+  BadConfigError,
+  MachineExistsError,
+  MoorError,
+  MultiError,
+  PreCreateCheckError,
+  TimeoutError,
+  UsageError,
+  messageOf,
+} from './errors.js';
 import { CERT_FILE_MODE, PRIVATE_FILE_MODE } from './fsutil.js';
 import type { Logger } from './log.js';
 import {
@@ -70,7 +79,8 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
   try {
     await driver.preCreateCheck();
   } catch (error) {
-    if (error instanceof MoorError) throw error.exitCode === 1 ? new PreCreateCheckError(error.message, error.suggestions, error) : error;
+    if (error instanceof MoorError)
+      throw error.exitCode === 1 ? new PreCreateCheckError(error.message, error.suggestions, error) : error;
     throw new PreCreateCheckError(messageOf(error), [], error);
   }
 
@@ -238,7 +248,9 @@ export async function waitForState(
     const state = await driver.getState();
     if (state === target) return state;
     if (Date.now() + delay > deadline) {
-      throw new TimeoutError(`Machine "${name}" did not reach state ${target} in ${Math.round(timeoutMs / 1000)} s (it is ${state || 'unknown'}).`);
+      throw new TimeoutError(
+        `Machine "${name}" did not reach state ${target} in ${Math.round(timeoutMs / 1000)} s (it is ${state || 'unknown'}).`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, delay));
     delay = Math.min(delay * 2, 5_000);
@@ -246,16 +258,23 @@ export async function waitForState(
 }
 
 /** Runs `fn` for every name in parallel; returns the results in order, or throws a MultiError naming each failure. */
-export async function forEachMachine<T>(names: string[], fn: (name: string) => Promise<T>): Promise<{ name: string; result: T }[]> {
+export async function forEachMachine<T>(
+  names: string[],
+  fn: (name: string) => Promise<T>,
+): Promise<{ name: string; result: T }[]> {
   const settled = await Promise.allSettled(names.map((name) => fn(name)));
   const failures: { name: string; error: Error }[] = [];
   const results: { name: string; result: T }[] = [];
   settled.forEach((outcome, index) => {
     const name = names[index]!;
     if (outcome.status === 'fulfilled') results.push({ name, result: outcome.value });
-    else failures.push({ name, error: outcome.reason instanceof Error ? outcome.reason : new Error(String(outcome.reason)) });
+    else
+      failures.push({
+        name,
+        error: outcome.reason instanceof Error ? outcome.reason : new Error(String(outcome.reason)),
+      });
   });
+  if (failures.length === 1 && names.length === 1) throw failures[0]!.error;
   if (failures.length > 0) throw new MultiError(failures, results);
   return results;
 }
-

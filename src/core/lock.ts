@@ -57,7 +57,9 @@ async function acquire(path: string, options: LockOptions): Promise<void> {
       continue;
     }
     if (Date.now() >= deadline) {
-      const who = holder ? `process ${holder.pid} (${holder.operation}, since ${holder.since})` : 'another moor process';
+      const who = holder
+        ? `process ${holder.pid} (${holder.operation}, since ${holder.since})`
+        : 'another moor process';
       throw new TimeoutError(`${options.subject ?? path} is busy: ${who} holds its lock.`, [
         'Wait for that command to finish and try again.',
         `If no moor process is running, remove the stale lock file ${path}.`,

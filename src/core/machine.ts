@@ -90,8 +90,7 @@ export function validateRecord(value: unknown, expectedName: string): string | u
   if (version > CONFIG_VERSION)
     return `config version ${version} is from a newer moor (this one reads up to ${CONFIG_VERSION}); upgrade moor`;
   if (version < 1) return `unknown config version ${version}`;
-  if (value['Name'] !== expectedName)
-    return `Name is ${JSON.stringify(value['Name'])}, expected "${expectedName}"`;
+  if (value['Name'] !== expectedName) return `Name is ${JSON.stringify(value['Name'])}, expected "${expectedName}"`;
   if (typeof value['DriverName'] !== 'string' || value['DriverName'] === '') return 'missing DriverName';
   if (typeof value['CreatedAt'] !== 'string') return 'missing CreatedAt';
   if (!['creating', 'created', 'error'].includes(value['Phase'] as string)) return 'invalid Phase';

@@ -5,7 +5,15 @@
 import { join } from 'node:path';
 import { engineRequest, engineVersion, type EngineVersion, readEngineTLS } from './docker/engine.js';
 import { MoorError, messageOf } from './errors.js';
-import { changeState, createMachine, type CreateOptions, forEachMachine, openMachine, removeMachine, type StateOperation } from './lifecycle.js';
+import {
+  changeState,
+  createMachine,
+  type CreateOptions,
+  forEachMachine,
+  openMachine,
+  removeMachine,
+  type StateOperation,
+} from './lifecycle.js';
 import { listMachines, type ListItem, type ListOptions } from './ls.js';
 import { type Logger, silentLogger } from './log.js';
 import { MachineState, type MachineRecord, type MachineStateValue } from './machine.js';
@@ -131,10 +139,17 @@ export class Moor {
   /** The machine whose URL is $DOCKER_HOST and which is running. */
   async active(timeoutMs: number): Promise<string> {
     const dockerHost = this.env['DOCKER_HOST'];
-    if (!dockerHost) throw new MoorError('No active host found: DOCKER_HOST is not set.', { code: 'NO_ACTIVE_HOST', suggestions: ['Run "eval $(moor env NAME)" to make a machine active.'] });
+    if (!dockerHost)
+      throw new MoorError('No active host found: DOCKER_HOST is not set.', {
+        code: 'NO_ACTIVE_HOST',
+        suggestions: ['Run "eval $(moor env NAME)" to make a machine active.'],
+      });
     const items = await this.list({ timeoutMs, queryDockerVersion: false, dockerHost });
     const active = items.find((item) => item.ActiveHost);
-    if (!active) throw new MoorError(`No active host found: no running machine has the URL ${dockerHost}.`, { code: 'NO_ACTIVE_HOST' });
+    if (!active)
+      throw new MoorError(`No active host found: no running machine has the URL ${dockerHost}.`, {
+        code: 'NO_ACTIVE_HOST',
+      });
     return active.Name;
   }
 

@@ -18,7 +18,8 @@ export interface StoredFile {
   mode?: number;
 }
 
-export type LoadResult = { name: string; record: MachineRecord; error?: undefined } | { name: string; record?: undefined; error: MoorError };
+export type LoadResult =
+  { name: string; record: MachineRecord; error?: undefined } | { name: string; record?: undefined; error: MoorError };
 
 export function defaultStoragePath(env: NodeJS.ProcessEnv = process.env): string {
   return env['MOOR_STORAGE_PATH'] || join(homedir(), '.moor');
@@ -128,7 +129,9 @@ export class Store {
     const staging = join(this.machinesDir, `.new-${record.Name}-${process.pid}-${randomBytes(4).toString('hex')}`);
     try {
       await ensureDir(staging);
-      await Promise.all(files.map((file) => writeFileAtomic(join(staging, file.name), file.data, file.mode ?? PRIVATE_FILE_MODE)));
+      await Promise.all(
+        files.map((file) => writeFileAtomic(join(staging, file.name), file.data, file.mode ?? PRIVATE_FILE_MODE)),
+      );
       await writeFileAtomic(join(staging, 'config.json'), serialize(record));
       await rename(staging, this.machineDir(record.Name));
     } catch (error) {
@@ -167,10 +170,20 @@ export class Store {
     return this.withLock(`machine-${name}`, operation, fn, `Machine "${name}"`, timeoutMs);
   }
 
-  async withLock<T>(key: string, operation: string, fn: () => Promise<T>, subject = key, timeoutMs?: number): Promise<T> {
+  async withLock<T>(
+    key: string,
+    operation: string,
+    fn: () => Promise<T>,
+    subject = key,
+    timeoutMs?: number,
+  ): Promise<T> {
     await ensureDir(this.root);
     await ensureDir(this.locksDir);
-    return withFileLock(join(this.locksDir, `${key}.lock`), { operation, subject, ...(timeoutMs === undefined ? {} : { timeoutMs }) }, fn);
+    return withFileLock(
+      join(this.locksDir, `${key}.lock`),
+      { operation, subject, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
+      fn,
+    );
   }
 
   private async hasFolder(name: string): Promise<boolean> {

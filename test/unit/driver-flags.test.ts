@@ -34,18 +34,30 @@ describe('driver flag resolution', () => {
     });
   });
   it('names the missing required flag and its env variable', () => {
-    assert.throws(() => resolveDriverFlags(fake, {}, {}), (error: Error) => {
-      assert.ok(error instanceof UsageError);
-      assert.equal(error.message, 'The fake driver needs --fake-ip (or set FAKE_IP).');
-      assert.equal(error.exitCode, 2);
-      return true;
-    });
+    assert.throws(
+      () => resolveDriverFlags(fake, {}, {}),
+      (error: Error) => {
+        assert.ok(error instanceof UsageError);
+        assert.equal(error.message, 'The fake driver needs --fake-ip (or set FAKE_IP).');
+        assert.equal(error.exitCode, 2);
+        return true;
+      },
+    );
   });
   it('rejects bad env values, bad options and flags of another driver', () => {
-    assert.throws(() => resolveDriverFlags(fake, { 'fake-ip': 'a' }, { FAKE_PORT: 'abc' }), /FAKE_PORT must be a whole number/);
-    assert.throws(() => resolveDriverFlags(fake, { 'fake-ip': 'a' }, { FAKE_SPOT: 'maybe' }), /FAKE_SPOT must be true or false/);
+    assert.throws(
+      () => resolveDriverFlags(fake, { 'fake-ip': 'a' }, { FAKE_PORT: 'abc' }),
+      /FAKE_PORT must be a whole number/,
+    );
+    assert.throws(
+      () => resolveDriverFlags(fake, { 'fake-ip': 'a' }, { FAKE_SPOT: 'maybe' }),
+      /FAKE_SPOT must be true or false/,
+    );
     assert.throws(() => resolveDriverFlags(fake, { 'fake-ip': 'a', 'fake-size': 'xl' }, {}), /must be one of s, m/);
-    assert.throws(() => resolveDriverFlags(fake, { 'fake-ip': 'a', url: 'tcp://x' }, {}), /--url does not belong to the fake driver/);
+    assert.throws(
+      () => resolveDriverFlags(fake, { 'fake-ip': 'a', url: 'tcp://x' }, {}),
+      /--url does not belong to the fake driver/,
+    );
   });
   it('knows the none driver and rejects unknown drivers clearly', () => {
     assert.equal(getDriverDefinition('none').name, 'none');

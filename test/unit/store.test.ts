@@ -3,8 +3,20 @@ import { mkdtemp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BadConfigError, MachineExistsError, MachineNotFoundError, InvalidNameError, TimeoutError } from '../../src/core/errors.js';
-import { CONFIG_VERSION, defaultEngineOptions, isValidName, type MachineRecord, validateRecord } from '../../src/core/machine.js';
+import {
+  BadConfigError,
+  MachineExistsError,
+  MachineNotFoundError,
+  InvalidNameError,
+  TimeoutError,
+} from '../../src/core/errors.js';
+import {
+  CONFIG_VERSION,
+  defaultEngineOptions,
+  isValidName,
+  type MachineRecord,
+  validateRecord,
+} from '../../src/core/machine.js';
 import { Store } from '../../src/core/store.js';
 
 function record(name: string, overrides: Partial<MachineRecord> = {}): MachineRecord {
@@ -25,7 +37,8 @@ describe('machine names', () => {
     for (const name of ['web', 'Web-1', 'a', '0', 'db.prod', 'x-y.z9']) assert.ok(isValidName(name), name);
   });
   it('rejects the rest', () => {
-    for (const name of ['', '-web', '.web', 'web_1', 'web 1', 'wé', 'a/b', '../x', 'web$']) assert.ok(!isValidName(name), name);
+    for (const name of ['', '-web', '.web', 'web_1', 'web 1', 'wé', 'a/b', '../x', 'web$'])
+      assert.ok(!isValidName(name), name);
   });
 });
 
@@ -52,7 +65,10 @@ describe('Store', () => {
     const before = await readFile(store.configPath('web'), 'utf8');
     await assert.rejects(store.add(record('web', { DriverName: 'other' })), MachineExistsError);
     assert.equal(await readFile(store.configPath('web'), 'utf8'), before);
-    assert.deepEqual((await readdir(store.machinesDir)).filter((entry) => entry.startsWith('.')), []);
+    assert.deepEqual(
+      (await readdir(store.machinesDir)).filter((entry) => entry.startsWith('.')),
+      [],
+    );
   });
 
   it('reports a missing machine with the documented message', async () => {
@@ -117,11 +133,14 @@ describe('Store', () => {
       order.push('first-out');
     });
     await new Promise((resolve) => setTimeout(resolve, 20));
-    await assert.rejects(store.withMachineLock('web', 'rm', async () => undefined, 50), (error: Error) => {
-      assert.ok(error instanceof TimeoutError);
-      assert.match(error.message, /Machine "web" is busy: process \d+ \(create/);
-      return true;
-    });
+    await assert.rejects(
+      store.withMachineLock('web', 'rm', async () => undefined, 50),
+      (error: Error) => {
+        assert.ok(error instanceof TimeoutError);
+        assert.match(error.message, /Machine "web" is busy: process \d+ \(create/);
+        return true;
+      },
+    );
     const second = store.withMachineLock('web', 'stop', async () => order.push('second'));
     release();
     await Promise.all([first, second]);
@@ -131,7 +150,15 @@ describe('Store', () => {
   it('breaks a lock left by a dead process', async () => {
     await store.init();
     const lock = join(store.locksDir, 'machine-web.lock');
-    await writeFile(lock, JSON.stringify({ pid: 2 ** 22 + 12345, host: (await import('node:os')).hostname(), operation: 'create', since: 'x' }));
+    await writeFile(
+      lock,
+      JSON.stringify({
+        pid: 2 ** 22 + 12345,
+        host: (await import('node:os')).hostname(),
+        operation: 'create',
+        since: 'x',
+      }),
+    );
     let ran = false;
     await store.withMachineLock('web', 'rm', async () => (ran = true), 1000);
     assert.ok(ran);

@@ -58,7 +58,11 @@ export async function engineRequest(url: string, path: string, tls: EngineTLS, t
         res.on('end', () => {
           const body = Buffer.concat(chunks).toString('utf8');
           if ((res.statusCode ?? 500) >= 400) {
-            reject(new MoorError(`The engine at ${url} answered ${res.statusCode}: ${body.trim()}`, { code: 'ENGINE_ERROR' }));
+            reject(
+              new MoorError(`The engine at ${url} answered ${res.statusCode}: ${body.trim()}`, {
+                code: 'ENGINE_ERROR',
+              }),
+            );
             return;
           }
           try {
@@ -74,7 +78,12 @@ export async function engineRequest(url: string, path: string, tls: EngineTLS, t
     req.on('close', () => clearTimeout(timer));
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', (error) =>
-      reject(new MoorError(`Cannot reach the Docker engine at ${url}: ${messageOf(error)}`, { code: 'ENGINE_UNREACHABLE', cause: error })),
+      reject(
+        new MoorError(`Cannot reach the Docker engine at ${url}: ${messageOf(error)}`, {
+          code: 'ENGINE_UNREACHABLE',
+          cause: error,
+        }),
+      ),
     );
     req.end();
   });

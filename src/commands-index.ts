@@ -1,0 +1,34 @@
+// The explicit command list for oclif's "explicit" strategy: the bundled CLI loads commands from here.
+import Active from './commands/active.js';
+import Config from './commands/config.js';
+import Create from './commands/create.js';
+import Env from './commands/env.js';
+import Inspect from './commands/inspect.js';
+import Ip from './commands/ip.js';
+import Kill from './commands/kill.js';
+import Ls from './commands/ls.js';
+import Restart from './commands/restart.js';
+import Rm from './commands/rm.js';
+import Start from './commands/start.js';
+import Status from './commands/status.js';
+import Stop from './commands/stop.js';
+import Url from './commands/url.js';
+import Version from './commands/version.js';
+
+export const COMMANDS = {
+  active: Active,
+  config: Config,
+  create: Create,
+  env: Env,
+  inspect: Inspect,
+  ip: Ip,
+  kill: Kill,
+  ls: Ls,
+  restart: Restart,
+  rm: Rm,
+  start: Start,
+  status: Status,
+  stop: Stop,
+  url: Url,
+  version: Version,
+};

@@ -1,0 +1,576 @@
+/**
+ * TLS material for talking to Docker engines, as Docker Machine made it (cert/cert.go, cert/bootstrap.go):
+ * one CA per store that signs one client certificate (<store>/certs) and a server certificate per machine.
+ * RSA 2048 keys written as PKCS#1 PEM, SHA-256 signatures, 1080 days of validity starting 5 minutes in the
+ * past to absorb clock skew between this host and new machines.
+ *
+ * @peculiar/x509 (and the reflect-metadata polyfill it needs) is loaded on first use only, so that
+ * importing this module costs nothing at CLI startup.
+ */
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  type KeyObject,
+  randomBytes,
+  webcrypto,
+  X509Certificate,
+} from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import type * as X509 from '@peculiar/x509';
+import { MoorError, UsageError } from './errors.js';
+import { CERT_FILE_MODE, ensureDir, isErrno, PRIVATE_FILE_MODE, writeFileAtomic } from './fsutil.js';
+import type { Store } from './store.js';
+
+export interface CertPair {
+  certPem: string;
+  keyPem: string;
+}
+
+/** Absolute paths of the CA and client files in use. */
+export interface CertPaths {
+  caCert: string;
+  caKey: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+/** User-given files (--tls-ca-cert, --tls-ca-key, --tls-client-cert, --tls-client-key). */
+export interface ExternalCertOptions {
+  caCert?: string;
+  caKey?: string;
+  clientCert?: string;
+  clientKey?: string;
+}
+
+export interface CertificateInfo {
+  subject: string;
+  issuer: string;
+  notBefore: Date;
+  notAfter: Date;
+  dnsNames: string[];
+  ipAddresses: string[];
+  /** Upper-case hexadecimal, as node:crypto prints it. */
+  serialNumber: string;
+}
+
+export const CA_CERT_FILE = 'ca.pem';
+export const CA_KEY_FILE = 'ca-key.pem';
+export const CLIENT_CERT_FILE = 'cert.pem';
+export const CLIENT_KEY_FILE = 'key.pem';
+
+const RSA_KEY_BITS = 2048;
+const VALIDITY_DAYS = 1080;
+const CLOCK_SKEW_MS = 5 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Docker Machine's organization suffix for the client certificate, kept verbatim. */
+const CLIENT_ORG_SUFFIX = '<bootstrap>';
+
+type X509Module = typeof X509;
+
+interface LoadedCa {
+  certPath: string;
+  keyPath: string;
+  cert: X509Certificate;
+  certPem: string;
+  key: KeyObject;
+}
+
+interface FilePair {
+  cert: string;
+  key: string;
+}
+
+interface NormalizedOptions {
+  ca?: FilePair;
+  client?: FilePair;
+}
+
+/** Thrown by the unlocked first pass when files must be created; the locked pass then creates them. */
+class CreationNeeded extends Error {}
+
+/**
+ * Ensures a CA and a client certificate exist in <store>/certs (ca.pem, ca-key.pem, cert.pem, key.pem),
+ * creating them on first need under the store's "certs" lock, so concurrent moor processes create exactly
+ * one CA. Existing files are validated. With external options, the given files are validated and used; a
+ * given CA without a client certificate gets a client certificate of its own in
+ * <store>/certs/external/<first 16 hex digits of the CA certificate's SHA-256>/.
+ */
+export async function ensureClientCerts(store: Store, external: ExternalCertOptions = {}): Promise<CertPaths> {
+  const options = normalizeExternalOptions(external);
+  // Most calls find everything in place: check without the lock first. Any problem (missing files, or a
+  // read that raced with a writer) is decided again under the lock, where the verdict is final.
+  const existing = await resolveCertPaths(store, options, false).catch(() => undefined);
+  if (existing) return existing;
+  return store.withLock('certs', 'create TLS certificates', () => resolveCertPaths(store, options, true));
+}
+
+/**
+ * Issues a server certificate for `hosts` (IP addresses and DNS names; "localhost" is always added,
+ * duplicates are removed) signed by the CA at paths.caCert / paths.caKey.
+ */
+export async function generateServerCert(
+  paths: Pick<CertPaths, 'caCert' | 'caKey'>,
+  hosts: string[],
+  machineName: string,
+): Promise<CertPair> {
+  const { ips, dnsNames } = splitHosts([...hosts, 'localhost']);
+  const ca = await loadCa(resolve(paths.caCert), resolve(paths.caKey), [
+    'Check that the CA certificate and its private key belong together and that the certificate is still valid.',
+  ]);
+  const x509 = await loadX509();
+  const keys = await generateRsaKey();
+  const certPem = await signCertificate(x509, {
+    organization: `${currentUser()}.${machineName}`,
+    publicKey: keys.publicKey,
+    signer: ca,
+    extensions: [
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment | x509.KeyUsageFlags.keyAgreement,
+        true,
+      ),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.SubjectAlternativeNameExtension([
+        ...ips.map((value) => ({ type: 'ip' as const, value })),
+        ...dnsNames.map((value) => ({ type: 'dns' as const, value })),
+      ]),
+    ],
+  });
+  return { certPem, keyPem: privateKeyPem(keys.privateKey) };
+}
+
+/** Reads the contents a machine folder needs for DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem). */
+export async function readClientBundle(paths: CertPaths): Promise<{ ca: string; cert: string; key: string }> {
+  const [ca, cert, key] = await Promise.all([
+    readRequired(paths.caCert, 'CA certificate'),
+    readRequired(paths.clientCert, 'client certificate'),
+    readRequired(paths.clientKey, 'client key'),
+  ]);
+  return { ca, cert, key };
+}
+
+/** Parses a PEM certificate for inspection. */
+export function describeCertificate(pem: string): CertificateInfo {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(pem);
+  } catch (error) {
+    throw new MoorError(`Not a valid PEM certificate: ${(error as Error).message}`, {
+      code: 'TLS_FILE_INVALID',
+      cause: error,
+    });
+  }
+  const { dnsNames, ipAddresses } = parseSubjectAltName(cert.subjectAltName ?? '');
+  return {
+    subject: cert.subject,
+    issuer: cert.issuer,
+    notBefore: new Date(cert.validFrom),
+    notAfter: new Date(cert.validTo),
+    dnsNames,
+    ipAddresses,
+    serialNumber: cert.serialNumber,
+  };
+}
+
+function normalizeExternalOptions(external: ExternalCertOptions): NormalizedOptions {
+  const ca = pairOf(external.caCert, external.caKey, '--tls-ca-cert', '--tls-ca-key');
+  const client = pairOf(external.clientCert, external.clientKey, '--tls-client-cert', '--tls-client-key');
+  return { ...(ca ? { ca } : {}), ...(client ? { client } : {}) };
+}
+
+function pairOf(
+  cert: string | undefined,
+  key: string | undefined,
+  certFlag: string,
+  keyFlag: string,
+): FilePair | undefined {
+  const hasCert = cert !== undefined && cert !== '';
+  const hasKey = key !== undefined && key !== '';
+  if (hasCert !== hasKey) {
+    throw new UsageError(`${certFlag} and ${keyFlag} must be given together.`, [
+      `Pass both ${certFlag} and ${keyFlag}, or neither to use the certificates moor manages.`,
+    ]);
+  }
+  return hasCert && hasKey ? { cert: resolve(cert), key: resolve(key) } : undefined;
+}
+
+async function resolveCertPaths(store: Store, options: NormalizedOptions, create: boolean): Promise<CertPaths> {
+  const ca = options.ca
+    ? await loadCa(options.ca.cert, options.ca.key, ['Pass the CA certificate together with its own private key.'])
+    : await ensureStoreCa(store, create);
+  let client: FilePair;
+  if (options.client) {
+    client = options.client;
+    await loadClient(client, ca);
+  } else {
+    const dir = options.ca ? join(store.certsDir, 'external', caFingerprint(ca)) : store.certsDir;
+    client = await ensureStoreClient(store, dir, ca, create);
+  }
+  return { caCert: ca.certPath, caKey: ca.keyPath, clientCert: client.cert, clientKey: client.key };
+}
+
+async function ensureStoreCa(store: Store, create: boolean): Promise<LoadedCa> {
+  const certPath = join(store.certsDir, CA_CERT_FILE);
+  const keyPath = join(store.certsDir, CA_KEY_FILE);
+  const startOver = [
+    `Restore it from a backup, or move ${store.certsDir} aside so that moor creates a new CA on its next run ` +
+      '(existing machines then need their certificates regenerated with "moor regenerate-certs").',
+  ];
+  const [certPem, keyPem] = await Promise.all([readOptional(certPath), readOptional(keyPath)]);
+  if (certPem === undefined && keyPem === undefined) {
+    if (!create) throw new CreationNeeded();
+    await ensureDir(store.certsDir);
+    const x509 = await loadX509();
+    const keys = await generateRsaKey();
+    const organization = currentUser();
+    const newCertPem = await signCertificate(x509, {
+      organization,
+      publicKey: keys.publicKey,
+      signer: { key: keys.privateKey },
+      extensions: [
+        new x509.BasicConstraintsExtension(true, undefined, true),
+        new x509.KeyUsagesExtension(
+          x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+          true,
+        ),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+        await x509.SubjectKeyIdentifierExtension.create(spkiDer(keys.publicKey)),
+      ],
+    });
+    // The certificate is written last: its presence marks a complete CA.
+    await writeFileAtomic(keyPath, privateKeyPem(keys.privateKey), PRIVATE_FILE_MODE);
+    await writeFileAtomic(certPath, newCertPem, CERT_FILE_MODE);
+    return { certPath, keyPath, certPem: newCertPem, cert: new X509Certificate(newCertPem), key: keys.privateKey };
+  }
+  if (certPem === undefined || keyPem === undefined) {
+    const missing = certPem === undefined ? certPath : keyPath;
+    throw new MoorError(`The CA in ${store.certsDir} is incomplete: ${missing} is missing.`, {
+      code: 'TLS_FILE_MISSING',
+      suggestions: startOver,
+    });
+  }
+  return validateCa(certPath, certPem, keyPath, keyPem, startOver);
+}
+
+async function loadCa(certPath: string, keyPath: string, suggestions: string[]): Promise<LoadedCa> {
+  const [certPem, keyPem] = await Promise.all([
+    readRequired(certPath, 'CA certificate'),
+    readRequired(keyPath, 'CA private key'),
+  ]);
+  return validateCa(certPath, certPem, keyPath, keyPem, suggestions);
+}
+
+function validateCa(
+  certPath: string,
+  certPem: string,
+  keyPath: string,
+  keyPem: string,
+  suggestions: string[],
+): LoadedCa {
+  const cert = parseCertificate(certPath, certPem, suggestions);
+  const key = parsePrivateKey(keyPath, keyPem, suggestions);
+  assertKeyMatches(cert, certPath, key, keyPath, suggestions);
+  if (!cert.ca) {
+    throw new MoorError(`${certPath} is not a CA certificate (it lacks basicConstraints CA:TRUE).`, {
+      code: 'TLS_NOT_CA',
+      suggestions,
+    });
+  }
+  if (isExpired(cert)) {
+    throw new MoorError(`The CA certificate ${certPath} expired on ${cert.validTo}.`, {
+      code: 'TLS_EXPIRED',
+      suggestions,
+    });
+  }
+  return { certPath, keyPath, certPem, cert, key };
+}
+
+/**
+ * Returns the client pair in `dir`, creating it when missing or expired: it is cheap to replace, because
+ * machines trust the CA, not the client certificate. Files that exist but are broken are reported instead,
+ * since they may be someone's deliberate edit.
+ */
+async function ensureStoreClient(store: Store, dir: string, ca: LoadedCa, create: boolean): Promise<FilePair> {
+  const files = { cert: join(dir, CLIENT_CERT_FILE), key: join(dir, CLIENT_KEY_FILE) };
+  const [certPem, keyPem] = await Promise.all([readOptional(files.cert), readOptional(files.key)]);
+  if (certPem !== undefined && keyPem !== undefined) {
+    const suggestions = [`Remove ${files.cert} and ${files.key}: moor then creates a new client certificate.`];
+    const cert = validateClient(files, certPem, keyPem, ca, suggestions);
+    if (!isExpired(cert)) return files;
+  }
+  if (!create) throw new CreationNeeded();
+  await ensureDir(store.certsDir);
+  if (dir !== store.certsDir) {
+    await ensureDir(join(store.certsDir, 'external'));
+    await ensureDir(dir);
+  }
+  const x509 = await loadX509();
+  const keys = await generateRsaKey();
+  const newCertPem = await signCertificate(x509, {
+    organization: `${currentUser()}.${CLIENT_ORG_SUFFIX}`,
+    publicKey: keys.publicKey,
+    signer: ca,
+    extensions: [
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+      new x509.BasicConstraintsExtension(false, undefined, true),
+    ],
+  });
+  await writeFileAtomic(files.key, privateKeyPem(keys.privateKey), PRIVATE_FILE_MODE);
+  await writeFileAtomic(files.cert, newCertPem, CERT_FILE_MODE);
+  return files;
+}
+
+async function loadClient(files: FilePair, ca: LoadedCa): Promise<void> {
+  const [certPem, keyPem] = await Promise.all([
+    readRequired(files.cert, 'client certificate'),
+    readRequired(files.key, 'client private key'),
+  ]);
+  const suggestions = ['Pass a client certificate signed by the CA in use, together with its own private key.'];
+  const cert = validateClient(files, certPem, keyPem, ca, suggestions);
+  if (isExpired(cert)) {
+    throw new MoorError(`The client certificate ${files.cert} expired on ${cert.validTo}.`, {
+      code: 'TLS_EXPIRED',
+      suggestions,
+    });
+  }
+}
+
+function validateClient(
+  files: FilePair,
+  certPem: string,
+  keyPem: string,
+  ca: LoadedCa,
+  suggestions: string[],
+): X509Certificate {
+  const cert = parseCertificate(files.cert, certPem, suggestions);
+  const key = parsePrivateKey(files.key, keyPem, suggestions);
+  assertKeyMatches(cert, files.cert, key, files.key, suggestions);
+  if (!cert.checkIssued(ca.cert) || !cert.verify(ca.cert.publicKey)) {
+    throw new MoorError(`The client certificate ${files.cert} is not signed by the CA ${ca.certPath}.`, {
+      code: 'TLS_NOT_SIGNED_BY_CA',
+      suggestions,
+    });
+  }
+  return cert;
+}
+
+interface SignRequest {
+  organization: string;
+  publicKey: KeyObject;
+  /** The issuing CA; without certPem the certificate is self-signed. */
+  signer: { key: KeyObject; certPem?: string };
+  extensions: X509.Extension[];
+}
+
+async function signCertificate(x509: X509Module, request: SignRequest): Promise<string> {
+  const subject = [{ O: [request.organization] }];
+  const extensions = [...request.extensions];
+  let issuer: X509.Name | typeof subject = subject;
+  if (request.signer.certPem !== undefined) {
+    const issuerCert = new x509.X509Certificate(request.signer.certPem);
+    issuer = issuerCert.subjectName;
+    // The authority key id must repeat the issuer's subject key id, or OpenSSL skips the issuer when it
+    // builds the chain; an issuer without one gets none.
+    const issuerKeyId = issuerCert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
+    if (issuerKeyId) extensions.push(new x509.AuthorityKeyIdentifierExtension(issuerKeyId));
+  }
+  const signing = await importSigningKey(request.signer.key);
+  const notBefore = new Date(Math.floor((Date.now() - CLOCK_SKEW_MS) / 1000) * 1000);
+  const certificate = await x509.X509CertificateGenerator.create({
+    serialNumber: randomBytes(16).toString('hex'),
+    subject,
+    issuer,
+    notBefore,
+    notAfter: new Date(notBefore.getTime() + VALIDITY_DAYS * DAY_MS),
+    publicKey: spkiDer(request.publicKey),
+    signingKey: signing.key,
+    signingAlgorithm: signing.algorithm,
+    extensions,
+  });
+  return `${certificate.toString('pem').trimEnd()}\n`;
+}
+
+interface SigningAlgorithm {
+  name: string;
+  hash: string;
+}
+
+/** Node's curve names -> WebCrypto's, with the hash Go's crypto/x509 pairs with each curve. */
+const EC_CURVES: Record<string, SigningAlgorithm | undefined> = {
+  prime256v1: { name: 'P-256', hash: 'SHA-256' },
+  secp384r1: { name: 'P-384', hash: 'SHA-384' },
+  secp521r1: { name: 'P-521', hash: 'SHA-512' },
+};
+
+/** Our CAs have RSA keys; a CA given with --tls-ca-key may also have an ECDSA key. */
+async function importSigningKey(key: KeyObject): Promise<{ key: webcrypto.CryptoKey; algorithm: SigningAlgorithm }> {
+  const pkcs8 = key.export({ type: 'pkcs8', format: 'der' });
+  if (key.asymmetricKeyType === 'rsa') {
+    const algorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+    return { key: await webcrypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign']), algorithm };
+  }
+  const curve = key.asymmetricKeyType === 'ec' ? EC_CURVES[key.asymmetricKeyDetails?.namedCurve ?? ''] : undefined;
+  if (!curve) {
+    throw new MoorError(
+      `Unsupported CA key type "${key.asymmetricKeyType ?? 'unknown'}": use an RSA or ECDSA (P-256, P-384, P-521) key.`,
+      { code: 'TLS_UNSUPPORTED_KEY' },
+    );
+  }
+  const imported = await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: curve.name }, false, [
+    'sign',
+  ]);
+  return { key: imported, algorithm: { name: 'ECDSA', hash: curve.hash } };
+}
+
+let x509Module: Promise<X509Module> | undefined;
+
+function loadX509(): Promise<X509Module> {
+  x509Module ??= (async () => {
+    await import('reflect-metadata');
+    const x509 = await import('@peculiar/x509');
+    x509.cryptoProvider.set(globalThis.crypto);
+    return x509;
+  })();
+  return x509Module;
+}
+
+async function generateRsaKey(): Promise<{ publicKey: KeyObject; privateKey: KeyObject }> {
+  return promisify(generateKeyPair)('rsa', { modulusLength: RSA_KEY_BITS, publicExponent: 0x10001 });
+}
+
+function privateKeyPem(key: KeyObject): string {
+  return key.export({ type: 'pkcs1', format: 'pem' }).toString();
+}
+
+function spkiDer(key: KeyObject): Buffer {
+  return key.export({ type: 'spki', format: 'der' });
+}
+
+function caFingerprint(ca: LoadedCa): string {
+  return createHash('sha256').update(ca.cert.raw).digest('hex').slice(0, 16);
+}
+
+function currentUser(): string {
+  try {
+    const name = userInfo().username;
+    if (name) return name;
+  } catch {
+    // No passwd entry for this uid (common in containers): fall back to the environment.
+  }
+  return process.env['USER'] || process.env['USERNAME'] || 'moor';
+}
+
+function isExpired(cert: X509Certificate): boolean {
+  return Date.parse(cert.validTo) <= Date.now();
+}
+
+function parseCertificate(path: string, pem: string, suggestions: string[]): X509Certificate {
+  try {
+    return new X509Certificate(pem);
+  } catch (error) {
+    throw new MoorError(`${path} is not a valid PEM certificate (${(error as Error).message}).`, {
+      code: 'TLS_FILE_INVALID',
+      suggestions,
+      cause: error,
+    });
+  }
+}
+
+function parsePrivateKey(path: string, pem: string, suggestions: string[]): KeyObject {
+  try {
+    return createPrivateKey(pem);
+  } catch (error) {
+    throw new MoorError(`${path} is not a valid unencrypted PEM private key (${(error as Error).message}).`, {
+      code: 'TLS_FILE_INVALID',
+      suggestions,
+      cause: error,
+    });
+  }
+}
+
+function assertKeyMatches(
+  cert: X509Certificate,
+  certPath: string,
+  key: KeyObject,
+  keyPath: string,
+  suggestions: string[],
+): void {
+  if (!spkiDer(createPublicKey(key)).equals(spkiDer(cert.publicKey))) {
+    throw new MoorError(`The private key ${keyPath} does not belong to the certificate ${certPath}.`, {
+      code: 'TLS_KEY_MISMATCH',
+      suggestions,
+    });
+  }
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+}
+
+async function readRequired(path: string, what: string): Promise<string> {
+  const content = await readOptional(path);
+  if (content === undefined) {
+    throw new MoorError(`The ${what} ${path} does not exist.`, {
+      code: 'TLS_FILE_MISSING',
+      suggestions: ['Check the path given to moor.'],
+    });
+  }
+  return content;
+}
+
+const DNS_NAME = /^(\*\.)?[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?$/i;
+
+function splitHosts(hosts: string[]): { ips: string[]; dnsNames: string[] } {
+  const ips = new Set<string>();
+  const dnsNames = new Set<string>();
+  for (const raw of hosts) {
+    const host = raw.trim().replace(/^\[(.*)\]$/, '$1');
+    if (host === '') continue;
+    if (isIP(host) !== 0) {
+      ips.add(canonicalIp(host));
+    } else if (host.length <= 253 && DNS_NAME.test(host)) {
+      dnsNames.add(host.toLowerCase());
+    } else {
+      throw new UsageError(`"${raw}" is neither an IP address nor a valid DNS name for a server certificate.`);
+    }
+  }
+  return { ips: [...ips], dnsNames: [...dnsNames] };
+}
+
+/**
+ * IPv6 addresses in their shortest form (RFC 5952), which is what the WHATWG URL parser prints. A zone
+ * ("%eth0") cannot be put in a certificate and is dropped.
+ */
+function canonicalIp(ip: string): string {
+  if (isIP(ip) !== 6) return ip;
+  return new URL(`http://[${ip.replace(/%.*$/, '')}]/`).hostname.slice(1, -1);
+}
+
+/**
+ * Parses node:crypto's subjectAltName text, e.g. `DNS:localhost, IP Address:127.0.0.1` (values with
+ * special characters come JSON-quoted).
+ */
+function parseSubjectAltName(text: string): { dnsNames: string[]; ipAddresses: string[] } {
+  const dnsNames: string[] = [];
+  const ipAddresses: string[] = [];
+  for (const match of text.matchAll(/([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/g)) {
+    const type = match[1];
+    const rawValue = match[2] ?? '';
+    const value = rawValue.startsWith('"') ? (JSON.parse(rawValue) as string) : rawValue;
+    if (type === 'DNS') dnsNames.push(value);
+    else if (type === 'IP Address' && isIP(value) !== 0) ipAddresses.push(canonicalIp(value));
+  }
+  return { dnsNames, ipAddresses };
+}
