@@ -22,7 +22,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/commands/**', 'src/base-command.ts', 'src/help.ts', 'src/main.ts', 'src/cli/**', 'scripts/**', 'bin/**'],
+    files: [
+      'src/commands/**',
+      'src/base-command.ts',
+      'src/help.ts',
+      'src/main.ts',
+      'src/cli/**',
+      'scripts/**',
+      'bin/**',
+    ],
     rules: { 'no-restricted-imports': 'off' },
   },
 );

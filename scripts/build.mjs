@@ -6,6 +6,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { lazyRequirePlugin } from './lazy-require-plugin.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 rmSync(join(root, 'dist'), { recursive: true, force: true });
@@ -22,7 +23,8 @@ await build({
   platform: 'node',
   target: 'node20',
   sourcemap: true,
-  minify: true,
+  minifySyntax: true,
+  minifyWhitespace: true,
   keepNames: true,
   chunkNames: 'chunks/[name]-[hash]',
   // oclif only requires typescript in development mode; never bundle it.
@@ -32,6 +34,7 @@ await build({
     js: "import { createRequire as __moorCreateRequire } from 'node:module'; const require = __moorCreateRequire(import.meta.url);",
   },
   logLevel: 'warning',
+  plugins: [lazyRequirePlugin()],
 });
 
 const { Plugin } = await import('@oclif/core');

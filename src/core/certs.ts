@@ -220,7 +220,7 @@ async function ensureStoreCa(store: Store, create: boolean): Promise<LoadedCa> {
   const keyPath = join(store.certsDir, CA_KEY_FILE);
   const startOver = [
     `Restore it from a backup, or move ${store.certsDir} aside so that moor creates a new CA on its next run ` +
-      '(existing machines then need their certificates regenerated with "moor regenerate-certs").',
+      '(machines created with the old CA then need new certificates).',
   ];
   const [certPem, keyPem] = await Promise.all([readOptional(certPath), readOptional(keyPath)]);
   if (certPem === undefined && keyPem === undefined) {
@@ -434,7 +434,11 @@ let x509Module: Promise<X509Module> | undefined;
 function loadX509(): Promise<X509Module> {
   x509Module ??= (async () => {
     await import('reflect-metadata');
-    const x509 = await import('@peculiar/x509');
+    const imported = await import('@peculiar/x509');
+    // A bundler may hand over the CommonJS build as a default export only.
+    const x509 = (
+      'cryptoProvider' in imported ? imported : (imported as { default: X509Module }).default
+    ) as X509Module;
     x509.cryptoProvider.set(globalThis.crypto);
     return x509;
   })();

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -24,7 +23,7 @@ export async function writeFileAtomic(
   data: string | Uint8Array,
   mode = PRIVATE_FILE_MODE,
 ): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const temp = `${path}.tmp-${process.pid}-${uniqueSuffix()}`;
   const handle = await open(temp, 'wx', mode);
   try {
     await handle.writeFile(data);
@@ -57,4 +56,11 @@ export function isErrno(error: unknown, ...codes: string[]): boolean {
 
 export async function ensureParent(path: string): Promise<void> {
   await ensureDir(dirname(path));
+}
+
+let counter = 0;
+/** A name part unique among this process's temp files (node:crypto is not worth loading for it). */
+export function uniqueSuffix(): string {
+  counter += 1;
+  return `${counter.toString(36)}${Math.random().toString(36).slice(2, 8)}`;
 }

@@ -3,12 +3,11 @@
  * that machine's keys and certificates), <root>/locks. Folders are 0700, keys and config 0600.
  * Every write is atomic; every mutation of a machine happens under that machine's lock.
  */
-import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BadConfigError, MachineExistsError, MachineNotFoundError, MoorError } from './errors.js';
-import { ensureDir, isErrno, PRIVATE_FILE_MODE, writeFileAtomic } from './fsutil.js';
+import { ensureDir, isErrno, uniqueSuffix, PRIVATE_FILE_MODE, writeFileAtomic } from './fsutil.js';
 import { withFileLock } from './lock.js';
 import { assertValidName, type MachineRecord, validateRecord } from './machine.js';
 
@@ -126,7 +125,7 @@ export class Store {
   async add(record: MachineRecord, files: StoredFile[] = []): Promise<void> {
     await this.init();
     if (await this.hasFolder(record.Name)) throw new MachineExistsError(record.Name);
-    const staging = join(this.machinesDir, `.new-${record.Name}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const staging = join(this.machinesDir, `.new-${record.Name}-${process.pid}-${uniqueSuffix()}`);
     try {
       await ensureDir(staging);
       await Promise.all(
@@ -154,7 +153,7 @@ export class Store {
   /** Removes a machine's folder: it disappears at once (rename), then its files are deleted. */
   async remove(name: string): Promise<void> {
     assertValidName(name);
-    const trash = join(this.machinesDir, `.rm-${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const trash = join(this.machinesDir, `.rm-${name}-${process.pid}-${uniqueSuffix()}`);
     try {
       await rename(this.machineDir(name), trash);
     } catch (error) {
