@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 // moor's entry point: the bundled CLI (npm run build). The process exits as soon as the command is done:
 // a slow machine that `ls` gave up on (Timeout) must not keep it alive.
-import { execute } from '../dist/src/main.js';
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 12)) {
+  process.stderr.write(`moor needs Node.js 20.12 or newer; this is ${process.version}.\n`);
+  process.exit(1);
+}
+// moor checks the Node version itself (above), so oclif need not load semver to do it again.
+process.env.OCLIF_DISABLE_ENGINE_WARNING ??= 'true';
+const { execute } = await import('../dist/src/main.js');
 
 try {
   await execute({ dir: import.meta.url });

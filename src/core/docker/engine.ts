@@ -3,6 +3,8 @@
  * Only what moor needs here: ping and version, with a hard deadline.
  */
 import { readFile } from 'node:fs/promises';
+import type { RequestOptions } from 'node:https';
+import type { SecureContext } from 'node:tls';
 import { join } from 'node:path';
 import { MoorError, messageOf } from '../errors.js';
 
@@ -36,44 +38,41 @@ export async function engineRequest(url: string, path: string, tls: EngineTLS, t
       code: 'ENGINE_UNREACHABLE',
     });
   }
-  const { request } = await import('node:https');
+  const [{ request }, secureContext] = await Promise.all([import('node:https'), secureContextFor(tls)]);
   const host = target.hostname.replace(/^\[(.*)\]$/, '$1');
+  // https passes secureContext on to tls.connect; its RequestOptions type does not list it.
+  const options: RequestOptions & { secureContext: SecureContext } = {
+    host,
+    port: Number(target.port || 2376),
+    path,
+    method: 'GET',
+    secureContext,
+    agent: false,
+    timeout: timeoutMs,
+    headers: { Host: 'docker' },
+  };
   return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host,
-        port: Number(target.port || 2376),
-        path,
-        method: 'GET',
-        ca: tls.ca,
-        cert: tls.cert,
-        key: tls.key,
-        agent: false,
-        timeout: timeoutMs,
-        headers: { Host: 'docker' },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          if ((res.statusCode ?? 500) >= 400) {
-            reject(
-              new MoorError(`The engine at ${url} answered ${res.statusCode}: ${body.trim()}`, {
-                code: 'ENGINE_ERROR',
-              }),
-            );
-            return;
-          }
-          try {
-            resolve(JSON.parse(body));
-          } catch {
-            resolve(body);
-          }
-        });
-        res.on('error', reject);
-      },
-    );
+    const req = request(options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        if ((res.statusCode ?? 500) >= 400) {
+          reject(
+            new MoorError(`The engine at ${url} answered ${res.statusCode}: ${body.trim()}`, {
+              code: 'ENGINE_ERROR',
+            }),
+          );
+          return;
+        }
+        try {
+          resolve(JSON.parse(body));
+        } catch {
+          resolve(body);
+        }
+      });
+      res.on('error', reject);
+    });
     const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     req.on('close', () => clearTimeout(timer));
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
@@ -87,6 +86,22 @@ export async function engineRequest(url: string, path: string, tls: EngineTLS, t
     );
     req.end();
   });
+}
+
+const secureContexts = new Map<string, Promise<SecureContext>>();
+
+/**
+ * Machines of one store share the CA and client certificate, so `ls` over many machines builds one TLS
+ * context (parsing the keys once) instead of one per machine.
+ */
+function secureContextFor(tls: EngineTLS): Promise<SecureContext> {
+  const key = `${tls.ca.toString()}\0${tls.cert.toString()}\0${tls.key.toString()}`;
+  let context = secureContexts.get(key);
+  if (!context) {
+    context = import('node:tls').then(({ createSecureContext }) => createSecureContext(tls));
+    secureContexts.set(key, context);
+  }
+  return context;
 }
 
 export async function engineVersion(url: string, tls: EngineTLS, timeoutMs: number): Promise<EngineVersion> {
