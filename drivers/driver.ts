@@ -23,6 +23,8 @@ export interface DriverFlag {
   options?: string[];
 }
 
+export type LifecycleOperation = 'start' | 'stop' | 'restart' | 'kill';
+
 export interface SSHConfig {
   host: string;
   port: number;
@@ -59,6 +61,8 @@ export interface Driver {
   /** The Docker endpoint, e.g. tcp://1.2.3.4:2376. */
   getURL(): Promise<string>;
   getSSHConfig(): Promise<SSHConfig>;
+  /** Whether the driver implements a lifecycle operation (checked before the machine's state is). */
+  supports(operation: LifecycleOperation): boolean;
   /** Whether moor provisions the host over SSH after create (false for `none`). */
   readonly provisions: boolean;
   /** The driver's persistent state, stored as config.json's `Driver` field. */
@@ -88,6 +92,12 @@ export abstract class BaseDriver implements Driver {
   constructor(protected readonly context: DriverContext) {}
 
   async preCreateCheck(): Promise<void> {}
+
+  /** An operation is supported when the driver overrides the default that throws NotSupportedError. */
+  supports(operation: LifecycleOperation): boolean {
+    return this[operation] !== BaseDriver.prototype[operation];
+  }
+
   abstract create(): Promise<void>;
   async remove(): Promise<void> {}
   async start(): Promise<void> {

@@ -3,6 +3,7 @@ import Active from './commands/active.js';
 import Config from './commands/config.js';
 import Create from './commands/create.js';
 import Env from './commands/env.js';
+import HelpCommand from './commands/help.js';
 import Inspect from './commands/inspect.js';
 import Ip from './commands/ip.js';
 import Kill from './commands/kill.js';
@@ -20,6 +21,7 @@ export const COMMANDS = {
   config: Config,
   create: Create,
   env: Env,
+  help: HelpCommand,
   inspect: Inspect,
   ip: Ip,
   kill: Kill,

@@ -21,7 +21,7 @@ function toOclifFlag(driverName: string, flag: DriverFlag) {
         ...(typeof flag.default === 'number' ? { helpValue: String(flag.default) } : {}),
       });
     case 'strings':
-      return Flags.string({ ...common, multiple: true });
+      return Flags.string({ ...common, multiple: true, multipleNonGreedy: true });
     case 'string':
       return Flags.string({
         ...common,

@@ -3,7 +3,8 @@ import { BaseCommand } from '../base-command.js';
 import { allDriverFlags, givenDriverFlags } from '../cli/driver-flags.js';
 import { driverNames } from '../../drivers/registry.js';
 
-const engineFlag = (description: string) => Flags.string({ description, multiple: true, helpGroup: 'ENGINE' });
+const engineFlag = (description: string) =>
+  Flags.string({ description, multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE' });
 
 export default class Create extends BaseCommand<typeof Create> {
   static override summary = 'Create a machine.';
@@ -34,6 +35,7 @@ export default class Create extends BaseCommand<typeof Create> {
     'tls-san': Flags.string({
       description: 'Extra subject alternative name for the server certificate (repeatable)',
       multiple: true,
+      multipleNonGreedy: true,
       helpGroup: 'TLS',
     }),
     'tls-ca-cert': Flags.string({

@@ -29,6 +29,7 @@ export default class Ls extends BaseCommand<typeof Ls> {
     filter: Flags.string({
       description: 'Filter: driver=, state=, name= (regex), label=k=v; the same key ORs, different keys AND',
       multiple: true,
+      multipleNonGreedy: true,
     }),
     quiet: Flags.boolean({ char: 'q', description: 'Print machine names only' }),
     timeout: Flags.integer({ char: 't', description: "Seconds to wait for each machine's state", default: 10, min: 1 }),

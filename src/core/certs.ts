@@ -536,7 +536,8 @@ async function readRequired(path: string, what: string): Promise<string> {
 
 const DNS_NAME = /^(\*\.)?[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?$/i;
 
-function splitHosts(hosts: string[]): { ips: string[]; dnsNames: string[] } {
+/** Splits certificate hosts into IP and DNS entries; a value that is neither is a UsageError. */
+export function splitHosts(hosts: string[]): { ips: string[]; dnsNames: string[] } {
   const ips = new Set<string>();
   const dnsNames = new Set<string>();
   for (const raw of hosts) {

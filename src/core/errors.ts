@@ -118,11 +118,16 @@ export class MultiError extends MoorError {
     const lines = errors.map(({ name, error }) => `${name}: ${error.message}`);
     super(lines.join('\n'), {
       code: 'SOME_FAILED',
-      exitCode: errors.length === 1 ? exitCodeOf(errors[0]!.error) : ExitCode.failure,
+      exitCode: commonExitCode(errors.map(({ error }) => exitCodeOf(error))),
     });
     this.errors = errors;
     this.results = results;
   }
+}
+
+/** The failures' exit code when they agree (all "not supported", say), else the general failure code. */
+function commonExitCode(codes: ExitCodeValue[]): ExitCodeValue {
+  return codes.every((code) => code === codes[0]) && codes[0] !== undefined ? codes[0] : ExitCode.failure;
 }
 
 export function exitCodeOf(error: unknown): ExitCodeValue {

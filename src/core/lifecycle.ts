@@ -12,6 +12,7 @@ import {
   MachineExistsError,
   MoorError,
   MultiError,
+  NotSupportedError,
   PreCreateCheckError,
   TimeoutError,
   UsageError,
@@ -71,6 +72,8 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
   const flags = resolveDriverFlags(definition, options.driverFlags, options.env);
   const engineProblem = validateEngineOptions(options.engine ?? {});
   if (engineProblem) throw new UsageError(`${engineProblem}.`);
+  const certs = await import('./certs.js');
+  certs.splitHosts(options.tlsSans ?? []);
   if (await store.exists(name)) throw new MachineExistsError(name);
 
   const factory = await definition.load();
@@ -84,7 +87,6 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
     throw new PreCreateCheckError(messageOf(error), [], error);
   }
 
-  const certs = await import('./certs.js');
   log.step('Checking the CA and client certificates');
   const certPaths = await certs.ensureClientCerts(store, options.certs);
   const bundle = await certs.readClientBundle(certPaths);
@@ -218,6 +220,7 @@ export async function changeState(
   return store.withMachineLock(name, operation, async () => {
     const machine = await openMachine(store, name, log);
     const target = TARGET_STATE[operation];
+    if (!machine.driver.supports(operation)) throw new NotSupportedError(operation, machine.record.DriverName);
     if (operation !== 'restart') {
       const current = await machine.driver.getState();
       if (current === target) {
