@@ -34,8 +34,19 @@ await build({
     js: "import { createRequire as __moorCreateRequire } from 'node:module'; const require = __moorCreateRequire(import.meta.url);",
   },
   logLevel: 'warning',
-  plugins: [lazyRequirePlugin()],
+  plugins: [lazyRequirePlugin(), wslUtilsStubPlugin()],
 });
+
+function wslUtilsStubPlugin() {
+  const stub = join(root, 'scripts/wsl-utils-stub.mjs');
+  return {
+    name: 'moor-wsl-utils-stub',
+    setup(build) {
+      // Only oclif's own import is replaced; the stub's deferred import reaches the real package.
+      build.onResolve({ filter: /^wsl-utils$/ }, (args) => (args.importer === stub ? undefined : { path: stub }));
+    },
+  };
+}
 
 const { Plugin } = await import('@oclif/core');
 const plugin = new Plugin({ root, type: 'core', ignoreManifest: true, errorOnManifestCreate: true, isRoot: true });

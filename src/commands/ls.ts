@@ -42,30 +42,33 @@ export default class Ls extends BaseCommand<typeof Ls> {
 
   async run() {
     const { flags } = this;
-    const [{ compileTemplate, splitTableFormat }, { tabularize }] = await Promise.all([
-      import('../core/format/template.js'),
-      import('../core/format/table.js'),
-    ]);
-    const split = splitTableFormat(flags.format ?? `table ${DEFAULT_COLUMNS}`);
-    const body = split.table && split.body === '' ? DEFAULT_COLUMNS : split.body;
-    const template = flags.quiet ? undefined : compileTemplate(body);
+    const format = flags.quiet ? undefined : await compileFormat(flags.format);
     const moor = await this.moor();
     const items = await moor.list({
       filters: flags.filter ?? [],
       timeoutMs: flags.timeout * 1000,
-      queryDockerVersion: !flags.quiet && body.includes('DockerVersion'),
+      queryDockerVersion: format?.source.includes('DockerVersion') ?? false,
       dockerHost: process.env['DOCKER_HOST'],
     });
     if (!this.jsonEnabled()) {
-      if (!template) {
+      if (!format) {
         for (const item of items) this.log(item.Name);
-      } else if (split.table) {
-        const lines = [template.render(HEADERS), ...items.map((item) => template.render(item))];
+      } else if (format.table) {
+        const { tabularize } = await import('../core/format/table.js');
+        const lines = [format.template.render(HEADERS), ...items.map((item) => format.template.render(item))];
         process.stdout.write(tabularize(lines.map((line) => `${line}\n`).join('')));
       } else {
-        for (const item of items) this.log(template.render(item));
+        for (const item of items) this.log(format.template.render(item));
       }
     }
     return items;
   }
+}
+
+/** The --format template (docker-machine's default table when none is given); `table` alone means the default columns. */
+async function compileFormat(source: string | undefined) {
+  const { compileTemplate, splitTableFormat } = await import('../core/format/template.js');
+  const split = splitTableFormat(source ?? `table ${DEFAULT_COLUMNS}`);
+  const body = split.table && split.body === '' ? DEFAULT_COLUMNS : split.body;
+  return { table: split.table, source: body, template: compileTemplate(body) };
 }

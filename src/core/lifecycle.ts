@@ -53,7 +53,12 @@ function driverContext(store: Store, name: string, log: Logger): DriverContext {
 }
 
 export async function openMachine(store: Store, name: string, log: Logger): Promise<Machine> {
-  const record = await store.load(name);
+  return machineFromRecord(store, await store.load(name), log);
+}
+
+/** A machine with its driver, from a record already loaded. */
+export async function machineFromRecord(store: Store, record: MachineRecord, log: Logger): Promise<Machine> {
+  const name = record.Name;
   let definition;
   try {
     definition = getDriverDefinition(record.DriverName);

@@ -2,12 +2,12 @@
  * `ls`: every machine's state queried in parallel, each bounded by the timeout so that one slow or
  * unreachable machine shows "Timeout" instead of holding up the list. Broken records become Error rows.
  */
-import { readEngineTLS, engineVersion } from './docker/engine.js';
+import { engineTLSFrom, engineVersion } from './docker/engine.js';
 import { MoorError, messageOf } from './errors.js';
 import { matchesFilters, naturalCompare, parseFilters } from './filter.js';
-import { openMachine } from './lifecycle.js';
+import { machineFromRecord } from './lifecycle.js';
 import type { Logger } from './log.js';
-import { MachineState } from './machine.js';
+import { MachineState, type MachineRecord } from './machine.js';
 import type { LoadResult, Store } from './store.js';
 
 /** One row of `ls`; field names are the ones docker-machine's --format templates use. */
@@ -78,7 +78,7 @@ async function describe(store: Store, entry: LoadResult, options: ListOptions, l
   }
   const started = Date.now();
   const deadline = started + options.timeoutMs;
-  const outcome = await withDeadline(queryMachine(store, entry.name, options, deadline, log), deadline);
+  const outcome = await withDeadline(queryMachine(store, record, options, deadline, log), deadline);
   item.ResponseTime = `${Date.now() - started}ms`;
   if (outcome === TIMED_OUT) {
     item.State = MachineState.Timeout;
@@ -92,20 +92,21 @@ async function describe(store: Store, entry: LoadResult, options: ListOptions, l
 
 async function queryMachine(
   store: Store,
-  name: string,
+  record: MachineRecord,
   options: ListOptions,
   deadline: number,
   log: Logger,
 ): Promise<Partial<ListItem>> {
   try {
-    const { driver } = await openMachine(store, name, log);
+    const name = record.Name;
+    const { driver } = await machineFromRecord(store, record, log);
     const state = await driver.getState();
     if (state !== MachineState.Running) return { State: state };
     const url = await driver.getURL();
     const result: Partial<ListItem> = { State: state, URL: url };
     if (options.queryDockerVersion && url.startsWith('tcp://')) {
       try {
-        const tls = await readEngineTLS(store.machineDir(name));
+        const tls = engineTLSFrom(store.machineDir(name));
         const version = await engineVersion(url, tls, Math.max(1, deadline - Date.now()));
         result.DockerVersion = `v${version.Version}`;
       } catch (error) {

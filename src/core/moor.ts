@@ -3,7 +3,7 @@
  * It holds no oclif and prints nothing; progress goes to the Logger, results are returned.
  */
 import { join } from 'node:path';
-import { engineRequest, engineVersion, type EngineVersion, readEngineTLS } from './docker/engine.js';
+import { engineRequest, engineTLSFrom, engineVersion, type EngineVersion } from './docker/engine.js';
 import { MoorError, messageOf } from './errors.js';
 import {
   changeState,
@@ -120,7 +120,7 @@ export class Moor {
     const connection: DockerConnection = { name, url, certPath: dir, tlsVerify, ip };
     if (!check || !tlsVerify) return { connection };
     try {
-      await engineRequest(url, '/_ping', await readEngineTLS(dir), timeoutMs);
+      await engineRequest(url, '/_ping', engineTLSFrom(dir), timeoutMs);
       return { connection };
     } catch (error) {
       return {
@@ -133,7 +133,7 @@ export class Moor {
   async engineVersion(name: string, timeoutMs = 10_000): Promise<EngineVersion> {
     const { driver, dir } = await this.runningMachine(name);
     const url = await driver.getURL();
-    return engineVersion(url, await readEngineTLS(dir), timeoutMs);
+    return engineVersion(url, engineTLSFrom(dir), timeoutMs);
   }
 
   /** The machine whose URL is $DOCKER_HOST and which is running. */

@@ -3,6 +3,7 @@
  * that machine's keys and certificates), <root>/locks. Folders are 0700, keys and config 0600.
  * Every write is atomic; every mutation of a machine happens under that machine's lock.
  */
+import { readFileSync } from 'node:fs';
 import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -86,36 +87,41 @@ export class Store {
     try {
       text = await readFile(file, 'utf8');
     } catch (error) {
-      if (isErrno(error, 'ENOENT', 'ENOTDIR')) {
-        if (await this.hasFolder(name)) throw new BadConfigError(name, 'config.json is missing', file);
-        throw new MachineNotFoundError(name);
-      }
-      throw error;
+      throw await this.readError(name, file, error);
     }
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      throw new BadConfigError(name, `invalid JSON (${(error as Error).message})`, file);
-    }
-    const problem = validateRecord(value, name);
-    if (problem) throw new BadConfigError(name, problem, file);
-    return value as MachineRecord;
+    return parseRecord(name, file, text);
   }
 
-  /** Loads every machine; a broken one becomes an error entry and never hides the others. */
+  /**
+   * Loads every machine; a broken one becomes an error entry and never hides the others.
+   * The config files are small and read synchronously: one thread-pool round trip per file (open, stat,
+   * read, close) is what made `ls` slow with many machines, not the reading itself.
+   */
   async loadAll(): Promise<LoadResult[]> {
     const names = await this.names();
     return Promise.all(
       names.map(async (name): Promise<LoadResult> => {
+        const file = this.configPath(name);
         try {
-          return { name, record: await this.load(name) };
+          let text: string;
+          try {
+            text = readFileSync(file, 'utf8');
+          } catch (error) {
+            throw await this.readError(name, file, error);
+          }
+          return { name, record: parseRecord(name, file, text) };
         } catch (error) {
           if (error instanceof MoorError) return { name, error };
           throw error;
         }
       }),
     );
+  }
+
+  private async readError(name: string, file: string, error: unknown): Promise<unknown> {
+    if (!isErrno(error, 'ENOENT', 'ENOTDIR')) return error;
+    if (await this.hasFolder(name)) return new BadConfigError(name, 'config.json is missing', file);
+    return new MachineNotFoundError(name);
   }
 
   /**
@@ -193,6 +199,18 @@ export class Store {
       throw error;
     }
   }
+}
+
+function parseRecord(name: string, file: string, text: string): MachineRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new BadConfigError(name, `invalid JSON (${(error as Error).message})`, file);
+  }
+  const problem = validateRecord(value, name);
+  if (problem) throw new BadConfigError(name, problem, file);
+  return value as MachineRecord;
 }
 
 function serialize(record: MachineRecord): string {

@@ -1,11 +1,15 @@
 /**
  * Talking to a Docker Engine API over TCP+TLS with the machine's client certificate.
  * Only what moor needs here: ping and version, with a hard deadline.
+ *
+ * The TCP connection is opened first and TLS is set up on it only once the port answers: an engine that
+ * is down (the common case for `env` right after a boot, or `ls` over stopped hosts) costs one refused
+ * connect, not a certificate read and an OpenSSL context.
  */
 import { readFile } from 'node:fs/promises';
-import type { RequestOptions } from 'node:https';
-import type { SecureContext } from 'node:tls';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import type { SecureContext } from 'node:tls';
 import { MoorError, messageOf } from '../errors.js';
 
 export interface EngineTLS {
@@ -13,6 +17,9 @@ export interface EngineTLS {
   cert: string | Buffer;
   key: string | Buffer;
 }
+
+/** The TLS material, or how to get it (read only when the engine's port answers). */
+export type EngineTLSSource = EngineTLS | (() => Promise<EngineTLS>);
 
 export interface EngineVersion {
   Version: string;
@@ -30,62 +37,110 @@ export async function readEngineTLS(certDir: string): Promise<EngineTLS> {
   return { ca: ca!, cert: cert!, key: key! };
 }
 
+/** The TLS material of a machine folder, read on first need. */
+export function engineTLSFrom(certDir: string): () => Promise<EngineTLS> {
+  return () => readEngineTLS(certDir);
+}
+
 /** GET `path` on a tcp:// engine URL over TLS; resolves with the parsed JSON body or the text. */
-export async function engineRequest(url: string, path: string, tls: EngineTLS, timeoutMs: number): Promise<unknown> {
+export async function engineRequest(
+  url: string,
+  path: string,
+  tls: EngineTLSSource,
+  timeoutMs: number,
+): Promise<unknown> {
   const target = new URL(url);
   if (target.protocol !== 'tcp:' && target.protocol !== 'https:') {
     throw new MoorError(`Cannot reach ${url} over TLS: only tcp:// endpoints are supported here.`, {
       code: 'ENGINE_UNREACHABLE',
     });
   }
-  const [{ request }, secureContext] = await Promise.all([import('node:https'), secureContextFor(tls)]);
   const host = target.hostname.replace(/^\[(.*)\]$/, '$1');
-  // https passes secureContext on to tls.connect; its RequestOptions type does not list it.
-  const options: RequestOptions & { secureContext: SecureContext } = {
-    host,
-    port: Number(target.port || 2376),
-    path,
-    method: 'GET',
-    secureContext,
-    agent: false,
-    timeout: timeoutMs,
-    headers: { Host: 'docker' },
-  };
-  return new Promise((resolve, reject) => {
-    const req = request(options, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        if ((res.statusCode ?? 500) >= 400) {
-          reject(
-            new MoorError(`The engine at ${url} answered ${res.statusCode}: ${body.trim()}`, {
-              code: 'ENGINE_ERROR',
-            }),
-          );
-          return;
-        }
-        try {
-          resolve(JSON.parse(body));
-        } catch {
-          resolve(body);
-        }
-      });
-      res.on('error', reject);
+  const port = Number(target.port || 2376);
+  const deadline = Date.now() + timeoutMs;
+  const unreachable = (error: unknown) =>
+    new MoorError(`Cannot reach the Docker engine at ${url}: ${messageOf(error)}`, {
+      code: 'ENGINE_UNREACHABLE',
+      cause: error,
     });
-    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    req.on('close', () => clearTimeout(timer));
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (error) =>
-      reject(
-        new MoorError(`Cannot reach the Docker engine at ${url}: ${messageOf(error)}`, {
-          code: 'ENGINE_UNREACHABLE',
-          cause: error,
-        }),
-      ),
-    );
-    req.end();
+
+  let socket: Socket;
+  try {
+    socket = await connectTcp(host, port, timeoutMs);
+  } catch (error) {
+    throw unreachable(error);
+  }
+  try {
+    const [{ request }, { connect }, secureContext] = await Promise.all([
+      import('node:http'),
+      import('node:tls'),
+      secureContextFor(typeof tls === 'function' ? await tls() : tls),
+    ]);
+    return await new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host,
+          port,
+          path,
+          method: 'GET',
+          headers: { Host: 'docker' },
+          // The TLS session runs on the socket connected above; host is what the certificate must name.
+          createConnection: () =>
+            connect({ socket, host, secureContext, ...(isIpLiteral(host) ? {} : { servername: host }) }),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const body = Buffer.concat(chunks).toString('utf8');
+            if ((res.statusCode ?? 500) >= 400) {
+              reject(
+                new MoorError(`The engine at ${url} answered ${res.statusCode}: ${body.trim()}`, {
+                  code: 'ENGINE_ERROR',
+                }),
+              );
+              return;
+            }
+            try {
+              resolve(JSON.parse(body));
+            } catch {
+              resolve(body);
+            }
+          });
+          res.on('error', reject);
+        },
+      );
+      const timer = setTimeout(
+        () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)),
+        Math.max(1, deadline - Date.now()),
+      );
+      req.on('close', () => clearTimeout(timer));
+      req.on('error', (error) => reject(unreachable(error)));
+      req.end();
+    });
+  } finally {
+    socket.destroy();
+  }
+}
+
+async function connectTcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    const timer = setTimeout(() => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
   });
+}
+
+function isIpLiteral(host: string): boolean {
+  return /^[0-9.]+$/.test(host) || host.includes(':');
 }
 
 const secureContexts = new Map<string, Promise<SecureContext>>();
@@ -104,7 +159,7 @@ function secureContextFor(tls: EngineTLS): Promise<SecureContext> {
   return context;
 }
 
-export async function engineVersion(url: string, tls: EngineTLS, timeoutMs: number): Promise<EngineVersion> {
+export async function engineVersion(url: string, tls: EngineTLSSource, timeoutMs: number): Promise<EngineVersion> {
   const body = await engineRequest(url, '/version', tls, timeoutMs);
   if (typeof body !== 'object' || body === null || typeof (body as EngineVersion).Version !== 'string') {
     throw new MoorError(`The endpoint ${url} did not answer like a Docker engine.`, { code: 'ENGINE_ERROR' });
