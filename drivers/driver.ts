@@ -4,6 +4,7 @@
  * state through toJSON() and the core persists it.
  */
 import { NotSupportedError } from '../src/core/errors.js';
+import type { Logger } from '../src/core/log.js';
 import type { MachineStateValue } from '../src/core/machine.js';
 
 export type DriverFlagType = 'string' | 'boolean' | 'integer' | 'strings';
@@ -33,10 +34,7 @@ export interface SSHConfig {
   keyPath?: string;
 }
 
-export interface DriverLogger {
-  info(message: string): void;
-  warn(message: string): void;
-}
+export type DriverLogger = Logger;
 
 export interface DriverContext {
   machineName: string;

@@ -1,0 +1,114 @@
+/** Host key fingerprints and pins, the channel limiter, lazy loading of ssh2; no network and no sshd. */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { MoorError } from '../../src/core/errors.js';
+import { fingerprint, parseHostKeyPin, pinMatches, publicKeyLine } from '../../src/core/ssh/keys.js';
+import { Limiter } from '../../src/core/ssh/limiter.js';
+
+/** A syntactically valid ed25519 public key blob: string "ssh-ed25519", then 32 key bytes. */
+function ed25519Blob(fill: number): Buffer {
+  const type = Buffer.from('ssh-ed25519');
+  const key = Buffer.alloc(32, fill);
+  const blob = Buffer.alloc(4 + type.length + 4 + key.length);
+  blob.writeUInt32BE(type.length, 0);
+  type.copy(blob, 4);
+  blob.writeUInt32BE(key.length, 4 + type.length);
+  key.copy(blob, 8 + type.length);
+  return blob;
+}
+
+describe('host keys', () => {
+  const blob = ed25519Blob(7);
+  const line = publicKeyLine(blob);
+
+  it('writes the OpenSSH public key line of a key', () => {
+    assert.equal(line, `ssh-ed25519 ${blob.toString('base64')}`);
+    assert.match(line, /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5/);
+  });
+
+  it('fingerprints like OpenSSH: SHA256 and unpadded base64, from a buffer, a line or a fingerprint', () => {
+    const expected = `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+    assert.equal(fingerprint(blob), expected);
+    assert.equal(fingerprint(line), expected);
+    assert.equal(fingerprint(`${line} root@host\n`), expected);
+    assert.equal(fingerprint(expected), expected);
+    assert.doesNotMatch(expected, /=$/);
+  });
+
+  it('matches a pin given as a key line (comment ignored) or as a fingerprint', () => {
+    const other = ed25519Blob(8);
+    for (const pin of [line, `${line} comment here`, fingerprint(blob)]) {
+      const parsed = parseHostKeyPin(pin);
+      assert.equal(pinMatches(parsed, blob), true, pin);
+      assert.equal(pinMatches(parsed, other), false, pin);
+    }
+  });
+
+  it('refuses a pin that is not a key', () => {
+    for (const bad of ['', 'ssh-ed25519', 'ssh-ed25519 not-base64!', `ssh-rsa ${blob.toString('base64')}`]) {
+      assert.throws(
+        () => parseHostKeyPin(bad),
+        (error: unknown) => error instanceof MoorError && error.code === 'SSH_BAD_HOST_KEY',
+        bad,
+      );
+    }
+  });
+});
+
+describe('Limiter', () => {
+  it('runs at most N tasks at once, in order, and passes results and errors through', async () => {
+    const limiter = new Limiter(3);
+    let running = 0;
+    let peak = 0;
+    const order: number[] = [];
+    const task = (i: number) =>
+      limiter.run(async () => {
+        running += 1;
+        peak = Math.max(peak, running);
+        order.push(i);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running -= 1;
+        if (i === 4) throw new Error('four');
+        return i * 2;
+      });
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => task(i)));
+    assert.equal(peak, 3);
+    assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.equal(results[4]?.status, 'rejected');
+    assert.deepEqual(
+      results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<number>).value),
+      [0, 2, 4, 6, 10, 12, 14, 16, 18],
+    );
+    assert.equal(limiter.running, 0);
+  });
+
+  it('rejects a limit below 1', () => {
+    assert.throws(() => new Limiter(0), RangeError);
+  });
+});
+
+describe('loading', () => {
+  it('importing src/core/ssh does not load ssh2 (commands without SSH do not pay for it)', async () => {
+    const index = fileURLToPath(new URL('../../src/core/ssh/index.ts', import.meta.url));
+    const script = [
+      "import { createRequire } from 'node:module';",
+      'const require = createRequire(import.meta.url);',
+      `const ssh = await import(${JSON.stringify(index)});`,
+      "if (typeof ssh.connect !== 'function') throw new Error('no connect');",
+      "const loaded = Object.keys(require.cache).filter((path) => path.includes('node_modules/ssh2/'));",
+      'console.log(loaded.length);',
+    ].join('\n');
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      script,
+    ]);
+    assert.equal(stdout.trim(), '0');
+  });
+});
