@@ -1,9 +1,13 @@
 /** The explicit list of drivers moor knows. Adding a driver means adding one line here. */
 import { UsageError } from '../src/core/errors.js';
 import type { DriverDefinition } from './driver.js';
+import { genericDriver } from './generic/definition.js';
 import { noneDriver } from './none/definition.js';
 
-export const DRIVERS: ReadonlyMap<string, DriverDefinition> = new Map([[noneDriver.name, noneDriver]]);
+export const DRIVERS: ReadonlyMap<string, DriverDefinition> = new Map([
+  [noneDriver.name, noneDriver],
+  [genericDriver.name, genericDriver],
+]);
 
 export function driverNames(): string[] {
   return [...DRIVERS.keys()];

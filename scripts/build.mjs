@@ -27,8 +27,9 @@ await build({
   minifyWhitespace: true,
   keepNames: true,
   chunkNames: 'chunks/[name]-[hash]',
-  // oclif only requires typescript in development mode; never bundle it.
-  external: ['typescript'],
+  // oclif only requires typescript in development mode; ssh2 has optional native addons: load both
+  // from node_modules at run time (ssh2 only by the commands that use SSH).
+  external: ['typescript', 'ssh2', 'cpu-features'],
   // oclif is CommonJS and calls require(): give the ESM bundle a require of its own.
   banner: {
     js: "import { createRequire as __moorCreateRequire } from 'node:module'; const require = __moorCreateRequire(import.meta.url);",

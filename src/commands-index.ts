@@ -7,9 +7,11 @@ import HelpCommand from './commands/help.js';
 import Inspect from './commands/inspect.js';
 import Ip from './commands/ip.js';
 import Kill from './commands/kill.js';
+import Provision from './commands/provision.js';
 import Ls from './commands/ls.js';
 import Restart from './commands/restart.js';
 import Rm from './commands/rm.js';
+import Ssh from './commands/ssh.js';
 import Start from './commands/start.js';
 import Status from './commands/status.js';
 import Stop from './commands/stop.js';
@@ -26,8 +28,10 @@ export const COMMANDS = {
   ip: Ip,
   kill: Kill,
   ls: Ls,
+  provision: Provision,
   restart: Restart,
   rm: Rm,
+  ssh: Ssh,
   start: Start,
   status: Status,
   stop: Stop,

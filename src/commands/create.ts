@@ -32,6 +32,24 @@ export default class Create extends BaseCommand<typeof Create> {
     'engine-registry-mirror': engineFlag('Registry mirror (repeatable)'),
     'engine-label': engineFlag('Engine label key=value (repeatable)'),
     'engine-storage-driver': Flags.string({ description: 'Storage driver of the engine', helpGroup: 'ENGINE' }),
+    'engine-install-method': Flags.string({
+      description:
+        "How to install Docker: packages (the distribution's), script (--engine-install-url), none (preinstalled)",
+      options: ['packages', 'script', 'none'],
+      env: 'MOOR_ENGINE_INSTALL_METHOD',
+      helpGroup: 'ENGINE',
+    }),
+    'engine-version': Flags.string({
+      description: "Docker version to install (package version prefix, or the install script's VERSION)",
+      env: 'MOOR_ENGINE_VERSION',
+      helpGroup: 'ENGINE',
+    }),
+    'ssh-timeout': Flags.integer({
+      description: 'Seconds to wait for SSH to answer after the host is created',
+      env: 'MOOR_SSH_TIMEOUT',
+      default: 300,
+      min: 1,
+    }),
     'tls-san': Flags.string({
       description: 'Extra subject alternative name for the server certificate (repeatable)',
       multiple: true,
@@ -77,6 +95,10 @@ export default class Create extends BaseCommand<typeof Create> {
       engine: {
         ...(flags['engine-install-url'] ? { InstallURL: flags['engine-install-url'] } : {}),
         ...(flags['engine-storage-driver'] ? { StorageDriver: flags['engine-storage-driver'] } : {}),
+        ...(flags['engine-install-method']
+          ? { InstallMethod: flags['engine-install-method'] as 'packages' | 'script' | 'none' }
+          : {}),
+        ...(flags['engine-version'] ? { Version: flags['engine-version'] } : {}),
         ArbitraryFlags: flags['engine-opt'] ?? [],
         Env: flags['engine-env'] ?? [],
         InsecureRegistry: flags['engine-insecure-registry'] ?? [],
@@ -84,6 +106,7 @@ export default class Create extends BaseCommand<typeof Create> {
         Labels: flags['engine-label'] ?? [],
       },
       tlsSans: flags['tls-san'] ?? [],
+      sshTimeoutMs: flags['ssh-timeout'] * 1000,
       certs: {
         ...(flags['tls-ca-cert'] ? { caCert: flags['tls-ca-cert'] } : {}),
         ...(flags['tls-ca-key'] ? { caKey: flags['tls-ca-key'] } : {}),

@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import type { Driver, DriverContext, DriverFlagValues } from '../../drivers/driver.js';
 import { getDriverDefinition } from '../../drivers/registry.js';
 import type { ExternalCertOptions } from './certs.js';
+import type { ProvisionOptions, ProvisionResult } from './provision/provision.js';
 import { resolveDriverFlags } from './driver-flags.js';
 import {
   BadConfigError,
@@ -40,6 +41,8 @@ export interface Machine {
 
 export interface CreateOptions {
   name: string;
+  /** Budget for SSH to answer after the driver created the host. */
+  sshTimeoutMs?: number;
   driver: string;
   driverFlags: DriverFlagValues;
   engine?: Partial<EngineOptions>;
@@ -129,6 +132,10 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
         await store.writeMachineFile(name, { name: 'server.pem', data: server.certPem, mode: CERT_FILE_MODE });
         await store.writeMachineFile(name, { name: 'server-key.pem', data: server.keyPem, mode: PRIVATE_FILE_MODE });
       }
+      if (driver.provisions) {
+        await store.save(record);
+        await provision(store, record, driver, { sshTimeoutMs: options.sshTimeoutMs ?? 300_000 }, log);
+      }
       record.Phase = 'created';
       await store.save(record);
       return record;
@@ -163,6 +170,53 @@ function safeDriverState(driver: Driver, previous: Record<string, unknown>): Rec
   } catch {
     return previous;
   }
+}
+
+/** Provisions a machine and records the result (host key pinned as soon as it is seen). Call under its lock. */
+async function provision(
+  store: Store,
+  record: MachineRecord,
+  driver: Driver,
+  options: Omit<ProvisionOptions, 'onHostKey'>,
+  log: Logger,
+): Promise<ProvisionResult> {
+  const { provisionMachine } = await import('./provision/provision.js');
+  const result = await provisionMachine(
+    record,
+    driver,
+    store.machineDir(record.Name),
+    {
+      ...options,
+      onHostKey: async (hostKey) => {
+        if (record.SSHHostKey === hostKey) return;
+        record.SSHHostKey = hostKey;
+        await store.save(record);
+      },
+    },
+    log,
+  );
+  record.Provision = { OS: result.os, EngineVersion: result.engineVersion, At: new Date().toISOString() };
+  return result;
+}
+
+/** `moor provision`: installs and configures Docker again on an existing machine; safe to repeat. */
+export async function reprovisionMachine(
+  store: Store,
+  name: string,
+  options: Omit<ProvisionOptions, 'onHostKey'>,
+  log: Logger,
+): Promise<ProvisionResult> {
+  return store.withMachineLock(name, 'provision', async () => {
+    const { record, driver } = await openMachine(store, name, log);
+    if (!driver.provisions) throw new NotSupportedError('provision', record.DriverName);
+    const result = await provision(store, record, driver, options, log);
+    if (record.Phase === 'error') {
+      record.Phase = 'created';
+      delete record.LastError;
+    }
+    await store.save(record);
+    return result;
+  });
 }
 
 export interface RemoveOptions {

@@ -33,6 +33,10 @@ export interface EngineOptions {
   Labels: string[];
   StorageDriver: string;
   TlsVerify: boolean;
+  /** How Docker is installed: distribution packages, the InstallURL script, or not at all (preinstalled). */
+  InstallMethod?: 'packages' | 'script' | 'none';
+  /** --engine-version: a package version prefix, or the install script's VERSION. */
+  Version?: string;
 }
 
 export interface AuthOptions {
@@ -51,6 +55,10 @@ export interface MachineRecord {
   Phase: Phase;
   /** The last error of the create pipeline, when Phase is "error". */
   LastError?: string;
+  /** The SSH host key pinned at the first connection ('ssh-ed25519 AAAA...'); later connections must match. */
+  SSHHostKey?: string;
+  /** What the last successful provisioning found and did. */
+  Provision?: { OS: string; EngineVersion: string; At: string };
   /** Driver-owned state; opaque to the core. */
   Driver: Record<string, unknown>;
   HostOptions: {
@@ -107,6 +115,12 @@ export function validateRecord(value: unknown, expectedName: string): string | u
     if (typeof engine[key] !== 'string') return `HostOptions.EngineOptions.${key} must be a string`;
   }
   if (typeof engine['TlsVerify'] !== 'boolean') return 'HostOptions.EngineOptions.TlsVerify must be a boolean';
+  if ('InstallMethod' in engine && !['packages', 'script', 'none'].includes(engine['InstallMethod'] as string))
+    return 'HostOptions.EngineOptions.InstallMethod must be packages, script or none';
+  if ('Version' in engine && typeof engine['Version'] !== 'string')
+    return 'HostOptions.EngineOptions.Version must be a string';
+  if ('SSHHostKey' in value && typeof value['SSHHostKey'] !== 'string') return 'SSHHostKey must be a string';
+  if ('Provision' in value && !isObject(value['Provision'])) return 'Provision must be an object';
   const auth = host['AuthOptions'];
   if (!isObject(auth)) return 'missing HostOptions.AuthOptions';
   if (!isStringArray(auth['ServerCertSANs'])) return 'HostOptions.AuthOptions.ServerCertSANs must be a list of strings';

@@ -12,6 +12,7 @@ import {
   forEachMachine,
   openMachine,
   removeMachine,
+  reprovisionMachine,
   type StateOperation,
 } from './lifecycle.js';
 import { listMachines, type ListItem, type ListOptions } from './ls.js';
@@ -84,6 +85,24 @@ export class Moor {
 
   remove(names: string[], force: boolean) {
     return forEachMachine(names, (name) => removeMachine(this.store, name, { force }, this.log));
+  }
+
+  provision(names: string[], options: { sshTimeoutMs?: number; repinHostKey?: boolean } = {}) {
+    return forEachMachine(names, (name) => reprovisionMachine(this.store, name, options, this.log));
+  }
+
+  /** SSH connection settings of a machine, with its pinned host key. */
+  async sshTarget(name: string) {
+    const { driver, record } = await openMachine(this.store, name, this.log);
+    const config = await driver.getSSHConfig();
+    return {
+      host: config.host,
+      port: config.port,
+      user: config.user,
+      privateKeyPath: config.keyPath ?? '',
+      machineName: name,
+      ...(record.SSHHostKey ? { hostKey: record.SSHHostKey } : {}),
+    };
   }
 
   changeState(names: string[], operation: StateOperation) {

@@ -1,0 +1,166 @@
+/**
+ * The `generic` driver: an existing server reachable over SSH. moor does not create or destroy the
+ * host; it records how to reach it, and provisioning installs and configures Docker on it.
+ */
+import { copyFile, chmod } from 'node:fs/promises';
+import { connect as connectTcp } from 'node:net';
+import { join } from 'node:path';
+import { UsageError } from '../../src/core/errors.js';
+import { MachineState, type MachineStateValue } from '../../src/core/machine.js';
+import {
+  BaseDriver,
+  type DriverContext,
+  type DriverFactory,
+  type DriverFlagValues,
+  type SSHConfig,
+} from '../driver.js';
+
+interface GenericState {
+  IPAddress: string;
+  SSHUser: string;
+  SSHPort: number;
+  /** File name of the key inside the machine folder. */
+  SSHKeyPath: string;
+  EnginePort: number;
+}
+
+/** The copy of the user's key in the machine folder (a fixed name: theirs could be "key.pem"). */
+const KEY_FILE = 'id_ssh';
+
+/** How long a state query waits for the SSH port before calling the host Stopped. */
+const STATE_TIMEOUT_MS = 5_000;
+
+export class GenericDriver extends BaseDriver {
+  readonly driverName = 'generic';
+
+  constructor(
+    context: DriverContext,
+    private readonly state: GenericState,
+    private readonly sourceKeyPath?: string,
+  ) {
+    super(context);
+  }
+
+  override async preCreateCheck(): Promise<void> {
+    if (this.sourceKeyPath) {
+      const { checkPrivateKey } = await import('../../src/core/ssh/index.js');
+      await checkPrivateKey(this.sourceKeyPath);
+    }
+  }
+
+  /** Copies the user's key into the machine folder, so the machine keeps working if the original moves. */
+  async create(): Promise<void> {
+    if (!this.sourceKeyPath) return;
+    const target = join(this.context.machineDir, this.state.SSHKeyPath);
+    await copyFile(this.sourceKeyPath, target);
+    await chmod(target, 0o600);
+  }
+
+  async getState(): Promise<MachineStateValue> {
+    return (await portAnswers(this.state.IPAddress, this.state.SSHPort, STATE_TIMEOUT_MS))
+      ? MachineState.Running
+      : MachineState.Stopped;
+  }
+
+  override async restart(): Promise<void> {
+    const { connect, sudoPrefix } = await import('../../src/core/ssh/index.js');
+    const session = await connect(await this.sshTarget(), { timeoutMs: 60_000, log: this.context.log });
+    try {
+      // The connection drops as the host goes down: the command's result is not awaited beyond that.
+      await session.exec(`${sudoPrefix(this.state.SSHUser)}shutdown -r now`).catch(() => undefined);
+    } finally {
+      await session.close().catch(() => undefined);
+    }
+    await waitForPortState(this.state.IPAddress, this.state.SSHPort, false, 120_000);
+  }
+
+  async getIP(): Promise<string> {
+    return this.state.IPAddress;
+  }
+
+  async getURL(): Promise<string> {
+    const host = this.state.IPAddress.includes(':') ? `[${this.state.IPAddress}]` : this.state.IPAddress;
+    return `tcp://${host}:${this.state.EnginePort}`;
+  }
+
+  override async getSSHConfig(): Promise<SSHConfig> {
+    return {
+      host: this.state.IPAddress,
+      port: this.state.SSHPort,
+      user: this.state.SSHUser,
+      keyPath: join(this.context.machineDir, this.state.SSHKeyPath),
+    };
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { MachineName: this.context.machineName, ...this.state };
+  }
+
+  private async sshTarget() {
+    const config = await this.getSSHConfig();
+    return { host: config.host, port: config.port, user: config.user, privateKeyPath: config.keyPath! };
+  }
+}
+
+function portAnswers(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connectTcp({ host, port });
+    const done = (answered: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answered);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** Waits until the port stops answering (down) or answers (up); used to see a reboot begin. */
+async function waitForPortState(host: string, port: number, up: boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((await portAnswers(host, port, 1_000)) === up) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+function integerFlag(flags: DriverFlagValues, name: string): number {
+  const value = flags[name];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65_535) {
+    throw new UsageError(`--${name} must be a port number (1-65535); got ${String(value)}.`);
+  }
+  return value;
+}
+
+export const factory: DriverFactory = {
+  fromFlags(context, flags) {
+    const ip = flags['generic-ip-address'];
+    const user = flags['generic-ssh-user'];
+    const key = flags['generic-ssh-key'];
+    if (typeof ip !== 'string' || ip.trim() === '' || /\s/.test(ip)) {
+      throw new UsageError('--generic-ip-address must be an IP address or a host name.');
+    }
+    if (typeof user !== 'string' || !/^[a-z_][a-z0-9_.-]*\$?$/i.test(user)) {
+      throw new UsageError(`--generic-ssh-user "${String(user)}" is not a valid user name.`);
+    }
+    if (typeof key !== 'string' || key === '') throw new UsageError('--generic-ssh-key is required.');
+    const state: GenericState = {
+      IPAddress: ip.trim(),
+      SSHUser: user,
+      SSHPort: integerFlag(flags, 'generic-ssh-port'),
+      SSHKeyPath: KEY_FILE,
+      EnginePort: integerFlag(flags, 'generic-engine-port'),
+    };
+    return new GenericDriver(context, state, key);
+  },
+  fromRecord(context, state) {
+    return new GenericDriver(context, {
+      IPAddress: String(state['IPAddress'] ?? ''),
+      SSHUser: String(state['SSHUser'] ?? 'root'),
+      SSHPort: Number(state['SSHPort'] ?? 22),
+      SSHKeyPath: String(state['SSHKeyPath'] ?? ''),
+      EnginePort: Number(state['EnginePort'] ?? 2376),
+    });
+  },
+};

@@ -1,0 +1,214 @@
+/**
+ * The provisioning plan of one machine: the shell scripts that install and configure its Docker engine,
+ * and the files they write. Pure: validates the inputs and renders; running the steps over SSH (after
+ * uploading the certificates to /etc/docker) is the caller's job.
+ *
+ * Each script prints progress lines, and as its last line `moor: changed=1` or `moor: changed=0`.
+ */
+import { UsageError } from '../errors.js';
+import { assertValidName, validateEngineOptions, type EngineOptions } from '../machine.js';
+import { shellQuote } from '../ssh/quote.js';
+import { buildEngineConfig, systemdEnvAssignment, systemdExecArg } from './daemon-config.js';
+import { FAMILIES, UnsupportedOsError, type Family, type OsRelease } from './os.js';
+import { renderScript } from './render.js';
+
+export type InstallMethod = 'packages' | 'script' | 'none';
+export const INSTALL_METHODS: readonly InstallMethod[] = ['packages', 'script', 'none'];
+
+export interface ProvisionInput {
+  machineName: string;
+  /** From detectFamily/familyOf; null for a distribution moor does not know (then only script or none). */
+  family: Family | null;
+  os: OsRelease;
+  sshUser: string;
+  engine: EngineOptions;
+  /** The TCP port dockerd listens on with TLS (2376). */
+  enginePort: number;
+  installMethod: InstallMethod;
+  /** --engine-version: a package version prefix (apt, dnf, yum) or the install script's VERSION. */
+  engineVersion?: string;
+  driverName: string;
+  /** Prefix for every path the scripts write; '' (the default) on real hosts. The tests use a sandbox. */
+  fsRoot?: string;
+}
+
+export interface ProvisionStep {
+  name: 'install-docker' | 'configure-docker';
+  script: string;
+}
+
+export interface ProvisionPlan {
+  steps: ProvisionStep[];
+  /** /etc/docker/daemon.json (without the final newline the script adds). */
+  daemonJson: string;
+  /**
+   * /etc/systemd/system/docker.service.d/10-moor.conf, with two placeholders the configure script fills in
+   * on the host: @DOCKERD@ (dockerd's path: /usr/sbin/dockerd for docker.io, /usr/bin/dockerd for
+   * docker-ce) and @LOCAL_HOST@ (fd:// with a docker.socket unit, else unix:///var/run/docker.sock).
+   */
+  dropIn: string;
+  /** /etc/conf.d/docker, used instead of the drop-in on OpenRC hosts (Alpine). */
+  openrcConf: string;
+}
+
+export const DROP_IN_PATH = '/etc/systemd/system/docker.service.d/10-moor.conf';
+export const OPENRC_CONF_PATH = '/etc/conf.d/docker';
+
+const VERSION_PATTERN = /^[0-9A-Za-z.~+:-]+$/;
+/** Package managers that can install an older version: apt (docker.io=V*), dnf/yum (docker-V*). */
+const VERSIONED_FAMILIES: readonly Family[] = ['debian', 'rhel', 'amazon'];
+const EL_IDS = ['rhel', 'centos', 'rocky', 'almalinux', 'ol'];
+const DOCKER_REPO = 'https://download.docker.com/linux';
+/** Linux host names are at most 64 bytes (HOST_NAME_MAX). */
+const MAX_HOSTNAME = 64;
+
+export function buildProvisionPlan(input: ProvisionInput): ProvisionPlan {
+  validateInput(input);
+  const { engine, enginePort } = input;
+  const config = buildEngineConfig(engine, input.driverName);
+  const daemonJson = JSON.stringify(config.daemonJson, null, 2);
+  const tcpHost = `tcp://0.0.0.0:${enginePort}`;
+
+  const header = ['# Written by moor; "moor provision" rewrites it. Engine options are in /etc/docker/daemon.json.'];
+  const execArgs = ['@DOCKERD@', '-H', '@LOCAL_HOST@', '-H', tcpHost, ...config.extraFlags.map(systemdExecArg)];
+  const dropIn = [
+    ...header,
+    '[Service]',
+    'ExecStart=',
+    `ExecStart=${execArgs.join(' ')}`,
+    ...config.env.map(([name, value]) => `Environment=${systemdEnvAssignment(name, value)}`),
+  ].join('\n');
+  // OpenRC's start-stop-daemon evals DOCKER_OPTS: one shell word per argument.
+  const dockerOpts = ['-H', 'unix:///var/run/docker.sock', '-H', tcpHost, ...config.extraFlags]
+    .map(shellQuote)
+    .join(' ');
+  const openrcConf = [
+    ...header,
+    `DOCKER_OPTS=${shellQuote(dockerOpts)}`,
+    ...config.env.map(([name, value]) => `export ${name}=${shellQuote(value)}`),
+  ].join('\n');
+
+  const common = { sudo: input.sshUser === 'root' ? '' : 'sudo -n', root: input.fsRoot ?? '' };
+  const install = renderScript('install-docker.sh', {
+    ...common,
+    method: input.installMethod,
+    family: input.family ?? 'unknown',
+    version: input.engineVersion ?? '',
+    installUrl: input.installMethod === 'script' ? engine.InstallURL : '',
+    dockerRepoUrl: input.family === 'rhel' ? dockerRepoUrl(input.os) : '',
+  });
+  const configure = renderScript('configure-docker.sh', {
+    ...common,
+    hostname: input.machineName,
+    daemonJson,
+    dropIn,
+    openrcConf,
+  });
+  return {
+    steps: [
+      { name: 'install-docker', script: install },
+      { name: 'configure-docker', script: configure },
+    ],
+    daemonJson,
+    dropIn,
+    openrcConf,
+  };
+}
+
+/**
+ * Fedora installs its own moby-engine (''); the Enterprise Linux rebuilds have no Docker engine, so
+ * docker-ce comes from Docker's repository (RHEL has its own; CentOS's serves Rocky, Alma and Oracle).
+ */
+function dockerRepoUrl(os: OsRelease): string {
+  const enterprise = EL_IDS.includes(os.id) || os.idLike.some((like) => like === 'rhel' || like === 'centos');
+  if (!enterprise) return '';
+  return `${DOCKER_REPO}/${os.id === 'rhel' ? 'rhel' : 'centos'}/docker-ce.repo`;
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+function checkText(what: string, value: string): void {
+  if (CONTROL.test(value)) {
+    throw new UsageError(`${what} ${JSON.stringify(value)} contains a line break or another control character.`);
+  }
+}
+
+function validateInput(input: ProvisionInput): void {
+  const { engine, installMethod, family } = input;
+  assertValidName(input.machineName);
+  if (input.machineName.length > MAX_HOSTNAME) {
+    throw new UsageError(
+      `Machine name "${input.machineName}" is longer than ${MAX_HOSTNAME} characters, the limit for a host name.`,
+    );
+  }
+  if (!INSTALL_METHODS.includes(installMethod)) {
+    throw new UsageError(
+      `Unknown --engine-install-method "${String(installMethod)}": use ${INSTALL_METHODS.join(', ')}.`,
+    );
+  }
+  if (family !== null && !FAMILIES.includes(family)) throw new UsageError(`Unknown OS family "${String(family)}".`);
+  if (family === null && installMethod === 'packages') throw new UnsupportedOsError(input.os);
+  if (input.sshUser === '') throw new UsageError('The SSH user is empty.');
+  checkText('SSH user', input.sshUser);
+  if (input.driverName === '') throw new UsageError('The driver name is empty.');
+  checkText('Driver name', input.driverName);
+  if (!Number.isInteger(input.enginePort) || input.enginePort < 1 || input.enginePort > 65535) {
+    throw new UsageError(`Engine port ${input.enginePort} is not a port number (1-65535).`);
+  }
+  if (input.fsRoot !== undefined && input.fsRoot !== '') {
+    checkText('Root folder', input.fsRoot);
+    if (!input.fsRoot.startsWith('/')) throw new UsageError(`Root folder "${input.fsRoot}" is not absolute.`);
+  }
+
+  const problem = validateEngineOptions(engine);
+  if (problem !== undefined) throw new UsageError(problem);
+  const lists: [string, string[]][] = [
+    ['--engine-label', engine.Labels],
+    ['--engine-opt', engine.ArbitraryFlags],
+    ['--engine-env', engine.Env],
+    ['--engine-insecure-registry', engine.InsecureRegistry],
+    ['--engine-registry-mirror', engine.RegistryMirror],
+  ];
+  for (const [flag, values] of lists) for (const value of values) checkText(flag, value);
+  checkText('--engine-storage-driver', engine.StorageDriver);
+  if (!engine.TlsVerify) {
+    throw new UsageError(
+      'The engine would listen on TCP without client certificates (TlsVerify is false): moor only exposes it with --tlsverify.',
+    );
+  }
+
+  const url = engine.InstallURL;
+  if (installMethod === 'script') {
+    if (url === '') {
+      throw new UsageError(
+        '--engine-install-method script needs --engine-install-url URL (for example https://get.docker.com).',
+      );
+    }
+    checkText('--engine-install-url', url);
+    if (!/^https?:\/\/\S+$/.test(url) || !URL.canParse(url)) {
+      throw new UsageError(`--engine-install-url "${url}" must be an http:// or https:// URL.`);
+    }
+  } else if (url !== '') {
+    throw new UsageError(
+      `--engine-install-url is used only by --engine-install-method script (the method is ${installMethod}).`,
+    );
+  }
+
+  const version = input.engineVersion;
+  if (version !== undefined && version !== '') {
+    if (!VERSION_PATTERN.test(version)) {
+      throw new UsageError(
+        `--engine-version "${version}" may contain only letters, digits and . ~ + : - (for example 24.0.7).`,
+      );
+    }
+    if (installMethod === 'none')
+      throw new UsageError('--engine-version has no effect with --engine-install-method none.');
+    if (installMethod === 'packages' && family !== null && !VERSIONED_FAMILIES.includes(family)) {
+      throw new UsageError(
+        `--engine-version is not supported with distribution packages on ${input.os.id} (its repositories carry one version).`,
+        ['Leave out --engine-version, or use --engine-install-url with an install script that takes VERSION.'],
+      );
+    }
+  }
+}

@@ -1,0 +1,300 @@
+/**
+ * Provisioning a machine over SSH: one connection for the whole operation, reused by every step.
+ * Detect the OS, check sudo before changing anything, upload the engine's certificates, run the install
+ * and configure scripts (see plan.ts), then check that the engine answers: first through the SSH
+ * connection on its local socket, then over TLS from here, as the user's docker CLI will reach it.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { Driver } from '../../../drivers/driver.js';
+import { engineTLSFrom, engineVersion } from '../docker/engine.js';
+import { MoorError, messageOf } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { MachineRecord } from '../machine.js';
+import type { SSHSession } from '../ssh/types.js';
+import { REMOTE_CERT_PATHS } from './daemon-config.js';
+import { familyOf, parseOsRelease, UnsupportedOsError } from './os.js';
+import { buildProvisionPlan, type InstallMethod } from './plan.js';
+
+export interface ProvisionOptions {
+  /** Budget for SSH to answer (a cloud host may still be booting). */
+  sshTimeoutMs?: number;
+  /** Accept whatever host key the server presents now and pin it (after a legitimate reinstall). */
+  repinHostKey?: boolean;
+  /** Budget for the engine to answer after its restart. */
+  readyTimeoutMs?: number;
+  /** Called as soon as the connection is up, so the host key is pinned even if a later step fails. */
+  onHostKey?(hostKey: string): Promise<void>;
+}
+
+export interface ProvisionResult {
+  /** The host key seen on this connection, to pin in the record. */
+  hostKey: string;
+  /** Whether anything on the host changed (files, packages, certificates). */
+  changed: boolean;
+  os: string;
+  engineVersion: string;
+}
+
+const DOCKER_SOCKET = '/var/run/docker.sock';
+const OUTPUT_TAIL_LINES = 25;
+
+export async function provisionMachine(
+  record: MachineRecord,
+  driver: Driver,
+  machineDir: string,
+  options: ProvisionOptions,
+  log: Logger,
+): Promise<ProvisionResult> {
+  const ssh = await import('../ssh/index.js');
+  const sshConfig = await driver.getSSHConfig();
+  if (!sshConfig.keyPath) {
+    throw new MoorError(`Machine "${record.Name}" has no SSH key to provision it with.`, { code: 'NO_SSH_KEY' });
+  }
+  const session = await ssh.connect(
+    {
+      host: sshConfig.host,
+      port: sshConfig.port,
+      user: sshConfig.user,
+      privateKeyPath: sshConfig.keyPath,
+      machineName: record.Name,
+      ...(record.SSHHostKey && !options.repinHostKey ? { hostKey: record.SSHHostKey } : {}),
+    },
+    { timeoutMs: options.sshTimeoutMs ?? 300_000, log },
+  );
+  try {
+    await options.onHostKey?.(session.hostKey);
+    const sudo = ssh.sudoPrefix(sshConfig.user);
+    if (sudo) await checkSudo(session, sshConfig.user, record.Name);
+
+    log.step('Detecting the operating system');
+    const osRelease = await session.exec('cat /etc/os-release || cat /usr/lib/os-release');
+    if (osRelease.code !== 0) {
+      throw new MoorError(`Cannot read /etc/os-release on "${record.Name}": ${osRelease.stderr.trim()}`, {
+        code: 'OS_DETECTION_FAILED',
+      });
+    }
+    const os = parseOsRelease(osRelease.stdout);
+    const engine = record.HostOptions.EngineOptions;
+    const installMethod: InstallMethod = engine.InstallMethod ?? (engine.InstallURL ? 'script' : 'packages');
+    const family = familyOf(os) ?? null;
+    if (family === null && installMethod === 'packages') throw new UnsupportedOsError(os);
+    log.info(
+      `${record.Name}: ${os.prettyName || os.id} (${family ?? 'unknown family'}), Docker install method: ${installMethod}`,
+    );
+
+    const plan = buildProvisionPlan({
+      machineName: record.Name,
+      family,
+      os,
+      sshUser: sshConfig.user,
+      engine,
+      enginePort: enginePortOf(await driver.getURL()),
+      installMethod,
+      ...(engine.Version ? { engineVersion: engine.Version } : {}),
+      driverName: record.DriverName,
+    });
+
+    const certsChanged = await uploadCertificates(session, machineDir, sudo !== '', log);
+    let changed = certsChanged;
+    for (const step of plan.steps) {
+      log.step(
+        step.name === 'install-docker' ? 'Installing Docker (skipped if present)' : 'Configuring the Docker engine',
+      );
+      changed = (await runStep(session, step.name, step.script, record.Name, log)) || changed;
+    }
+    if (certsChanged) {
+      // New certificates with otherwise unchanged configuration: the engine must reload them.
+      log.step('Restarting the Docker engine for its new certificates');
+      await runStep(session, 'restart-docker', restartScript(sudo), record.Name, log);
+    }
+
+    log.step('Waiting for the Docker engine');
+    const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
+    const version = await waitForLocalEngine(session, sudo, deadline, record.Name);
+    await waitForTlsEngine(await driver.getURL(), machineDir, deadline, record.Name);
+    log.info(`${record.Name}: Docker ${version} is up and running.`);
+    return { hostKey: session.hostKey, changed, os: os.prettyName || os.id, engineVersion: version };
+  } finally {
+    await session.close();
+  }
+}
+
+async function checkSudo(session: SSHSession, user: string, machine: string): Promise<void> {
+  const result = await session.exec('sudo -n true');
+  if (result.code !== 0) {
+    throw new MoorError(
+      `User "${user}" cannot run sudo without a password on "${machine}": moor needs root or passwordless sudo to install and configure Docker. Nothing was changed.`,
+      {
+        code: 'NO_PASSWORDLESS_SUDO',
+        suggestions: [
+          `On the host, allow it: echo '${user} ALL=(ALL) NOPASSWD:ALL' | sudo tee /etc/sudoers.d/${user}`,
+          'Or connect as root.',
+        ],
+      },
+    );
+  }
+}
+
+/**
+ * Uploads ca.pem, server.pem and server-key.pem to /etc/docker when the host's copies differ (compared by
+ * a hash computed on the host, so no key material travels back). Returns whether anything was uploaded.
+ */
+async function uploadCertificates(
+  session: SSHSession,
+  machineDir: string,
+  sudo: boolean,
+  log: Logger,
+): Promise<boolean> {
+  const files = [
+    { local: 'ca.pem', remote: REMOTE_CERT_PATHS.ca, mode: 0o644 },
+    { local: 'server.pem', remote: REMOTE_CERT_PATHS.cert, mode: 0o644 },
+    { local: 'server-key.pem', remote: REMOTE_CERT_PATHS.key, mode: 0o600 },
+  ];
+  const contents = await Promise.all(files.map((file) => readFile(join(machineDir, file.local))));
+  const localHash = createHash('sha256').update(Buffer.concat(contents)).digest('hex');
+  const paths = files.map((file) => file.remote).join(' ');
+  const remote = await session.exec(`${sudo ? 'sudo -n ' : ''}cat ${paths} 2>/dev/null | sha256sum`);
+  if (remote.code === 0 && remote.stdout.trim().split(/\s+/)[0] === localHash) return false;
+  log.step('Copying the engine certificates to /etc/docker');
+  await Promise.all(files.map((file, index) => session.upload(file.remote, contents[index]!, file.mode, { sudo })));
+  return true;
+}
+
+/** Runs one script with sh over the session; returns whether it changed something (its last line). */
+async function runStep(
+  session: SSHSession,
+  name: string,
+  script: string,
+  machine: string,
+  log: Logger,
+): Promise<boolean> {
+  const tail: string[] = [];
+  const keep = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      tail.push(line);
+      if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
+      log.debug(`${machine} ${name}: ${line}`);
+    }
+  };
+  const result = await session.exec('sh -s', { stdin: script, onStdout: keep, onStderr: keep });
+  if (result.code !== 0) {
+    throw new MoorError(
+      `Provisioning step "${name}" failed on "${machine}" (exit ${result.code}). Last lines of its output:\n${tail.map((line) => `  | ${line}`).join('\n')}`,
+      {
+        code: 'PROVISION_FAILED',
+        suggestions: [`Fix the cause above, then run "moor provision ${machine}" again (it is safe to repeat).`],
+      },
+    );
+  }
+  return /moor: changed=1\s*$/.test(result.stdout);
+}
+
+function restartScript(sudo: string): string {
+  return [
+    'set -eu',
+    `if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then`,
+    `  ${sudo}systemctl restart docker`,
+    'else',
+    `  ${sudo}rc-service docker restart`,
+    'fi',
+    "echo 'moor: changed=1'",
+  ].join('\n');
+}
+
+/** The engine's API on its own socket, through the SSH connection: /_ping, then /version. */
+async function waitForLocalEngine(
+  session: SSHSession,
+  sudo: string,
+  deadline: number,
+  machine: string,
+): Promise<string> {
+  let lastError: unknown;
+  let delay = 200;
+  while (Date.now() < deadline) {
+    try {
+      if (!sudo) {
+        await httpOverStream(await session.forwardToUnixSocket(DOCKER_SOCKET), '/_ping');
+        const body = await httpOverStream(await session.forwardToUnixSocket(DOCKER_SOCKET), '/version');
+        return (JSON.parse(body) as { Version: string }).Version;
+      }
+      // A user outside the docker group cannot open the socket itself: ask through sudo.
+      const result = await session.exec(`${sudo}docker version --format '{{.Server.Version}}'`);
+      if (result.code === 0 && result.stdout.trim() !== '') return result.stdout.trim();
+      lastError = new Error(result.stderr.trim() || `docker version exited ${result.code}`);
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 2_000);
+  }
+  throw new MoorError(`The Docker engine on "${machine}" did not answer on ${DOCKER_SOCKET}: ${messageOf(lastError)}`, {
+    code: 'ENGINE_NOT_READY',
+    suggestions: [`Look at the engine's log on the host: moor ssh ${machine} -- journalctl -u docker --no-pager -n 50`],
+  });
+}
+
+/** The TLS endpoint from this machine, with the client certificate: what `docker` will use. */
+async function waitForTlsEngine(url: string, machineDir: string, deadline: number, machine: string): Promise<void> {
+  let lastError: unknown;
+  let delay = 200;
+  while (Date.now() < deadline) {
+    try {
+      await engineVersion(url, engineTLSFrom(machineDir), Math.max(1_000, Math.min(10_000, deadline - Date.now())));
+      return;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 2_000);
+  }
+  throw new MoorError(
+    `The Docker engine of "${machine}" runs, but ${url} does not answer over TLS: ${messageOf(lastError)}`,
+    {
+      code: 'TLS_CHECK_FAILED',
+      suggestions: [
+        `Check that the port is open in the host's firewall or security group.`,
+        `If the certificates are the problem, run "moor regenerate-certs ${machine}".`,
+      ],
+    },
+  );
+}
+
+/** A minimal HTTP/1.1 GET over an already open stream (an SSH channel to the engine's socket). */
+async function httpOverStream(stream: Duplex, path: string): Promise<string> {
+  const { request } = await import('node:http');
+  // http calls these socket methods; an SSH channel does not have them.
+  const socketLike = stream as Duplex & { setTimeout?: unknown; setNoDelay?: unknown; setKeepAlive?: unknown };
+  socketLike.setTimeout ??= () => stream;
+  socketLike.setNoDelay ??= () => stream;
+  socketLike.setKeepAlive ??= () => stream;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { path, method: 'GET', headers: { Host: 'docker' }, createConnection: () => stream as never },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          stream.destroy();
+          const body = Buffer.concat(chunks).toString('utf8');
+          if ((res.statusCode ?? 500) >= 400) reject(new Error(`${path} answered ${res.statusCode}: ${body.trim()}`));
+          else resolve(body);
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', (error) => {
+      stream.destroy();
+      reject(error);
+    });
+    req.end();
+  });
+}
+
+function enginePortOf(url: string): number {
+  const port = Number(new URL(url).port || 2376);
+  return Number.isInteger(port) && port > 0 ? port : 2376;
+}

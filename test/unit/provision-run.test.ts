@@ -1,0 +1,539 @@
+/**
+ * Runs the rendered provisioning scripts for real, in a sandbox: every path they write is under a
+ * temporary root (the plan's fsRoot), and the commands that would touch the host (sudo, hostname,
+ * systemctl, rc-service, package managers, curl, dockerd…) are stubs that log their arguments.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { defaultEngineOptions, type EngineOptions } from '../../src/core/machine.js';
+import { parseOsRelease, type Family } from '../../src/core/provision/os.js';
+import { buildProvisionPlan, type ProvisionInput, type ProvisionPlan } from '../../src/core/provision/plan.js';
+
+const MARKER = '/tmp/moor-pwned';
+const HOSTILE = `it's "double" $(touch ${MARKER}) \`touch ${MARKER}\`; touch ${MARKER} & | > * ~ \\ %h %% $HOME $$`;
+const HOSTILE_ENGINE: EngineOptions = {
+  ...defaultEngineOptions(),
+  Labels: [`evil=${HOSTILE}`],
+  Env: [`HTTP_PROXY=${HOSTILE}`],
+  InsecureRegistry: [`reg.local:5000/'$(touch\${IFS}${MARKER})\`id\`;x`],
+  ArbitraryFlags: ['debug', `log-opt=tag=${HOSTILE}`, `weird-flag=${HOSTILE}`],
+};
+
+const HOST_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+const onHost = (command: string): boolean => HOST_DIRS.some((dir) => existsSync(join(dir, command)));
+const HOST_HAS_DOCKERD = onHost('dockerd');
+
+const PREAMBLE = `#!/bin/sh
+log() { printf '%s\\n' "$*" >>"$SANDBOX/calls"; }
+install_dockerd() { cp "$SANDBOX/dockerd.stub" "$SANDBOX/bin/dockerd"; chmod 755 "$SANDBOX/bin/dockerd"; }
+`;
+
+/** Stubs, by command name: the body after PREAMBLE. A file in $SANDBOX steers each one. */
+const STUBS: Record<string, string> = {
+  sudo: `log sudo "$@"
+if [ -e "$SANDBOX/deny-sudo" ]; then exit 1; fi
+[ "$1" = -n ] && shift
+exec "$@"`,
+  hostname: `if [ $# -eq 0 ]; then cat "$SANDBOX/hostname"; exit 0; fi
+log hostname "$@"
+printf '%s\\n' "$1" >"$SANDBOX/hostname"`,
+  systemctl: `log systemctl "$@"
+case "$1" in
+  is-active) [ -e "$SANDBOX/active" ] ;;
+  is-enabled) [ -e "$SANDBOX/enabled" ] ;;
+  restart) if [ -e "$SANDBOX/fail-restart" ]; then exit 1; fi; : >"$SANDBOX/active" ;;
+  enable) : >"$SANDBOX/enabled" ;;
+esac`,
+  journalctl: `log journalctl "$@"
+echo "dockerd[1]: failed to start daemon: fake"`,
+  'rc-service': `log rc-service "$@"
+case "$2" in
+  status) [ -e "$SANDBOX/active" ] ;;
+  start|restart) : >"$SANDBOX/active" ;;
+esac`,
+  'rc-update': `log rc-update "$@"
+case "$1" in
+  show) if [ -e "$SANDBOX/enabled" ]; then echo "                docker | default"; fi ;;
+  add) : >"$SANDBOX/enabled" ;;
+esac`,
+  'apt-get': `log apt-get "DEBIAN_FRONTEND=\${DEBIAN_FRONTEND:-}" "$@"
+locked=$(cat "$SANDBOX/apt-locked" 2>/dev/null || echo 0)
+if [ "$locked" -gt 0 ]; then
+  echo $((locked - 1)) >"$SANDBOX/apt-locked"
+  echo "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 812 (unattended-upgr)" >&2
+  exit 100
+fi
+if [ "$1" = install ]; then
+  if [ -e "$SANDBOX/apt-broken" ]; then echo "E: Unable to locate package docker.io" >&2; exit 100; fi
+  install_dockerd
+fi`,
+  'apt-cache': `log apt-cache "$@"
+[ -e "$SANDBOX/has-docker-cli" ]`,
+  dnf: `log dnf "$@"
+if [ "$1" = install ]; then install_dockerd; fi`,
+  yum: `log yum "$@"
+if [ "$1" = install ]; then install_dockerd; fi`,
+  'amazon-linux-extras': 'log amazon-linux-extras "$@"',
+  zypper: `log zypper "$@"
+install_dockerd`,
+  pacman: `log pacman "$@"
+install_dockerd`,
+  apk: `log apk "$@"
+install_dockerd`,
+  curl: `log curl "$@"
+while [ $# -gt 1 ]; do
+  if [ "$1" = -o ]; then out=$2; shift; fi
+  shift
+done
+cp "$SANDBOX/download" "$out"`,
+  sleep: 'log sleep "$@"',
+};
+
+const DOCKERD_STUB = `${PREAMBLE}log dockerd "$@"
+case "$1" in
+  --help) echo "      --validate       Validate daemon configuration and exit" ;;
+  --validate)
+    if [ -e "$SANDBOX/invalid" ]; then echo "unable to configure the Docker daemon with file $3: fake problem" >&2; exit 1; fi
+    echo "configuration OK" ;;
+esac
+`;
+
+interface Sandbox {
+  dir: string;
+  root: string;
+  bin: string;
+  tmp: string;
+  run(script: string, shell?: string[]): { status: number | null; stdout: string; stderr: string; lastLine: string };
+  /** Stub calls logged since the last call of this function. */
+  calls(): string[];
+  touch(name: string, content?: string): void;
+  remove(name: string): void;
+  read(path: string): string;
+}
+
+const sandboxes: string[] = [];
+after(() => {
+  for (const dir of sandboxes) rmSync(dir, { recursive: true, force: true });
+});
+before(() => rmSync(MARKER, { force: true }));
+
+function sandbox(options: { omit?: string[]; dockerd?: boolean; systemd?: boolean } = {}): Sandbox {
+  const dir = mkdtempSync(join(tmpdir(), 'moor-run-'));
+  sandboxes.push(dir);
+  const root = join(dir, 'root');
+  const bin = join(dir, 'bin');
+  const tmp = join(dir, 'tmp');
+  for (const folder of [root, bin, tmp, join(root, 'etc')]) mkdirSync(folder, { recursive: true });
+  for (const [name, body] of Object.entries(STUBS)) {
+    if (options.omit?.includes(name)) continue;
+    writeFileSync(join(bin, name), `${PREAMBLE}${body}\n`);
+    chmodSync(join(bin, name), 0o755);
+  }
+  writeFileSync(join(dir, 'dockerd.stub'), DOCKERD_STUB);
+  if (options.dockerd ?? false) {
+    writeFileSync(join(bin, 'dockerd'), DOCKERD_STUB);
+    chmodSync(join(bin, 'dockerd'), 0o755);
+  }
+  if (options.systemd ?? false) mkdirSync(join(root, 'run/systemd/system'), { recursive: true });
+  writeFileSync(join(dir, 'hostname'), 'old-name\n');
+  writeFileSync(join(dir, 'calls'), '');
+  writeFileSync(join(dir, 'download'), '# downloaded\n');
+  let seen = 0;
+  return {
+    dir,
+    root,
+    bin,
+    tmp,
+    run(script, shell = ['sh']) {
+      const file = join(dir, 'script.sh');
+      writeFileSync(file, script);
+      const result = spawnSync(shell[0] as string, [...shell.slice(1), file], {
+        encoding: 'utf8',
+        env: { PATH: `${bin}:/usr/bin:/bin`, SANDBOX: dir, TMPDIR: tmp, HOME: dir, LC_ALL: 'C' },
+      });
+      const lines = result.stdout.trimEnd().split('\n');
+      return {
+        status: result.status,
+        stdout: result.stdout,
+        stderr: result.stderr,
+        lastLine: lines[lines.length - 1] ?? '',
+      };
+    },
+    calls() {
+      const all = readFileSync(join(dir, 'calls'), 'utf8').split('\n').slice(0, -1);
+      const fresh = all.slice(seen);
+      seen = all.length;
+      return fresh;
+    },
+    touch(name, content = '') {
+      writeFileSync(join(dir, name), content);
+    },
+    remove(name) {
+      rmSync(join(dir, name), { force: true });
+    },
+    read(path) {
+      return readFileSync(join(root, path), 'utf8');
+    },
+  };
+}
+
+function makePlan(box: Sandbox, overrides: Partial<ProvisionInput> = {}): ProvisionPlan {
+  return buildProvisionPlan({
+    machineName: 'web1',
+    family: 'debian',
+    os: parseOsRelease('ID=debian'),
+    sshUser: 'ubuntu',
+    engine: HOSTILE_ENGINE,
+    enginePort: 2376,
+    installMethod: 'packages',
+    driverName: 'generic',
+    fsRoot: box.root,
+    ...overrides,
+  });
+}
+
+const configureScript = (plan: ProvisionPlan): string => plan.steps[1]?.script ?? '';
+const installScript = (plan: ProvisionPlan): string => plan.steps[0]?.script ?? '';
+
+function assertClean(box: Sandbox): void {
+  assert.equal(existsSync(MARKER), false, 'a hostile value was executed');
+  assert.deepEqual(readdirSync(box.tmp), [], 'temporary files are removed');
+}
+
+const SHELLS: string[][] = [['sh'], ...(onHost('bash') ? [['bash', '--posix']] : [])];
+
+describe('configure-docker.sh in a sandbox (systemd)', () => {
+  for (const shell of SHELLS) {
+    it(`writes the files, restarts once, and changes nothing the second time (${shell.join(' ')})`, () => {
+      const box = sandbox({ dockerd: true, systemd: true });
+      writeFileSync(join(box.root, 'etc/hosts'), '127.0.0.1 localhost\n127.0.1.1 old-name\n::1 localhost\n');
+      mkdirSync(join(box.root, 'lib/systemd/system'), { recursive: true });
+      writeFileSync(join(box.root, 'lib/systemd/system/docker.socket'), '[Socket]\n');
+      const plan = makePlan(box);
+
+      const first = box.run(configureScript(plan), shell);
+      assert.equal(first.status, 0, first.stderr);
+      assert.equal(first.lastLine, 'moor: changed=1');
+      assert.equal(box.read('etc/docker/daemon.json'), `${plan.daemonJson}\n`);
+      const json = JSON.parse(box.read('etc/docker/daemon.json')) as { labels: string[]; 'log-opts': { tag: string } };
+      assert.deepEqual(json.labels, [`evil=${HOSTILE}`, 'provider=generic']);
+      assert.equal(json['log-opts'].tag, HOSTILE);
+      const dropIn = plan.dropIn.replace('@DOCKERD@', join(box.bin, 'dockerd')).replace('@LOCAL_HOST@', 'fd://');
+      assert.equal(box.read('etc/systemd/system/docker.service.d/10-moor.conf'), `${dropIn}\n`);
+      assert.match(
+        dropIn,
+        new RegExp(`^ExecStart=${box.bin}/dockerd -H fd:// -H tcp://0\\.0\\.0\\.0:2376 "--weird-flag=`, 'm'),
+      );
+      assert.equal(box.read('etc/hostname'), 'web1\n');
+      assert.equal(box.read('etc/hosts'), '127.0.0.1 localhost\n127.0.1.1 web1\n::1 localhost\n');
+      assert.equal(statSync(join(box.root, 'etc/docker/daemon.json')).mode & 0o777, 0o644);
+      assert.equal(readFileSync(join(box.dir, 'hostname'), 'utf8'), 'web1\n');
+      const calls = box.calls();
+      for (const expected of [
+        'sudo -n hostname web1',
+        'systemctl daemon-reload',
+        'systemctl restart docker.socket docker.service',
+        'systemctl enable docker.service',
+      ]) {
+        assert.ok(calls.includes(expected), `${expected} in\n${calls.join('\n')}`);
+      }
+      assert.ok(calls.some((call) => call.startsWith('dockerd --validate --config-file ')));
+      const privileged = calls.filter((call) => /^(systemctl|hostname) /.test(call)).length;
+      assert.equal(calls.filter((call) => /^sudo -n (systemctl|hostname) /.test(call)).length, privileged);
+      assert.equal(
+        readdirSync(join(box.root, 'etc/docker')).some((file) => file.endsWith('.moor-new')),
+        false,
+      );
+      assertClean(box);
+
+      const second = box.run(configureScript(plan), shell);
+      assert.equal(second.status, 0, second.stderr);
+      assert.equal(second.lastLine, 'moor: changed=0');
+      assert.match(second.stdout, /unchanged: .*daemon\.json/);
+      assert.match(second.stdout, /not restarted/);
+      const again = box.calls();
+      assert.deepEqual(
+        again.filter((call) => /^(systemctl (restart|daemon-reload|enable)|hostname)/.test(call)),
+        [],
+      );
+      assertClean(box);
+    });
+  }
+
+  it('restarts a stopped engine even when nothing changed', () => {
+    const box = sandbox({ dockerd: true, systemd: true });
+    const plan = makePlan(box);
+    assert.equal(box.run(configureScript(plan)).lastLine, 'moor: changed=1');
+    box.calls();
+    box.remove('active');
+    const result = box.run(configureScript(plan));
+    assert.equal(result.lastLine, 'moor: changed=1');
+    assert.ok(box.calls().includes('systemctl restart docker.service'));
+  });
+
+  it('rewrites daemon.json and restarts when an option changes; without docker.socket it uses the unix socket', () => {
+    const box = sandbox({ dockerd: true, systemd: true });
+    assert.equal(box.run(configureScript(makePlan(box))).status, 0);
+    assert.match(
+      box.read('etc/systemd/system/docker.service.d/10-moor.conf'),
+      / -H unix:\/\/\/var\/run\/docker\.sock /,
+    );
+    box.calls();
+    const changed = makePlan(box, { engine: { ...HOSTILE_ENGINE, Labels: ['env=staging'] } });
+    const result = box.run(configureScript(changed));
+    assert.equal(result.lastLine, 'moor: changed=1');
+    assert.match(result.stdout, /unchanged: .*10-moor\.conf/);
+    assert.deepEqual((JSON.parse(box.read('etc/docker/daemon.json')) as { labels: string[] }).labels, [
+      'env=staging',
+      'provider=generic',
+    ]);
+    assert.ok(box.calls().includes('systemctl restart docker.service'));
+  });
+
+  it('stops before writing when dockerd rejects the configuration', () => {
+    const box = sandbox({ dockerd: true, systemd: true });
+    const plan = makePlan(box);
+    assert.equal(box.run(configureScript(plan)).status, 0);
+    box.touch('invalid');
+    const result = box.run(configureScript(makePlan(box, { engine: { ...HOSTILE_ENGINE, Labels: ['x=y'] } })));
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /moor: error: dockerd rejects the configuration: unable to configure .*fake problem/);
+    assert.equal(box.read('etc/docker/daemon.json'), `${plan.daemonJson}\n`);
+    assertClean(box);
+  });
+
+  it('shows the engine log and fails when the restart fails', () => {
+    const box = sandbox({ dockerd: true, systemd: true });
+    box.touch('fail-restart');
+    const result = box.run(configureScript(makePlan(box)));
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /failed to start daemon: fake/);
+    assert.match(result.stderr, /moor: error: docker did not start with the new configuration/);
+  });
+
+  it('fails clearly when sudo needs a password, or Docker is missing', () => {
+    const box = sandbox({ dockerd: true, systemd: true });
+    box.touch('deny-sudo');
+    const denied = box.run(configureScript(makePlan(box)));
+    assert.equal(denied.status, 1);
+    assert.match(denied.stderr, /moor: error: user .* cannot run sudo without a password/);
+    assert.equal(existsSync(join(box.root, 'etc/docker')), false);
+  });
+});
+
+describe('configure-docker.sh in a sandbox (OpenRC, as root)', () => {
+  it('writes /etc/conf.d/docker, starts the service and adds it to the default runlevel, once', () => {
+    const box = sandbox({ dockerd: true, omit: ['systemctl'] });
+    const plan = makePlan(box, { family: 'alpine', os: parseOsRelease('ID=alpine'), sshUser: 'root' });
+    const first = box.run(configureScript(plan));
+    assert.equal(first.status, 0, first.stderr);
+    assert.equal(first.lastLine, 'moor: changed=1');
+    assert.equal(box.read('etc/conf.d/docker'), `${plan.openrcConf}\n`);
+    assert.equal(box.read('etc/docker/daemon.json'), `${plan.daemonJson}\n`);
+    assert.equal(box.read('etc/hosts'), '127.0.1.1 web1\n');
+    const calls = box.calls();
+    assert.ok(calls.includes('rc-service docker start'), calls.join('\n'));
+    assert.ok(calls.includes('rc-update add docker default'));
+    assert.equal(
+      calls.some((call) => call.startsWith('sudo')),
+      false,
+      'root needs no sudo',
+    );
+    assertClean(box);
+
+    const second = box.run(configureScript(plan));
+    assert.equal(second.lastLine, 'moor: changed=0');
+    assert.deepEqual(
+      box.calls().filter((call) => /^rc-(service docker (start|restart)|update add)/.test(call)),
+      [],
+    );
+  });
+});
+
+describe('install-docker.sh in a sandbox', () => {
+  const skip = HOST_HAS_DOCKERD ? 'this host has dockerd installed' : false;
+
+  function install(
+    family: Family,
+    os: string,
+    overrides: Partial<ProvisionInput> = {},
+    options: { omit?: string[]; dockerd?: boolean } = {},
+  ) {
+    const box = sandbox(options);
+    const plan = makePlan(box, { family, os: parseOsRelease(os), ...overrides });
+    const result = box.run(installScript(plan));
+    return { box, result, calls: box.calls() };
+  }
+
+  it('does nothing, not even a package index update, when Docker is there', () => {
+    const { result, calls } = install('debian', 'ID=debian', {}, { dockerd: true });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /Docker is already installed/);
+    assert.equal(result.lastLine, 'moor: changed=0');
+    assert.deepEqual(
+      calls.filter((call) => !call.startsWith('sudo -n true')),
+      [],
+    );
+  });
+
+  it('apt: waits for the dpkg lock, then installs the pinned docker.io and docker-cli', { skip }, () => {
+    const box = sandbox();
+    box.touch('apt-locked', '2');
+    box.touch('has-docker-cli');
+    const result = box.run(installScript(makePlan(box, { engineVersion: '24.0.7' })));
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.lastLine, 'moor: changed=1');
+    assert.match(result.stdout, /apt is busy .* attempt 1 of 60/);
+    const calls = box.calls().filter((call) => !call.startsWith('sudo'));
+    assert.deepEqual(calls, [
+      'apt-get DEBIAN_FRONTEND=noninteractive update -q',
+      'sleep 5',
+      'apt-get DEBIAN_FRONTEND=noninteractive update -q',
+      'sleep 5',
+      'apt-get DEBIAN_FRONTEND=noninteractive update -q',
+      'apt-cache show docker-cli',
+      'apt-get DEBIAN_FRONTEND=noninteractive install -y -q docker.io=24.0.7* docker-cli=24.0.7*',
+    ]);
+    assertClean(box);
+  });
+
+  it('apt: reports the package manager error', { skip }, () => {
+    const box = sandbox();
+    box.touch('apt-broken');
+    const result = box.run(installScript(makePlan(box)));
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /E: Unable to locate package docker\.io/);
+    assert.match(result.stderr, /moor: error: could not install docker\.io \(on Ubuntu, docker\.io is in the universe/);
+    assertClean(box);
+  });
+
+  it("dnf on Rocky: Docker's repository file, then the pinned docker-ce packages", { skip }, () => {
+    const box = sandbox();
+    box.touch(
+      'download',
+      '[docker-ce-stable]\nbaseurl=https://download.docker.com/linux/centos/$releasever/$basearch/stable\n',
+    );
+    const result = box.run(
+      installScript(
+        makePlan(box, {
+          family: 'rhel',
+          os: parseOsRelease('ID="rocky"\nID_LIKE="rhel centos fedora"'),
+          engineVersion: '24.0.7',
+        }),
+      ),
+    );
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(box.read('etc/yum.repos.d/docker-ce.repo'), readFileSync(join(box.dir, 'download'), 'utf8'));
+    const calls = box.calls().filter((call) => !call.startsWith('sudo'));
+    assert.equal(
+      calls[0]?.replace(/ -o \S+/, ' -o FILE'),
+      'curl -fsSL --retry 3 -o FILE https://download.docker.com/linux/centos/docker-ce.repo',
+    );
+    assert.equal(calls[1], 'dnf install -y docker-ce-24.0.7* docker-ce-cli-24.0.7* containerd.io');
+    assertClean(box);
+  });
+
+  it('yum where there is no dnf (CentOS 7)', { skip: skip || (onHost('dnf') ? 'this host has dnf' : false) }, () => {
+    const { box, result, calls } = install('rhel', 'ID="centos"\nID_LIKE="rhel fedora"', {}, { omit: ['dnf'] });
+    assert.equal(result.status, 0, result.stderr);
+    assert.ok(calls.includes('yum install -y docker-ce docker-ce-cli containerd.io'), calls.join('\n'));
+    assertClean(box);
+  });
+
+  it("dnf on Fedora: the distribution's moby-engine, no extra repository", { skip }, () => {
+    const { result, calls } = install('rhel', 'ID=fedora', { engineVersion: '24.0' });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(
+      calls.filter((call) => !call.startsWith('sudo')),
+      ['dnf install -y moby-engine-24.0*'],
+    );
+  });
+
+  it(
+    'Amazon Linux 2: the amazon-linux-extras docker topic, then yum',
+    {
+      skip: skip || (onHost('dnf') ? 'this host has dnf' : false),
+    },
+    () => {
+      const { result, calls } = install('amazon', 'ID="amzn"\nVERSION_ID="2"', {}, { omit: ['dnf'] });
+      assert.equal(result.status, 0, result.stderr);
+      assert.deepEqual(
+        calls.filter((call) => !call.startsWith('sudo')),
+        ['amazon-linux-extras enable docker', 'yum clean metadata', 'yum install -y docker'],
+      );
+    },
+  );
+
+  it('Amazon Linux 2023: dnf install docker', { skip }, () => {
+    const { result, calls } = install('amazon', 'ID="amzn"\nVERSION_ID="2023"');
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(
+      calls.filter((call) => !call.startsWith('sudo')),
+      ['dnf install -y docker'],
+    );
+  });
+
+  it('zypper, pacman and apk (with OpenRC at boot)', { skip }, () => {
+    const expected: [Family, string, string[]][] = [
+      ['suse', 'ID="sles"', ['zypper --non-interactive install docker']],
+      ['arch', 'ID=arch', ['pacman -Sy --noconfirm --needed docker']],
+      ['alpine', 'ID=alpine', ['apk add --no-cache docker', 'rc-update add docker default']],
+    ];
+    for (const [family, os, calls] of expected) {
+      const run = install(family, os, { sshUser: 'root' });
+      assert.equal(run.result.status, 0, run.result.stderr);
+      assert.equal(run.result.lastLine, 'moor: changed=1');
+      assert.deepEqual(run.calls, calls);
+    }
+  });
+
+  it('script: downloads the given URL and runs it with sh and VERSION, as root', { skip }, () => {
+    const url = "https://example.com/get.sh?a=1&b='$(touch${IFS}/tmp/moor-pwned)'`id`";
+    const box = sandbox();
+    box.touch(
+      'download',
+      '#!/bin/sh\nprintf "installer VERSION=%s\\n" "${VERSION:-}" >>"$SANDBOX/calls"\ncp "$SANDBOX/dockerd.stub" "$SANDBOX/bin/dockerd"\nchmod 755 "$SANDBOX/bin/dockerd"\n',
+    );
+    const plan = makePlan(box, {
+      installMethod: 'script',
+      engineVersion: '27.1.1',
+      engine: { ...HOSTILE_ENGINE, InstallURL: url },
+    });
+    const result = box.run(installScript(plan));
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.lastLine, 'moor: changed=1');
+    const calls = box.calls();
+    assert.ok(
+      calls.some((call) => call.startsWith('curl ') && call.endsWith(` ${url}`)),
+      calls.join('\n'),
+    );
+    assert.ok(
+      calls.some((call) => /^sudo -n env VERSION=27\.1\.1 sh \S+$/.test(call)),
+      calls.join('\n'),
+    );
+    assert.ok(calls.includes('installer VERSION=27.1.1'));
+    assertClean(box);
+  });
+
+  it('none: fails clearly when Docker is missing', { skip }, () => {
+    const { box, result } = install('debian', 'ID=debian', { installMethod: 'none' });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /moor: error: Docker is not installed on this host, and the install method is none/);
+    assertClean(box);
+  });
+});
