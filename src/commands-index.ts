@@ -9,8 +9,10 @@ import Ip from './commands/ip.js';
 import Kill from './commands/kill.js';
 import Provision from './commands/provision.js';
 import Ls from './commands/ls.js';
+import RegenerateCerts from './commands/regenerate-certs.js';
 import Restart from './commands/restart.js';
 import Rm from './commands/rm.js';
+import Scp from './commands/scp.js';
 import Ssh from './commands/ssh.js';
 import Start from './commands/start.js';
 import Status from './commands/status.js';
@@ -29,8 +31,10 @@ export const COMMANDS = {
   kill: Kill,
   ls: Ls,
   provision: Provision,
+  'regenerate-certs': RegenerateCerts,
   restart: Restart,
   rm: Rm,
+  scp: Scp,
   ssh: Ssh,
   start: Start,
   status: Status,

@@ -19,7 +19,9 @@ export default class Ssh extends BaseCommand<typeof Ssh> {
     const [name, ...command] = this.positionals;
     const moor = await this.moor();
     const { connect } = await import('../core/ssh/index.js');
-    const session = await connect(await moor.sshTarget(name!), { timeoutMs: 30_000, log: this.logger() });
+    // Quiet: the remote command's output is all that should appear.
+    const log = { ...this.logger(), step: () => undefined };
+    const session = await connect(await moor.sshTarget(name!), { timeoutMs: 30_000, log });
     try {
       if (command.length === 0) {
         process.exitCode = await interactive(session);

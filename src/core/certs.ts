@@ -111,6 +111,25 @@ export async function ensureClientCerts(store: Store, external: ExternalCertOpti
 }
 
 /**
+ * Replaces the store's CA and client certificate with new ones (regenerate-certs --client-certs). The old
+ * files are kept in <store>/certs/old-<time>/; machines keep their own copies until they are given the
+ * new ones, so machines not regenerated keep working with the old CA.
+ */
+export async function rotateStoreCerts(store: Store): Promise<CertPaths> {
+  return store.withLock('certs', 'replace TLS certificates', async () => {
+    const { mkdir, rename } = await import('node:fs/promises');
+    const archive = join(store.certsDir, `old-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    await mkdir(archive, { recursive: true, mode: 0o700 });
+    for (const file of [CA_CERT_FILE, CA_KEY_FILE, CLIENT_CERT_FILE, CLIENT_KEY_FILE]) {
+      await rename(join(store.certsDir, file), join(archive, file)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+    }
+    return resolveCertPaths(store, normalizeExternalOptions({}), true);
+  });
+}
+
+/**
  * Issues a server certificate for `hosts` (IP addresses and DNS names; "localhost" is always added,
  * duplicates are removed) signed by the CA at paths.caCert / paths.caKey.
  */

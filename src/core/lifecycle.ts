@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import type { Driver, DriverContext, DriverFlagValues } from '../../drivers/driver.js';
 import { getDriverDefinition } from '../../drivers/registry.js';
-import type { ExternalCertOptions } from './certs.js';
+import type { CertPaths, ExternalCertOptions } from './certs.js';
 import type { ProvisionOptions, ProvisionResult } from './provision/provision.js';
 import { resolveDriverFlags } from './driver-flags.js';
 import {
@@ -125,13 +125,7 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
       log.step(`Creating the machine with the ${definition.name} driver`);
       await driver.create();
       record.Driver = driver.toJSON();
-      const hosts = await serverCertHosts(driver, record.HostOptions.AuthOptions.ServerCertSANs);
-      if (hosts.length > 0) {
-        log.step('Issuing the server certificate');
-        const server = await certs.generateServerCert(certPaths, hosts, name);
-        await store.writeMachineFile(name, { name: 'server.pem', data: server.certPem, mode: CERT_FILE_MODE });
-        await store.writeMachineFile(name, { name: 'server-key.pem', data: server.keyPem, mode: PRIVATE_FILE_MODE });
-      }
+      await issueServerCert(store, record, driver, certPaths, log);
       if (driver.provisions) {
         await store.save(record);
         await provision(store, record, driver, { sshTimeoutMs: options.sshTimeoutMs ?? 300_000 }, log);
@@ -153,6 +147,64 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
         ],
         cause: error,
       });
+    }
+  });
+}
+
+/** Writes server.pem and server-key.pem for the machine's address and its --tls-san names. */
+async function issueServerCert(
+  store: Store,
+  record: MachineRecord,
+  driver: Driver,
+  caPaths: Pick<CertPaths, 'caCert' | 'caKey'>,
+  log: Logger,
+): Promise<void> {
+  const hosts = await serverCertHosts(driver, record.HostOptions.AuthOptions.ServerCertSANs);
+  if (hosts.length === 0) return;
+  log.step('Issuing the server certificate');
+  const { generateServerCert } = await import('./certs.js');
+  const server = await generateServerCert(caPaths, hosts, record.Name);
+  await store.writeMachineFile(record.Name, { name: 'server.pem', data: server.certPem, mode: CERT_FILE_MODE });
+  await store.writeMachineFile(record.Name, { name: 'server-key.pem', data: server.keyPem, mode: PRIVATE_FILE_MODE });
+}
+
+/**
+ * `moor regenerate-certs`: a new server certificate (for the machine's current address and its --tls-san
+ * names), installed on the host by provisioning. With `clientCerts` (the store's new CA and client
+ * certificate, see rotateStoreCerts), the machine's copies of those are replaced too, so the old client
+ * certificate stops working on this machine.
+ */
+export async function regenerateMachineCerts(
+  store: Store,
+  name: string,
+  options: { clientCerts?: CertPaths; sshTimeoutMs?: number },
+  log: Logger,
+): Promise<void> {
+  await store.withMachineLock(name, 'regenerate-certs', async () => {
+    const { record, driver } = await openMachine(store, name, log);
+    const certs = await import('./certs.js');
+    const auth = record.HostOptions.AuthOptions;
+    const external =
+      auth.CaCertPath && auth.CaPrivateKeyPath ? { caCert: auth.CaCertPath, caKey: auth.CaPrivateKeyPath } : undefined;
+    const caPaths = external
+      ? await certs.ensureClientCerts(store, external)
+      : (options.clientCerts ?? (await certs.ensureClientCerts(store)));
+    if (options.clientCerts && !external) {
+      const bundle = await certs.readClientBundle(options.clientCerts);
+      await store.writeMachineFile(name, { name: 'ca.pem', data: bundle.ca, mode: CERT_FILE_MODE });
+      await store.writeMachineFile(name, { name: 'cert.pem', data: bundle.cert, mode: CERT_FILE_MODE });
+      await store.writeMachineFile(name, { name: 'key.pem', data: bundle.key, mode: PRIVATE_FILE_MODE });
+    }
+    await issueServerCert(store, record, driver, caPaths, log);
+    if (driver.provisions) {
+      await provision(
+        store,
+        record,
+        driver,
+        { ...(options.sshTimeoutMs ? { sshTimeoutMs: options.sshTimeoutMs } : {}) },
+        log,
+      );
+      await store.save(record);
     }
   });
 }

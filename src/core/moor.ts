@@ -11,6 +11,7 @@ import {
   type CreateOptions,
   forEachMachine,
   openMachine,
+  regenerateMachineCerts,
   removeMachine,
   reprovisionMachine,
   type StateOperation,
@@ -89,6 +90,29 @@ export class Moor {
 
   provision(names: string[], options: { sshTimeoutMs?: number; repinHostKey?: boolean } = {}) {
     return forEachMachine(names, (name) => reprovisionMachine(this.store, name, options, this.log));
+  }
+
+  /**
+   * New server certificates for the machines (and with clientCerts, first a new CA and client certificate
+   * for the store, given to these machines only).
+   */
+  async regenerateCerts(names: string[], options: { clientCerts: boolean; sshTimeoutMs?: number }) {
+    let clientCerts: import('./certs.js').CertPaths | undefined;
+    if (options.clientCerts) {
+      this.log.step('Creating a new CA and client certificate');
+      clientCerts = await (await import('./certs.js')).rotateStoreCerts(this.store);
+    }
+    return forEachMachine(names, (name) =>
+      regenerateMachineCerts(
+        this.store,
+        name,
+        {
+          ...(clientCerts ? { clientCerts } : {}),
+          ...(options.sshTimeoutMs ? { sshTimeoutMs: options.sshTimeoutMs } : {}),
+        },
+        this.log,
+      ),
+    );
   }
 
   /** SSH connection settings of a machine, with its pinned host key. */

@@ -99,13 +99,16 @@ export async function provisionMachine(
 
     const certsChanged = await uploadCertificates(session, machineDir, sudo !== '', log);
     let changed = certsChanged;
+    let engineRestarted = false;
     for (const step of plan.steps) {
       log.step(
         step.name === 'install-docker' ? 'Installing Docker (skipped if present)' : 'Configuring the Docker engine',
       );
-      changed = (await runStep(session, step.name, step.script, record.Name, log)) || changed;
+      const outcome = await runStep(session, step.name, step.script, record.Name, log);
+      engineRestarted = engineRestarted || outcome.restarted;
+      changed = outcome.changed || changed;
     }
-    if (certsChanged) {
+    if (certsChanged && !engineRestarted) {
       // New certificates with otherwise unchanged configuration: the engine must reload them.
       log.step('Restarting the Docker engine for its new certificates');
       await runStep(session, 'restart-docker', restartScript(sudo), record.Name, log);
@@ -163,14 +166,18 @@ async function uploadCertificates(
   return true;
 }
 
-/** Runs one script with sh over the session; returns whether it changed something (its last line). */
+/**
+ * Runs one script with sh over the session. Returns whether it changed something (its last line,
+ * `moor: changed=0|1`) and whether it (re)started the engine (its `moor: restarting ...` line, or
+ * `moor: docker: restart|start` on OpenRC).
+ */
 async function runStep(
   session: SSHSession,
   name: string,
   script: string,
   machine: string,
   log: Logger,
-): Promise<boolean> {
+): Promise<{ changed: boolean; restarted: boolean }> {
   const tail: string[] = [];
   const keep = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) {
@@ -190,7 +197,10 @@ async function runStep(
       },
     );
   }
-  return /moor: changed=1\s*$/.test(result.stdout);
+  return {
+    changed: /moor: changed=1\s*$/.test(result.stdout),
+    restarted: /^moor: (restarting |docker: (re)?start$)/m.test(result.stdout),
+  };
 }
 
 function restartScript(sudo: string): string {
