@@ -17,6 +17,7 @@ import Ssh from './commands/ssh.js';
 import Start from './commands/start.js';
 import Status from './commands/status.js';
 import Stop from './commands/stop.js';
+import Upgrade from './commands/upgrade.js';
 import Url from './commands/url.js';
 import Version from './commands/version.js';
 
@@ -39,6 +40,7 @@ export const COMMANDS = {
   start: Start,
   status: Status,
   stop: Stop,
+  upgrade: Upgrade,
   url: Url,
   version: Version,
 };

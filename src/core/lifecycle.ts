@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import type { Driver, DriverContext, DriverFlagValues } from '../../drivers/driver.js';
 import { getDriverDefinition } from '../../drivers/registry.js';
 import type { CertPaths, ExternalCertOptions } from './certs.js';
-import type { ProvisionOptions, ProvisionResult } from './provision/provision.js';
+import type { ProvisionOptions, ProvisionResult, UpgradeResult } from './provision/provision.js';
 import { resolveDriverFlags } from './driver-flags.js';
 import {
   BadConfigError,
@@ -266,6 +266,28 @@ export async function reprovisionMachine(
       record.Phase = 'created';
       delete record.LastError;
     }
+    await store.save(record);
+    return result;
+  });
+}
+
+/** `moor upgrade`: upgrades the engine with the method it was installed with, and records its new version. */
+export async function upgradeMachine(
+  store: Store,
+  name: string,
+  options: { sshTimeoutMs?: number },
+  log: Logger,
+): Promise<UpgradeResult> {
+  return store.withMachineLock(name, 'upgrade', async () => {
+    const { record, driver } = await openMachine(store, name, log);
+    if (!driver.provisions) throw new NotSupportedError('upgrade', record.DriverName);
+    const { upgradeEngine } = await import('./provision/provision.js');
+    const result = await upgradeEngine(record, driver, store.machineDir(name), options, log);
+    record.Provision = {
+      OS: record.Provision?.OS ?? '',
+      EngineVersion: result.engineVersion,
+      At: new Date().toISOString(),
+    };
     await store.save(record);
     return result;
   });

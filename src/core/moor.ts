@@ -14,6 +14,7 @@ import {
   regenerateMachineCerts,
   removeMachine,
   reprovisionMachine,
+  upgradeMachine,
   type StateOperation,
 } from './lifecycle.js';
 import { listMachines, type ListItem, type ListOptions } from './ls.js';
@@ -113,6 +114,10 @@ export class Moor {
         this.log,
       ),
     );
+  }
+
+  upgrade(names: string[], options: { sshTimeoutMs?: number } = {}) {
+    return forEachMachine(names, (name) => upgradeMachine(this.store, name, options, this.log));
   }
 
   /** SSH connection settings of a machine, with its pinned host key. */

@@ -15,8 +15,9 @@ import type { Logger } from '../log.js';
 import type { MachineRecord } from '../machine.js';
 import type { SSHSession } from '../ssh/types.js';
 import { REMOTE_CERT_PATHS } from './daemon-config.js';
-import { familyOf, parseOsRelease, UnsupportedOsError } from './os.js';
+import { type Family, familyOf, type OsRelease, parseOsRelease, UnsupportedOsError } from './os.js';
 import { buildProvisionPlan, type InstallMethod } from './plan.js';
+import { buildUpgradeScript } from './upgrade.js';
 
 export interface ProvisionOptions {
   /** Budget for SSH to answer (a cloud host may still be booting). */
@@ -48,6 +49,69 @@ export async function provisionMachine(
   options: ProvisionOptions,
   log: Logger,
 ): Promise<ProvisionResult> {
+  const host = await openHost(record, driver, options, log);
+  const { session, sudo, os, family, installMethod, sshUser } = host;
+  const engine = record.HostOptions.EngineOptions;
+  try {
+    const plan = buildProvisionPlan({
+      machineName: record.Name,
+      family,
+      os,
+      sshUser,
+      engine,
+      enginePort: enginePortOf(await driver.getURL()),
+      installMethod,
+      ...(engine.Version ? { engineVersion: engine.Version } : {}),
+      driverName: record.DriverName,
+    });
+
+    const certsChanged = await uploadCertificates(session, machineDir, sudo !== '', log);
+    let changed = certsChanged;
+    let engineRestarted = false;
+    for (const step of plan.steps) {
+      log.step(
+        step.name === 'install-docker' ? 'Installing Docker (skipped if present)' : 'Configuring the Docker engine',
+      );
+      const outcome = await runStep(session, step.name, step.script, record.Name, log);
+      engineRestarted = engineRestarted || outcome.restarted;
+      changed = outcome.changed || changed;
+    }
+    if (certsChanged && !engineRestarted) {
+      // New certificates with otherwise unchanged configuration: the engine must reload them.
+      log.step('Restarting the Docker engine for its new certificates');
+      await runStep(session, 'restart-docker', restartScript(sudo), record.Name, log);
+    }
+
+    log.step('Waiting for the Docker engine');
+    const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
+    const version = await waitForLocalEngine(session, sudo, deadline, record.Name);
+    await waitForTlsEngine(await driver.getURL(), machineDir, deadline, record.Name);
+    log.info(`${record.Name}: Docker ${version} is up and running.`);
+    return { hostKey: session.hostKey, changed, os: os.prettyName || os.id, engineVersion: version };
+  } finally {
+    await session.close();
+  }
+}
+
+interface OpenHost {
+  session: SSHSession;
+  sudo: string;
+  sshUser: string;
+  os: OsRelease;
+  family: Family | null;
+  installMethod: InstallMethod;
+}
+
+/**
+ * Connects (pinning or checking the host key), checks sudo before anything changes, and detects the OS
+ * and the install method. The caller closes the session.
+ */
+async function openHost(
+  record: MachineRecord,
+  driver: Driver,
+  options: ProvisionOptions,
+  log: Logger,
+): Promise<OpenHost> {
   const ssh = await import('../ssh/index.js');
   const sshConfig = await driver.getSSHConfig();
   if (!sshConfig.keyPath) {
@@ -84,42 +148,44 @@ export async function provisionMachine(
     log.info(
       `${record.Name}: ${os.prettyName || os.id} (${family ?? 'unknown family'}), Docker install method: ${installMethod}`,
     );
+    return { session, sudo, sshUser: sshConfig.user, os, family, installMethod };
+  } catch (error) {
+    await session.close();
+    throw error;
+  }
+}
 
-    const plan = buildProvisionPlan({
-      machineName: record.Name,
+export interface UpgradeResult {
+  changed: boolean;
+  engineVersion: string;
+}
+
+/** `moor upgrade`: upgrades the engine with the method it was installed with, then waits until it answers. */
+export async function upgradeEngine(
+  record: MachineRecord,
+  driver: Driver,
+  machineDir: string,
+  options: ProvisionOptions,
+  log: Logger,
+): Promise<UpgradeResult> {
+  const { session, sudo, os, family, installMethod, sshUser } = await openHost(record, driver, options, log);
+  try {
+    const engine = record.HostOptions.EngineOptions;
+    const script = buildUpgradeScript({
       family,
       os,
-      sshUser: sshConfig.user,
-      engine,
-      enginePort: enginePortOf(await driver.getURL()),
+      sshUser,
       installMethod,
+      installUrl: installMethod === 'script' ? engine.InstallURL : '',
       ...(engine.Version ? { engineVersion: engine.Version } : {}),
-      driverName: record.DriverName,
     });
-
-    const certsChanged = await uploadCertificates(session, machineDir, sudo !== '', log);
-    let changed = certsChanged;
-    let engineRestarted = false;
-    for (const step of plan.steps) {
-      log.step(
-        step.name === 'install-docker' ? 'Installing Docker (skipped if present)' : 'Configuring the Docker engine',
-      );
-      const outcome = await runStep(session, step.name, step.script, record.Name, log);
-      engineRestarted = engineRestarted || outcome.restarted;
-      changed = outcome.changed || changed;
-    }
-    if (certsChanged && !engineRestarted) {
-      // New certificates with otherwise unchanged configuration: the engine must reload them.
-      log.step('Restarting the Docker engine for its new certificates');
-      await runStep(session, 'restart-docker', restartScript(sudo), record.Name, log);
-    }
-
+    log.step(`Upgrading Docker (${installMethod})`);
+    const outcome = await runStep(session, 'upgrade-docker', script, record.Name, log);
     log.step('Waiting for the Docker engine');
     const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
     const version = await waitForLocalEngine(session, sudo, deadline, record.Name);
     await waitForTlsEngine(await driver.getURL(), machineDir, deadline, record.Name);
-    log.info(`${record.Name}: Docker ${version} is up and running.`);
-    return { hostKey: session.hostKey, changed, os: os.prettyName || os.id, engineVersion: version };
+    return { changed: outcome.changed, engineVersion: version };
   } finally {
     await session.close();
   }
