@@ -86,6 +86,16 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
 
   const factory = await definition.load();
   const driver = factory.fromFlags(driverContext(store, name, log), flags);
+  if (driver.provisions) {
+    // What can be checked before the host's OS is known: method, install URL and version agree.
+    const { validateInstallOptions } = await import('./provision/plan.js');
+    const engine = options.engine ?? {};
+    validateInstallOptions({
+      installMethod: engine.InstallMethod ?? (engine.InstallURL ? 'script' : 'packages'),
+      installUrl: engine.InstallURL ?? '',
+      ...(engine.Version ? { engineVersion: engine.Version } : {}),
+    });
+  }
   log.step('Running pre-create checks');
   try {
     await driver.preCreateCheck();

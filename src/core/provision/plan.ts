@@ -115,13 +115,91 @@ export function buildProvisionPlan(input: ProvisionInput): ProvisionPlan {
   };
 }
 
+export interface InstallOptions {
+  installMethod: InstallMethod;
+  installUrl: string;
+  engineVersion?: string;
+  /** Known once the host's OS is: the family-dependent checks are skipped when it is not given. */
+  family?: Family | null;
+  os?: OsRelease;
+}
+
+/**
+ * The install method, URL and version agree with each other (and with the OS family, when known).
+ * Shared by provisioning, upgrade, and create (which checks what it can before anything is written).
+ */
+export function validateInstallOptions(options: InstallOptions): void {
+  const { installMethod, family } = options;
+  if (!INSTALL_METHODS.includes(installMethod)) {
+    throw new UsageError(
+      `Unknown --engine-install-method "${String(installMethod)}": use ${INSTALL_METHODS.join(', ')}.`,
+    );
+  }
+  const url = options.installUrl;
+  if (installMethod === 'script') {
+    if (url === '') {
+      throw new UsageError(
+        '--engine-install-method script needs --engine-install-url URL (for example https://get.docker.com).',
+      );
+    }
+    checkText('--engine-install-url', url);
+    if (!/^https?:\/\/\S+$/.test(url) || !URL.canParse(url)) {
+      throw new UsageError(`--engine-install-url "${url}" must be an http:// or https:// URL.`);
+    }
+  } else if (url !== '') {
+    throw new UsageError(
+      `--engine-install-url is used only by --engine-install-method script (the method is ${installMethod}).`,
+    );
+  }
+
+  const version = options.engineVersion;
+  if (version !== undefined && version !== '') {
+    if (!VERSION_PATTERN.test(version)) {
+      throw new UsageError(
+        `--engine-version "${version}" may contain only letters, digits and . ~ + : - (for example 24.0.7).`,
+      );
+    }
+    if (installMethod === 'none')
+      throw new UsageError('--engine-version has no effect with --engine-install-method none.');
+    if (installMethod === 'packages' && family && !VERSIONED_FAMILIES.includes(family)) {
+      throw new UsageError(
+        `--engine-version is not supported with distribution packages on ${options.os?.id ?? family} (its repositories carry one version).`,
+        ['Leave out --engine-version, or use --engine-install-url with an install script that takes VERSION.'],
+      );
+    }
+  }
+}
+
+/** The host checks shared by provisioning and upgrade: method and family, SSH user, sandbox root. */
+export function validateHostInput(input: {
+  installMethod: InstallMethod;
+  family: Family | null;
+  os: OsRelease;
+  sshUser: string;
+  fsRoot?: string;
+}): void {
+  const { installMethod, family } = input;
+  if (family !== null && !FAMILIES.includes(family)) throw new UsageError(`Unknown OS family "${String(family)}".`);
+  if (family === null && installMethod === 'packages') throw new UnsupportedOsError(input.os);
+  if (input.sshUser === '') throw new UsageError('The SSH user is empty.');
+  checkText('SSH user', input.sshUser);
+  if (input.fsRoot !== undefined && input.fsRoot !== '') {
+    checkText('Root folder', input.fsRoot);
+    if (!input.fsRoot.startsWith('/')) throw new UsageError(`Root folder "${input.fsRoot}" is not absolute.`);
+  }
+}
+
+/** RHEL and its rebuilds run docker-ce from Docker's repository; Fedora its own moby-engine. */
+export function isEnterpriseLinux(os: OsRelease): boolean {
+  return EL_IDS.includes(os.id) || os.idLike.some((like) => like === 'rhel' || like === 'centos');
+}
+
 /**
  * Fedora installs its own moby-engine (''); the Enterprise Linux rebuilds have no Docker engine, so
  * docker-ce comes from Docker's repository (RHEL has its own; CentOS's serves Rocky, Alma and Oracle).
  */
 function dockerRepoUrl(os: OsRelease): string {
-  const enterprise = EL_IDS.includes(os.id) || os.idLike.some((like) => like === 'rhel' || like === 'centos');
-  if (!enterprise) return '';
+  if (!isEnterpriseLinux(os)) return '';
   return `${DOCKER_REPO}/${os.id === 'rhel' ? 'rhel' : 'centos'}/docker-ce.repo`;
 }
 
@@ -142,25 +220,12 @@ function validateInput(input: ProvisionInput): void {
       `Machine name "${input.machineName}" is longer than ${MAX_HOSTNAME} characters, the limit for a host name.`,
     );
   }
-  if (!INSTALL_METHODS.includes(installMethod)) {
-    throw new UsageError(
-      `Unknown --engine-install-method "${String(installMethod)}": use ${INSTALL_METHODS.join(', ')}.`,
-    );
-  }
-  if (family !== null && !FAMILIES.includes(family)) throw new UsageError(`Unknown OS family "${String(family)}".`);
-  if (family === null && installMethod === 'packages') throw new UnsupportedOsError(input.os);
-  if (input.sshUser === '') throw new UsageError('The SSH user is empty.');
-  checkText('SSH user', input.sshUser);
+  validateHostInput(input);
   if (input.driverName === '') throw new UsageError('The driver name is empty.');
   checkText('Driver name', input.driverName);
   if (!Number.isInteger(input.enginePort) || input.enginePort < 1 || input.enginePort > 65535) {
     throw new UsageError(`Engine port ${input.enginePort} is not a port number (1-65535).`);
   }
-  if (input.fsRoot !== undefined && input.fsRoot !== '') {
-    checkText('Root folder', input.fsRoot);
-    if (!input.fsRoot.startsWith('/')) throw new UsageError(`Root folder "${input.fsRoot}" is not absolute.`);
-  }
-
   const problem = validateEngineOptions(engine);
   if (problem !== undefined) throw new UsageError(problem);
   const lists: [string, string[]][] = [
@@ -178,37 +243,11 @@ function validateInput(input: ProvisionInput): void {
     );
   }
 
-  const url = engine.InstallURL;
-  if (installMethod === 'script') {
-    if (url === '') {
-      throw new UsageError(
-        '--engine-install-method script needs --engine-install-url URL (for example https://get.docker.com).',
-      );
-    }
-    checkText('--engine-install-url', url);
-    if (!/^https?:\/\/\S+$/.test(url) || !URL.canParse(url)) {
-      throw new UsageError(`--engine-install-url "${url}" must be an http:// or https:// URL.`);
-    }
-  } else if (url !== '') {
-    throw new UsageError(
-      `--engine-install-url is used only by --engine-install-method script (the method is ${installMethod}).`,
-    );
-  }
-
-  const version = input.engineVersion;
-  if (version !== undefined && version !== '') {
-    if (!VERSION_PATTERN.test(version)) {
-      throw new UsageError(
-        `--engine-version "${version}" may contain only letters, digits and . ~ + : - (for example 24.0.7).`,
-      );
-    }
-    if (installMethod === 'none')
-      throw new UsageError('--engine-version has no effect with --engine-install-method none.');
-    if (installMethod === 'packages' && family !== null && !VERSIONED_FAMILIES.includes(family)) {
-      throw new UsageError(
-        `--engine-version is not supported with distribution packages on ${input.os.id} (its repositories carry one version).`,
-        ['Leave out --engine-version, or use --engine-install-url with an install script that takes VERSION.'],
-      );
-    }
-  }
+  validateInstallOptions({
+    installMethod,
+    installUrl: engine.InstallURL,
+    ...(input.engineVersion !== undefined ? { engineVersion: input.engineVersion } : {}),
+    family,
+    os: input.os,
+  });
 }

@@ -7,9 +7,8 @@
  * when it changed, and prints as its last line `moor: changed=1` (the version changed) or `moor: changed=0`.
  * With the install method none it fails: Docker was installed outside moor.
  */
-import { UsageError } from '../errors.js';
-import { FAMILIES, UnsupportedOsError, type Family, type OsRelease } from './os.js';
-import { INSTALL_METHODS, type InstallMethod } from './plan.js';
+import type { Family, OsRelease } from './os.js';
+import { isEnterpriseLinux, type InstallMethod, validateHostInput, validateInstallOptions } from './plan.js';
 import { renderScript } from './render.js';
 
 export interface UpgradeInput {
@@ -27,15 +26,6 @@ export interface UpgradeInput {
   fsRoot?: string;
 }
 
-// The checks below repeat plan.ts's, whose helpers and constants are not exported (checkText,
-// VERSION_PATTERN, VERSIONED_FAMILIES, the Enterprise Linux IDs): keep them in step.
-const VERSION_PATTERN = /^[0-9A-Za-z.~+:-]+$/;
-/** Package managers that can install a given (also older) version: apt, dnf, yum. */
-const VERSIONED_FAMILIES: readonly Family[] = ['debian', 'rhel', 'amazon'];
-const EL_IDS = ['rhel', 'centos', 'rocky', 'almalinux', 'ol'];
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
 export function buildUpgradeScript(input: UpgradeInput): string {
   validateInput(input);
   const { family, installMethod } = input;
@@ -51,63 +41,13 @@ export function buildUpgradeScript(input: UpgradeInput): string {
   });
 }
 
-function isEnterpriseLinux(os: OsRelease): boolean {
-  return EL_IDS.includes(os.id) || os.idLike.some((like) => like === 'rhel' || like === 'centos');
-}
-
-function checkText(what: string, value: string): void {
-  if (CONTROL.test(value)) {
-    throw new UsageError(`${what} ${JSON.stringify(value)} contains a line break or another control character.`);
-  }
-}
-
 function validateInput(input: UpgradeInput): void {
-  const { installMethod, family } = input;
-  if (!INSTALL_METHODS.includes(installMethod)) {
-    throw new UsageError(
-      `Unknown --engine-install-method "${String(installMethod)}": use ${INSTALL_METHODS.join(', ')}.`,
-    );
-  }
-  if (family !== null && !FAMILIES.includes(family)) throw new UsageError(`Unknown OS family "${String(family)}".`);
-  if (family === null && installMethod === 'packages') throw new UnsupportedOsError(input.os);
-  if (input.sshUser === '') throw new UsageError('The SSH user is empty.');
-  checkText('SSH user', input.sshUser);
-  if (input.fsRoot !== undefined && input.fsRoot !== '') {
-    checkText('Root folder', input.fsRoot);
-    if (!input.fsRoot.startsWith('/')) throw new UsageError(`Root folder "${input.fsRoot}" is not absolute.`);
-  }
-
-  const url = input.installUrl;
-  if (installMethod === 'script') {
-    if (url === '') {
-      throw new UsageError(
-        '--engine-install-method script needs --engine-install-url URL (for example https://get.docker.com).',
-      );
-    }
-    checkText('--engine-install-url', url);
-    if (!/^https?:\/\/\S+$/.test(url) || !URL.canParse(url)) {
-      throw new UsageError(`--engine-install-url "${url}" must be an http:// or https:// URL.`);
-    }
-  } else if (url !== '') {
-    throw new UsageError(
-      `--engine-install-url is used only by --engine-install-method script (the method is ${installMethod}).`,
-    );
-  }
-
-  const version = input.engineVersion;
-  if (version !== undefined && version !== '') {
-    if (!VERSION_PATTERN.test(version)) {
-      throw new UsageError(
-        `--engine-version "${version}" may contain only letters, digits and . ~ + : - (for example 24.0.7).`,
-      );
-    }
-    if (installMethod === 'none')
-      throw new UsageError('--engine-version has no effect with --engine-install-method none.');
-    if (installMethod === 'packages' && family !== null && !VERSIONED_FAMILIES.includes(family)) {
-      throw new UsageError(
-        `--engine-version is not supported with distribution packages on ${input.os.id} (its repositories carry one version).`,
-        ['Leave out --engine-version to upgrade to the newest version its repositories carry.'],
-      );
-    }
-  }
+  validateHostInput(input);
+  validateInstallOptions({
+    installMethod: input.installMethod,
+    installUrl: input.installUrl,
+    ...(input.engineVersion !== undefined ? { engineVersion: input.engineVersion } : {}),
+    family: input.family,
+    os: input.os,
+  });
 }
