@@ -56,6 +56,13 @@ export class GenericDriver extends BaseDriver {
     await chmod(target, 0o600);
   }
 
+  /** moor never created the server, so it does not destroy it: only the record goes. */
+  override async remove(): Promise<void> {
+    this.context.log.info(
+      `"${this.context.machineName}": moor forgets this machine; the server at ${this.state.IPAddress} keeps running, Docker included.`,
+    );
+  }
+
   async getState(): Promise<MachineStateValue> {
     return (await portAnswers(this.state.IPAddress, this.state.SSHPort, STATE_TIMEOUT_MS))
       ? MachineState.Running

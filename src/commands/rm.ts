@@ -26,7 +26,10 @@ export default class Rm extends BaseCommand<typeof Rm> {
     const names = await this.machineNames(this.positionals);
     if (!this.flags.yes && !this.flags.force) {
       const { UsageError } = await import('../core/errors.js');
-      const question = `About to remove ${names.join(', ')}\nWARNING: This action will delete both local reference and remote instance.\nAre you sure? (y/n): `;
+      const question =
+        `About to remove ${names.join(', ')}\n` +
+        'WARNING: This deletes the local record and, for machines whose driver created the host, the host itself ' +
+        '(servers of the generic and none drivers are left running).\nAre you sure? (y/n): ';
       const answer = await confirm(question);
       if (answer === undefined) {
         throw new UsageError('Refusing to remove without confirmation: standard input is not a terminal.', [

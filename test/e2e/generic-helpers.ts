@@ -4,6 +4,7 @@
  * with what `moor env` prints.
  */
 import assert from 'node:assert/strict';
+import { request as httpsRequest } from 'node:https';
 import { it } from 'node:test';
 import type { TestHost } from '../helpers/testhost.js';
 import { testHostsAvailable } from '../helpers/testhost.js';
@@ -105,7 +106,7 @@ export async function hostEd25519Key(host: TestHost): Promise<string> {
  */
 export function lsRow(stdout: string, name: string): Record<string, string> {
   const [header, ...rows] = stdout.split('\n').filter((line) => line !== '');
-  assert.ok(header?.startsWith('NAME'), `ls printed no header:\n${stdout}`);
+  if (!header?.startsWith('NAME')) assert.fail(`ls printed no header:\n${stdout}`);
   const titles = [...header.matchAll(/\S+/g)].map((m) => ({ title: m[0], start: m.index }));
   const row = rows.find((line) => line.split(/\s+/)[0] === name);
   assert.ok(row, `ls has no row for ${name}:\n${stdout}`);
@@ -127,4 +128,31 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; valu
   const start = Date.now();
   const value = await fn();
   return { ms: Date.now() - start, value };
+}
+
+/**
+ * GET `path` on the engine's TLS port with node's https client: `tls` holds the CA (always) and, optionally,
+ * the client certificate and key. Resolves with the status and body, or rejects with the TLS/socket error.
+ */
+export function engineGet(
+  url: string,
+  path: string,
+  tls: { ca: Buffer; cert?: Buffer; key?: Buffer },
+  timeoutMs = 10_000,
+): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(url.replace(/^tcp:/, 'https:'));
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { hostname, port, path, method: 'GET', ...tls, timeout: timeoutMs, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${url} in ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -245,15 +245,36 @@ async function runStep(
   log: Logger,
 ): Promise<{ changed: boolean; restarted: boolean }> {
   const tail: string[] = [];
-  const keep = (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (line.trim() === '') continue;
-      tail.push(line);
-      if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
-      log.debug(`${machine} ${name}: ${line}`);
-    }
+  const addLine = (line: string) => {
+    if (line.trim() === '') return;
+    tail.push(line);
+    if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
+    log.debug(`${machine} ${name}: ${line}`);
   };
-  const result = await session.exec('sh -s', { stdin: script, onStdout: keep, onStderr: keep });
+  // Chunks end anywhere: keep each stream's unfinished line until its end arrives.
+  const lineReader = () => {
+    let pending = '';
+    return {
+      push(chunk: Buffer) {
+        const lines = (pending + chunk.toString('utf8')).split('\n');
+        pending = lines.pop() ?? '';
+        lines.forEach(addLine);
+      },
+      flush() {
+        addLine(pending);
+        pending = '';
+      },
+    };
+  };
+  const stdout = lineReader();
+  const stderr = lineReader();
+  const result = await session.exec('sh -s', {
+    stdin: script,
+    onStdout: (chunk) => stdout.push(chunk),
+    onStderr: (chunk) => stderr.push(chunk),
+  });
+  stdout.flush();
+  stderr.flush();
   if (result.code !== 0) {
     throw new MoorError(
       `Provisioning step "${name}" failed on "${machine}" (exit ${result.code}). Last lines of its output:\n${tail.map((line) => `  | ${line}`).join('\n')}`,
