@@ -8,10 +8,10 @@ if (major < 20 || (major === 20 && minor < 12)) {
 }
 // moor checks the Node version itself (above), so oclif need not load semver to do it again.
 process.env.OCLIF_DISABLE_ENGINE_WARNING ??= 'true';
-const { execute } = await import('../dist/src/main.js');
+const { execute, normalizeArgv } = await import('../dist/src/main.js');
 
 try {
-  await execute({ dir: import.meta.url });
+  await execute({ dir: import.meta.url, args: normalizeArgv(process.argv.slice(2)) });
 } finally {
   process.exit(process.exitCode ?? 0);
 }
