@@ -32,6 +32,8 @@ export interface SSHConfig {
   user: string;
   /** Absolute path of the private key, when key authentication is used. */
   keyPath?: string;
+  /** The server's host key, when the driver has already seen it (moor pins it then). */
+  hostKey?: string;
 }
 
 export type DriverLogger = Logger;

@@ -21,9 +21,9 @@ export const genericDriver: DriverDefinition = {
     {
       name: 'generic-ssh-key',
       type: 'string',
-      description: 'Private key for SSH (copied into the machine folder; must not be readable by others)',
+      description:
+        "Private key for SSH (copied into the machine folder; must not be readable by others). Without it, moor logs in with your SSH agent once and installs a key of the machine's own",
       env: ['MOOR_GENERIC_SSH_KEY', 'GENERIC_SSH_KEY'],
-      required: true,
     },
     {
       name: 'generic-ssh-port',

@@ -5,7 +5,7 @@
 import { copyFile, chmod } from 'node:fs/promises';
 import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
-import { UsageError } from '../../src/core/errors.js';
+import { MoorError, UsageError } from '../../src/core/errors.js';
 import { MachineState, type MachineStateValue } from '../../src/core/machine.js';
 import {
   BaseDriver,
@@ -22,10 +22,14 @@ interface GenericState {
   /** File name of the key inside the machine folder. */
   SSHKeyPath: string;
   EnginePort: number;
+  /** Seen when moor installed its generated key through the agent; pinned by provisioning. */
+  HostKey?: string;
 }
 
 /** The copy of the user's key in the machine folder (a fixed name: theirs could be "key.pem"). */
 const KEY_FILE = 'id_ssh';
+/** The machine's own key, generated when no key is given and installed through the user's SSH agent. */
+const GENERATED_KEY_FILE = 'id_ed25519';
 
 /** How long a state query waits for the SSH port before calling the host Stopped. */
 const STATE_TIMEOUT_MS = 5_000;
@@ -45,15 +49,61 @@ export class GenericDriver extends BaseDriver {
     if (this.sourceKeyPath) {
       const { checkPrivateKey } = await import('../../src/core/ssh/index.js');
       await checkPrivateKey(this.sourceKeyPath);
+    } else if (!this.agentSocket()) {
+      throw new UsageError('No SSH key: give --generic-ssh-key, or run an SSH agent that holds a key for the server.', [
+        "With an agent (SSH_AUTH_SOCK), moor logs in once and installs a key of the machine's own.",
+      ]);
     }
   }
 
-  /** Copies the user's key into the machine folder, so the machine keeps working if the original moves. */
+  /**
+   * With --generic-ssh-key: copies it into the machine folder, so the machine keeps working if the original
+   * moves. Without: generates the machine's own ed25519 key and installs it on the server, logging in once
+   * with the user's SSH agent.
+   */
   async create(): Promise<void> {
-    if (!this.sourceKeyPath) return;
-    const target = join(this.context.machineDir, this.state.SSHKeyPath);
-    await copyFile(this.sourceKeyPath, target);
-    await chmod(target, 0o600);
+    if (this.sourceKeyPath) {
+      const target = join(this.context.machineDir, this.state.SSHKeyPath);
+      await copyFile(this.sourceKeyPath, target);
+      await chmod(target, 0o600);
+      return;
+    }
+    const ssh = await import('../../src/core/ssh/index.js');
+    const { publicKey } = await ssh.generateKeyPair(this.context.machineDir, GENERATED_KEY_FILE);
+    this.context.log.step(
+      `Installing the machine's SSH key for ${this.state.SSHUser} (logging in with your SSH agent)`,
+    );
+    const session = await ssh.connect(
+      {
+        host: this.state.IPAddress,
+        port: this.state.SSHPort,
+        user: this.state.SSHUser,
+        privateKeyPath: '',
+        agent: this.agentSocket()!,
+        machineName: this.context.machineName,
+      },
+      { timeoutMs: 300_000, log: this.context.log },
+    );
+    try {
+      const key = ssh.shellQuote(publicKey.trim());
+      const install = `umask 077 && mkdir -p ~/.ssh && touch ~/.ssh/authorized_keys && { grep -qxF ${key} ~/.ssh/authorized_keys || printf '%s\\n' ${key} >> ~/.ssh/authorized_keys; }`;
+      const result = await session.exec(install);
+      if (result.code !== 0) {
+        throw new MoorError(
+          `Could not add the machine's key to ~/.ssh/authorized_keys of ${this.state.SSHUser}: ${result.stderr.trim()}`,
+          {
+            code: 'SSH_KEY_INSTALL_FAILED',
+          },
+        );
+      }
+      this.state.HostKey = session.hostKey;
+    } finally {
+      await session.close();
+    }
+  }
+
+  private agentSocket(): string | undefined {
+    return process.env['SSH_AUTH_SOCK'] || undefined;
   }
 
   /** moor never created the server, so it does not destroy it: only the record goes. */
@@ -96,6 +146,7 @@ export class GenericDriver extends BaseDriver {
       port: this.state.SSHPort,
       user: this.state.SSHUser,
       keyPath: join(this.context.machineDir, this.state.SSHKeyPath),
+      ...(this.state.HostKey ? { hostKey: this.state.HostKey } : {}),
     };
   }
 
@@ -151,15 +202,15 @@ export const factory: DriverFactory = {
     if (typeof user !== 'string' || !/^[a-z_][a-z0-9_.-]*\$?$/i.test(user)) {
       throw new UsageError(`--generic-ssh-user "${String(user)}" is not a valid user name.`);
     }
-    if (typeof key !== 'string' || key === '') throw new UsageError('--generic-ssh-key is required.');
+    const givenKey = typeof key === 'string' && key !== '' ? key : undefined;
     const state: GenericState = {
       IPAddress: ip.trim(),
       SSHUser: user,
       SSHPort: integerFlag(flags, 'generic-ssh-port'),
-      SSHKeyPath: KEY_FILE,
+      SSHKeyPath: givenKey ? KEY_FILE : GENERATED_KEY_FILE,
       EnginePort: integerFlag(flags, 'generic-engine-port'),
     };
-    return new GenericDriver(context, state, key);
+    return new GenericDriver(context, state, givenKey);
   },
   fromRecord(context, state) {
     return new GenericDriver(context, {
@@ -168,6 +219,7 @@ export const factory: DriverFactory = {
       SSHPort: Number(state['SSHPort'] ?? 22),
       SSHKeyPath: String(state['SSHKeyPath'] ?? ''),
       EnginePort: Number(state['EnginePort'] ?? 2376),
+      ...(typeof state['HostKey'] === 'string' ? { HostKey: state['HostKey'] } : {}),
     });
   },
 };

@@ -93,6 +93,13 @@ export async function provisionMachine(
   }
 }
 
+/** The record's pin; else the key the driver saw when it set the host up; none with --repin-host-key. */
+function pinnedHostKey(record: MachineRecord, driverSeen: string | undefined, repin: boolean | undefined) {
+  if (repin) return undefined;
+  const hostKey = record.SSHHostKey ?? driverSeen;
+  return hostKey ? { hostKey } : undefined;
+}
+
 interface OpenHost {
   session: SSHSession;
   sudo: string;
@@ -124,7 +131,7 @@ async function openHost(
       user: sshConfig.user,
       privateKeyPath: sshConfig.keyPath,
       machineName: record.Name,
-      ...(record.SSHHostKey && !options.repinHostKey ? { hostKey: record.SSHHostKey } : {}),
+      ...(pinnedHostKey(record, sshConfig.hostKey, options.repinHostKey) ?? {}),
     },
     { timeoutMs: options.sshTimeoutMs ?? 300_000, log },
   );

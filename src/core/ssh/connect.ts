@@ -46,7 +46,12 @@ export async function connect(target: SSHTarget, options: ConnectOptions = {}): 
   const log = options.log ?? silentLogger;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const where = address(target);
-  const privateKey = await readPrivateKey(target.privateKeyPath);
+  if (!target.privateKeyPath && !target.agent) {
+    throw new MoorError(`No SSH key for ${where}: give a private key, or run an SSH agent (SSH_AUTH_SOCK).`, {
+      code: 'SSH_KEY_MISSING',
+    });
+  }
+  const privateKey = target.privateKeyPath ? await readPrivateKey(target.privateKeyPath) : undefined;
   const pin = target.hostKey === undefined ? undefined : parseHostKeyPin(target.hostKey);
   const ssh2 = await loadSsh2();
   const deadline = Date.now() + timeoutMs;
@@ -58,7 +63,7 @@ export async function connect(target: SSHTarget, options: ConnectOptions = {}): 
       host: target.host,
       port: target.port,
       username: target.user,
-      privateKey,
+      ...(privateKey ? { privateKey } : { agent: target.agent! }),
       readyTimeout: Math.min(ATTEMPT_TIMEOUT_MAX_MS, Math.max(ATTEMPT_TIMEOUT_MIN_MS, remaining)),
       keepaliveInterval: options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_MS,
       keepaliveCountMax: KEEPALIVE_COUNT_MAX,

@@ -25,13 +25,18 @@ export class HostKeyChangedError extends MoorError {
 
 export class SSHAuthError extends MoorError {
   constructor(target: SSHTarget, detail: string, cause?: unknown) {
-    super(`${address(target)} refused to log in user "${target.user}" with key ${target.privateKeyPath} (${detail}).`, {
+    const key = target.privateKeyPath ? `key ${target.privateKeyPath}` : 'the keys of the SSH agent';
+    const publicKey = target.privateKeyPath
+      ? `the public key of ${target.privateKeyPath}`
+      : "one of the agent's keys (ssh-add -L)";
+    const byHand = target.privateKeyPath ? `ssh -i ${target.privateKeyPath}` : 'ssh';
+    super(`${address(target)} refused to log in user "${target.user}" with ${key} (${detail}).`, {
       code: 'SSH_AUTH_FAILED',
       cause,
       suggestions: [
         `Check that the user name "${target.user}" is right for this host.`,
-        `Check that the public key of ${target.privateKeyPath} is in ~${target.user}/.ssh/authorized_keys on the host.`,
-        `Try it by hand: ssh -i ${target.privateKeyPath} -p ${target.port} ${target.user}@${target.host}`,
+        `Check that ${publicKey} is in ~${target.user}/.ssh/authorized_keys on the host.`,
+        `Try it by hand: ${byHand} -p ${target.port} ${target.user}@${target.host}`,
       ],
     });
     this.name = 'SSHAuthError';

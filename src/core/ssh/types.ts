@@ -6,7 +6,10 @@ export interface SSHTarget {
   host: string;
   port: number;
   user: string;
+  /** The private key; '' to authenticate with the SSH agent (`agent`) instead. */
   privateKeyPath: string;
+  /** Path of an SSH agent's socket (SSH_AUTH_SOCK), used when privateKeyPath is ''. */
+  agent?: string;
   /**
    * The pinned host key, as an OpenSSH public key line ('ssh-ed25519 AAAA...', a comment is ignored) or
    * its fingerprint ('SHA256:...'). Undefined: trust on first use, and read `session.hostKey` to pin it.
