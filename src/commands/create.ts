@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
+import { sshTimeoutFlag } from '../cli/flags.js';
 import { allDriverFlags, givenDriverFlags } from '../cli/driver-flags.js';
 import { driverNames } from '../../drivers/registry.js';
 
@@ -44,12 +45,7 @@ export default class Create extends BaseCommand<typeof Create> {
       env: 'MOOR_ENGINE_VERSION',
       helpGroup: 'ENGINE',
     }),
-    'ssh-timeout': Flags.integer({
-      description: 'Seconds to wait for SSH to answer after the host is created',
-      env: 'MOOR_SSH_TIMEOUT',
-      default: 300,
-      min: 1,
-    }),
+    'ssh-timeout': sshTimeoutFlag('Seconds to wait for SSH to answer after the host is created'),
     'tls-san': Flags.string({
       description: 'Extra subject alternative name for the server certificate (repeatable)',
       multiple: true,

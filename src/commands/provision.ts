@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
+import { sshTimeoutFlag } from '../cli/flags.js';
 import { NAMES_ARG } from '../cli/names.js';
 
 export default class Provision extends BaseCommand<typeof Provision> {
@@ -13,12 +14,7 @@ export default class Provision extends BaseCommand<typeof Provision> {
     'repin-host-key': Flags.boolean({
       description: "Trust the host's current SSH host key (after a reinstall) and pin it",
     }),
-    'ssh-timeout': Flags.integer({
-      description: 'Seconds to wait for SSH to answer',
-      env: 'MOOR_SSH_TIMEOUT',
-      default: 300,
-      min: 1,
-    }),
+    'ssh-timeout': sshTimeoutFlag(),
   };
 
   async run() {

@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
+import { sshTimeoutFlag } from '../cli/flags.js';
 import { NAMES_ARG } from '../cli/names.js';
 import { confirm } from '../cli/prompt.js';
 
@@ -16,12 +17,7 @@ export default class RegenerateCerts extends BaseCommand<typeof RegenerateCerts>
   static override flags = {
     force: Flags.boolean({ char: 'f', description: 'Do not ask for confirmation' }),
     'client-certs': Flags.boolean({ description: 'Also create a new CA and client certificate' }),
-    'ssh-timeout': Flags.integer({
-      description: 'Seconds to wait for SSH to answer',
-      env: 'MOOR_SSH_TIMEOUT',
-      default: 300,
-      min: 1,
-    }),
+    'ssh-timeout': sshTimeoutFlag(),
   };
 
   async run() {

@@ -1,5 +1,5 @@
-import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
+import { sshTimeoutFlag } from '../cli/flags.js';
 import { NAMES_ARG } from '../cli/names.js';
 
 export default class Upgrade extends BaseCommand<typeof Upgrade> {
@@ -10,12 +10,7 @@ export default class Upgrade extends BaseCommand<typeof Upgrade> {
   static override strict = false;
   static override args = NAMES_ARG;
   static override flags = {
-    'ssh-timeout': Flags.integer({
-      description: 'Seconds to wait for SSH to answer',
-      env: 'MOOR_SSH_TIMEOUT',
-      default: 300,
-      min: 1,
-    }),
+    'ssh-timeout': sshTimeoutFlag(),
   };
 
   async run() {
