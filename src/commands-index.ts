@@ -19,6 +19,7 @@ import Status from './commands/status.js';
 import Stop from './commands/stop.js';
 import Upgrade from './commands/upgrade.js';
 import Url from './commands/url.js';
+import Use from './commands/use.js';
 import Version from './commands/version.js';
 
 export const COMMANDS = {
@@ -42,5 +43,6 @@ export const COMMANDS = {
   stop: Stop,
   upgrade: Upgrade,
   url: Url,
+  use: Use,
   version: Version,
 };

@@ -33,6 +33,8 @@ export interface ListOptions {
   queryDockerVersion: boolean;
   /** The current DOCKER_HOST, to mark the active machine. */
   dockerHost?: string | undefined;
+  /** The docker CLI's current context, to mark the active machine when DOCKER_HOST is not set. */
+  activeContext?: string | undefined;
 }
 
 const TIMED_OUT = Symbol('timeout');
@@ -85,7 +87,10 @@ async function describe(store: Store, entry: LoadResult, options: ListOptions, l
     return item;
   }
   Object.assign(item, outcome);
-  item.ActiveHost = item.State === MachineState.Running && item.URL !== '' && item.URL === options.dockerHost;
+  const selected = options.dockerHost
+    ? item.URL !== '' && item.URL === options.dockerHost
+    : options.activeContext === `moor-${item.Name}`;
+  item.ActiveHost = item.State === MachineState.Running && selected;
   item.Active = item.ActiveHost ? '*' : '-';
   return item;
 }

@@ -2,8 +2,10 @@
  * The core service: one object per store that the CLI commands (or any other program) call.
  * It holds no oclif and prints nothing; progress goes to the Logger, results are returned.
  */
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { engineRequest, engineTLSFrom, engineVersion, type EngineVersion } from './docker/engine.js';
+import { contextName, DockerContexts, dockerConfigDir } from './docker/context.js';
+import { engineRequest, engineTLSFrom, engineVersion, type EngineVersion, readEngineTLS } from './docker/engine.js';
 import { MoorError, messageOf } from './errors.js';
 import {
   changeState,
@@ -21,6 +23,10 @@ import { listMachines, type ListItem, type ListOptions } from './ls.js';
 import { type Logger, silentLogger } from './log.js';
 import { MachineState, type MachineRecord, type MachineStateValue } from './machine.js';
 import { Store } from './store.js';
+import { writeFileAtomic } from './fsutil.js';
+
+/** Where `moor use` remembers the docker context that was current before it. */
+const PREVIOUS_CONTEXT_FILE = 'previous-docker-context';
 
 export interface DockerConnection {
   name: string;
@@ -56,8 +62,66 @@ export class Moor {
     return createMachine(this.store, { ...options, env: this.env }, this.log);
   }
 
-  list(options: ListOptions): Promise<ListItem[]> {
-    return listMachines(this.store, options, this.log);
+  /** The machines; ACTIVE also marks the machine whose docker context is current (when DOCKER_HOST is not set). */
+  async list(options: ListOptions): Promise<ListItem[]> {
+    let activeContext = options.activeContext;
+    if (activeContext === undefined && !options.dockerHost) {
+      activeContext =
+        this.env['DOCKER_CONTEXT'] ||
+        (await this.contexts()
+          .current()
+          .catch(() => 'default'));
+    }
+    return listMachines(this.store, { ...options, activeContext }, this.log);
+  }
+
+  /**
+   * `moor use NAME`: creates or updates the docker context moor-NAME (TLS material included) and makes it
+   * the docker CLI's current context. The context that was current before is remembered for `--unset`.
+   */
+  async use(name: string): Promise<{ context: string; previous: string }> {
+    const { connection } = await this.connection(name, false);
+    const contexts = this.contexts();
+    const context = contextName(name);
+    await contexts.write(context, `moor machine ${name}`, {
+      host: connection.url,
+      ...(connection.tlsVerify ? { tls: await readEngineTLS(connection.certPath) } : {}),
+    });
+    const current = await contexts.current();
+    if (!current.startsWith('moor-')) {
+      await writeFileAtomic(join(this.store.root, PREVIOUS_CONTEXT_FILE), current);
+    }
+    await contexts.setCurrent(context);
+    return { context, previous: current };
+  }
+
+  /** `moor use --unset`: back to the context that was current before the first `moor use`. */
+  async unuse(): Promise<string> {
+    const previous = await this.previousContext();
+    await this.contexts().setCurrent(previous);
+    await rm(join(this.store.root, PREVIOUS_CONTEXT_FILE), { force: true });
+    return previous;
+  }
+
+  private contexts(): DockerContexts {
+    return new DockerContexts(dockerConfigDir(this.env));
+  }
+
+  private async previousContext(): Promise<string> {
+    try {
+      return (await readFile(join(this.store.root, PREVIOUS_CONTEXT_FILE), 'utf8')).trim() || 'default';
+    } catch {
+      return 'default';
+    }
+  }
+
+  /** After rm: the machine's context goes too, and if it was current, the previous one comes back. */
+  private async forgetContext(name: string): Promise<void> {
+    const contexts = this.contexts();
+    const context = contextName(name);
+    if (!(await contexts.exists(context))) return;
+    if ((await contexts.current()) === context) await this.unuse();
+    await contexts.remove(context);
   }
 
   /** The record as docker-machine's inspect shows it: paths resolved to absolute ones. */
@@ -86,7 +150,10 @@ export class Moor {
   }
 
   remove(names: string[], force: boolean) {
-    return forEachMachine(names, (name) => removeMachine(this.store, name, { force }, this.log));
+    return forEachMachine(names, async (name) => {
+      await removeMachine(this.store, name, { force }, this.log);
+      await this.forgetContext(name);
+    });
   }
 
   provision(names: string[], options: { sshTimeoutMs?: number; repinHostKey?: boolean } = {}) {
@@ -184,21 +251,21 @@ export class Moor {
     return engineVersion(url, engineTLSFrom(dir), timeoutMs);
   }
 
-  /** The machine whose URL is $DOCKER_HOST and which is running. */
+  /** The running machine that the docker CLI talks to: $DOCKER_HOST's, else the current context's (moor use). */
   async active(timeoutMs: number): Promise<string> {
-    const dockerHost = this.env['DOCKER_HOST'];
-    if (!dockerHost)
-      throw new MoorError('No active host found: DOCKER_HOST is not set.', {
-        code: 'NO_ACTIVE_HOST',
-        suggestions: ['Run "eval $(moor env NAME)" to make a machine active.'],
-      });
+    const dockerHost = this.env['DOCKER_HOST'] || undefined;
     const items = await this.list({ timeoutMs, queryDockerVersion: false, dockerHost });
     const active = items.find((item) => item.ActiveHost);
-    if (!active)
-      throw new MoorError(`No active host found: no running machine has the URL ${dockerHost}.`, {
+    if (active) return active.Name;
+    throw new MoorError(
+      dockerHost
+        ? `No active host found: no running machine has the URL ${dockerHost}.`
+        : 'No active host found: DOCKER_HOST is not set and the current docker context is not a running moor machine.',
+      {
         code: 'NO_ACTIVE_HOST',
-      });
-    return active.Name;
+        suggestions: ['Run "eval $(moor env NAME)" or "moor use NAME" to make a machine active.'],
+      },
+    );
   }
 
   private async runningMachine(name: string) {

@@ -99,6 +99,19 @@ if (hostsOrPlaceholder('generic day-two operations')) {
       assert.match(stale.stderr, /certificate|tls/i);
     });
 
+    it('moor use: the real docker CLI reaches the engine through the moor context', async () => {
+      const dockerConfig = store.path('docker-config');
+      await mkdir(dockerConfig, { recursive: true });
+      assertExit(await store.moor(['use', name], { env: { DOCKER_CONFIG: dockerConfig } }), 0, 'use');
+      const info = await docker(['--context', `moor-${name}`, 'info', '--format', '{{.Name}}'], {
+        DOCKER_CONFIG: dockerConfig,
+      });
+      assertExit(info, 0, 'docker --context info');
+      assert.equal(info.stdout.trim(), name, 'the engine reports the machine name as its host name');
+      const current = await docker(['version', '--format', '{{.Server.Version}}'], { DOCKER_CONFIG: dockerConfig });
+      assertExit(current, 0, 'docker with the current context');
+    });
+
     it('upgrade uses the install method (packages) and leaves a current engine running', async () => {
       const version = (await hostOut(host, "docker version --format '{{.Server.Version}}'")).trim();
       const result = await store.moor(['upgrade', name], { timeoutMs: 300_000 });

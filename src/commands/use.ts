@@ -1,0 +1,35 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../base-command.js';
+
+export default class Use extends BaseCommand<typeof Use> {
+  static override summary = "Make a machine the docker CLI's current environment (a docker context).";
+  static override description =
+    "Creates or updates the docker context moor-NAME (in $DOCKER_CONFIG or ~/.docker, TLS certificates included) and makes it current, so every docker command, and tools that follow the docker CLI's context, talk to the machine without environment variables. --unset goes back to the context that was current before.";
+  static override examples = [
+    '<%= config.bin %> use web',
+    'docker --context moor-web ps',
+    '<%= config.bin %> use --unset',
+  ];
+  static override args = { name: Args.string({ description: 'Machine name' }) };
+  static override flags = {
+    unset: Flags.boolean({ char: 'u', description: 'Go back to the docker context that was current before' }),
+  };
+
+  async run() {
+    const moor = await this.moor();
+    if (this.flags.unset) {
+      const context = await moor.unuse();
+      this.log(`Current docker context: ${context}`);
+      return { context };
+    }
+    const [name] = await this.machineNames(this.args.name ? [this.args.name] : []);
+    const result = await moor.use(name!);
+    this.log(`Current docker context: ${result.context}`);
+    if (process.env['DOCKER_HOST']) {
+      this.logger().warn(
+        'DOCKER_HOST is set in this shell and wins over the current context: run "eval $(moor env --unset)".',
+      );
+    }
+    return result;
+  }
+}

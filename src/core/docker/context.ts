@@ -1,0 +1,119 @@
+/**
+ * The docker CLI's own context store, written the way the CLI writes it, so that `docker context ls`,
+ * `docker --context NAME` and every tool built on the CLI's config see moor's machines:
+ *   $DOCKER_CONFIG (default ~/.docker)/contexts/meta/<sha256(name)>/meta.json
+ *   $DOCKER_CONFIG/contexts/tls/<sha256(name)>/docker/{ca,cert,key}.pem
+ *   $DOCKER_CONFIG/config.json "currentContext"
+ */
+import { createHash } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { MoorError, messageOf } from '../errors.js';
+import { CERT_FILE_MODE, ensureDir, isErrno, PRIVATE_FILE_MODE, writeFileAtomic } from '../fsutil.js';
+
+export interface ContextEndpoint {
+  host: string;
+  /** PEM contents, for a TLS endpoint. */
+  tls?: { ca: string | Buffer; cert: string | Buffer; key: string | Buffer };
+}
+
+export function dockerConfigDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env['DOCKER_CONFIG'] || join(homedir(), '.docker');
+}
+
+/** The folder name the docker CLI uses for a context: the hex SHA-256 of its name. */
+export function contextId(name: string): string {
+  return createHash('sha256').update(name).digest('hex');
+}
+
+export class DockerContexts {
+  constructor(readonly configDir: string = dockerConfigDir()) {}
+
+  private metaDir(name: string): string {
+    return join(this.configDir, 'contexts', 'meta', contextId(name));
+  }
+
+  private tlsDir(name: string): string {
+    return join(this.configDir, 'contexts', 'tls', contextId(name));
+  }
+
+  /** Creates or replaces a context. */
+  async write(name: string, description: string, endpoint: ContextEndpoint): Promise<void> {
+    const meta = {
+      Name: name,
+      Metadata: { Description: description },
+      Endpoints: { docker: { Host: endpoint.host, SkipTLSVerify: false } },
+    };
+    await ensureDir(this.metaDir(name));
+    await writeFileAtomic(join(this.metaDir(name), 'meta.json'), JSON.stringify(meta), PRIVATE_FILE_MODE);
+    await rm(this.tlsDir(name), { recursive: true, force: true });
+    if (endpoint.tls) {
+      const dir = join(this.tlsDir(name), 'docker');
+      await ensureDir(dir);
+      await writeFileAtomic(join(dir, 'ca.pem'), endpoint.tls.ca, CERT_FILE_MODE);
+      await writeFileAtomic(join(dir, 'cert.pem'), endpoint.tls.cert, CERT_FILE_MODE);
+      await writeFileAtomic(join(dir, 'key.pem'), endpoint.tls.key, PRIVATE_FILE_MODE);
+    }
+  }
+
+  async exists(name: string): Promise<boolean> {
+    try {
+      await readFile(join(this.metaDir(name), 'meta.json'));
+      return true;
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return false;
+      throw error;
+    }
+  }
+
+  async remove(name: string): Promise<void> {
+    await rm(this.metaDir(name), { recursive: true, force: true });
+    await rm(this.tlsDir(name), { recursive: true, force: true });
+  }
+
+  /** The CLI's current context ("default" when none is set). */
+  async current(): Promise<string> {
+    const value = (await this.readConfig())['currentContext'];
+    return typeof value === 'string' && value !== '' ? value : 'default';
+  }
+
+  /** Sets (or, with "default", clears) the current context, keeping everything else in config.json. */
+  async setCurrent(name: string): Promise<void> {
+    const config = await this.readConfig();
+    if (name === 'default') delete config['currentContext'];
+    else config['currentContext'] = name;
+    await ensureDir(this.configDir);
+    await writeFileAtomic(
+      join(this.configDir, 'config.json'),
+      `${JSON.stringify(config, null, '\t')}\n`,
+      PRIVATE_FILE_MODE,
+    );
+  }
+
+  private async readConfig(): Promise<Record<string, unknown>> {
+    const file = join(this.configDir, 'config.json');
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return {};
+      throw error;
+    }
+    try {
+      const value: unknown = JSON.parse(text);
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+      throw new Error('not a JSON object');
+    } catch (error) {
+      throw new MoorError(`The docker CLI's ${file} cannot be read: ${messageOf(error)}.`, {
+        code: 'DOCKER_CONFIG_INVALID',
+        suggestions: [`Fix ${file} (it must be a JSON object), then try again.`],
+      });
+    }
+  }
+}
+
+/** The context moor keeps for a machine. */
+export function contextName(machine: string): string {
+  return `moor-${machine}`;
+}
