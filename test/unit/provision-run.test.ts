@@ -4,28 +4,25 @@
  * systemctl, rc-service, package managers, curl, dockerd…) are stubs that log their arguments.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { defaultEngineOptions, type EngineOptions } from '../../src/core/machine.js';
 import { parseOsRelease, type Family } from '../../src/core/provision/os.js';
 import { buildProvisionPlan, type ProvisionInput, type ProvisionPlan } from '../../src/core/provision/plan.js';
+import {
+  assertClean,
+  HOST_HAS_DOCKERD,
+  HOSTILE,
+  MARKER,
+  onHost,
+  removeSandboxes,
+  sandbox,
+  SHELLS,
+  type Sandbox,
+} from '../helpers/provision-sandbox.js';
 
-const MARKER = '/tmp/moor-pwned';
-const HOSTILE = `it's "double" $(touch ${MARKER}) \`touch ${MARKER}\`; touch ${MARKER} & | > * ~ \\ %h %% $HOME $$`;
 const HOSTILE_ENGINE: EngineOptions = {
   ...defaultEngineOptions(),
   Labels: [`evil=${HOSTILE}`],
@@ -34,163 +31,8 @@ const HOSTILE_ENGINE: EngineOptions = {
   ArbitraryFlags: ['debug', `log-opt=tag=${HOSTILE}`, `weird-flag=${HOSTILE}`],
 };
 
-const HOST_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
-const onHost = (command: string): boolean => HOST_DIRS.some((dir) => existsSync(join(dir, command)));
-const HOST_HAS_DOCKERD = onHost('dockerd');
-
-const PREAMBLE = `#!/bin/sh
-log() { printf '%s\\n' "$*" >>"$SANDBOX/calls"; }
-install_dockerd() { cp "$SANDBOX/dockerd.stub" "$SANDBOX/bin/dockerd"; chmod 755 "$SANDBOX/bin/dockerd"; }
-`;
-
-/** Stubs, by command name: the body after PREAMBLE. A file in $SANDBOX steers each one. */
-const STUBS: Record<string, string> = {
-  sudo: `log sudo "$@"
-if [ -e "$SANDBOX/deny-sudo" ]; then exit 1; fi
-[ "$1" = -n ] && shift
-exec "$@"`,
-  hostname: `if [ $# -eq 0 ]; then cat "$SANDBOX/hostname"; exit 0; fi
-log hostname "$@"
-printf '%s\\n' "$1" >"$SANDBOX/hostname"`,
-  systemctl: `log systemctl "$@"
-case "$1" in
-  is-active) [ -e "$SANDBOX/active" ] ;;
-  is-enabled) [ -e "$SANDBOX/enabled" ] ;;
-  restart) if [ -e "$SANDBOX/fail-restart" ]; then exit 1; fi; : >"$SANDBOX/active" ;;
-  enable) : >"$SANDBOX/enabled" ;;
-esac`,
-  journalctl: `log journalctl "$@"
-echo "dockerd[1]: failed to start daemon: fake"`,
-  'rc-service': `log rc-service "$@"
-case "$2" in
-  status) [ -e "$SANDBOX/active" ] ;;
-  start|restart) : >"$SANDBOX/active" ;;
-esac`,
-  'rc-update': `log rc-update "$@"
-case "$1" in
-  show) if [ -e "$SANDBOX/enabled" ]; then echo "                docker | default"; fi ;;
-  add) : >"$SANDBOX/enabled" ;;
-esac`,
-  'apt-get': `log apt-get "DEBIAN_FRONTEND=\${DEBIAN_FRONTEND:-}" "$@"
-locked=$(cat "$SANDBOX/apt-locked" 2>/dev/null || echo 0)
-if [ "$locked" -gt 0 ]; then
-  echo $((locked - 1)) >"$SANDBOX/apt-locked"
-  echo "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 812 (unattended-upgr)" >&2
-  exit 100
-fi
-if [ "$1" = install ]; then
-  if [ -e "$SANDBOX/apt-broken" ]; then echo "E: Unable to locate package docker.io" >&2; exit 100; fi
-  install_dockerd
-fi`,
-  'apt-cache': `log apt-cache "$@"
-[ -e "$SANDBOX/has-docker-cli" ]`,
-  dnf: `log dnf "$@"
-if [ "$1" = install ]; then install_dockerd; fi`,
-  yum: `log yum "$@"
-if [ "$1" = install ]; then install_dockerd; fi`,
-  'amazon-linux-extras': 'log amazon-linux-extras "$@"',
-  zypper: `log zypper "$@"
-install_dockerd`,
-  pacman: `log pacman "$@"
-install_dockerd`,
-  apk: `log apk "$@"
-install_dockerd`,
-  curl: `log curl "$@"
-while [ $# -gt 1 ]; do
-  if [ "$1" = -o ]; then out=$2; shift; fi
-  shift
-done
-cp "$SANDBOX/download" "$out"`,
-  sleep: 'log sleep "$@"',
-};
-
-const DOCKERD_STUB = `${PREAMBLE}log dockerd "$@"
-case "$1" in
-  --help) echo "      --validate       Validate daemon configuration and exit" ;;
-  --validate)
-    if [ -e "$SANDBOX/invalid" ]; then echo "unable to configure the Docker daemon with file $3: fake problem" >&2; exit 1; fi
-    echo "configuration OK" ;;
-esac
-`;
-
-interface Sandbox {
-  dir: string;
-  root: string;
-  bin: string;
-  tmp: string;
-  run(script: string, shell?: string[]): { status: number | null; stdout: string; stderr: string; lastLine: string };
-  /** Stub calls logged since the last call of this function. */
-  calls(): string[];
-  touch(name: string, content?: string): void;
-  remove(name: string): void;
-  read(path: string): string;
-}
-
-const sandboxes: string[] = [];
-after(() => {
-  for (const dir of sandboxes) rmSync(dir, { recursive: true, force: true });
-});
+after(removeSandboxes);
 before(() => rmSync(MARKER, { force: true }));
-
-function sandbox(options: { omit?: string[]; dockerd?: boolean; systemd?: boolean } = {}): Sandbox {
-  const dir = mkdtempSync(join(tmpdir(), 'moor-run-'));
-  sandboxes.push(dir);
-  const root = join(dir, 'root');
-  const bin = join(dir, 'bin');
-  const tmp = join(dir, 'tmp');
-  for (const folder of [root, bin, tmp, join(root, 'etc')]) mkdirSync(folder, { recursive: true });
-  for (const [name, body] of Object.entries(STUBS)) {
-    if (options.omit?.includes(name)) continue;
-    writeFileSync(join(bin, name), `${PREAMBLE}${body}\n`);
-    chmodSync(join(bin, name), 0o755);
-  }
-  writeFileSync(join(dir, 'dockerd.stub'), DOCKERD_STUB);
-  if (options.dockerd ?? false) {
-    writeFileSync(join(bin, 'dockerd'), DOCKERD_STUB);
-    chmodSync(join(bin, 'dockerd'), 0o755);
-  }
-  if (options.systemd ?? false) mkdirSync(join(root, 'run/systemd/system'), { recursive: true });
-  writeFileSync(join(dir, 'hostname'), 'old-name\n');
-  writeFileSync(join(dir, 'calls'), '');
-  writeFileSync(join(dir, 'download'), '# downloaded\n');
-  let seen = 0;
-  return {
-    dir,
-    root,
-    bin,
-    tmp,
-    run(script, shell = ['sh']) {
-      const file = join(dir, 'script.sh');
-      writeFileSync(file, script);
-      const result = spawnSync(shell[0] as string, [...shell.slice(1), file], {
-        encoding: 'utf8',
-        env: { PATH: `${bin}:/usr/bin:/bin`, SANDBOX: dir, TMPDIR: tmp, HOME: dir, LC_ALL: 'C' },
-      });
-      const lines = result.stdout.trimEnd().split('\n');
-      return {
-        status: result.status,
-        stdout: result.stdout,
-        stderr: result.stderr,
-        lastLine: lines[lines.length - 1] ?? '',
-      };
-    },
-    calls() {
-      const all = readFileSync(join(dir, 'calls'), 'utf8').split('\n').slice(0, -1);
-      const fresh = all.slice(seen);
-      seen = all.length;
-      return fresh;
-    },
-    touch(name, content = '') {
-      writeFileSync(join(dir, name), content);
-    },
-    remove(name) {
-      rmSync(join(dir, name), { force: true });
-    },
-    read(path) {
-      return readFileSync(join(root, path), 'utf8');
-    },
-  };
-}
 
 function makePlan(box: Sandbox, overrides: Partial<ProvisionInput> = {}): ProvisionPlan {
   return buildProvisionPlan({
@@ -209,13 +51,6 @@ function makePlan(box: Sandbox, overrides: Partial<ProvisionInput> = {}): Provis
 
 const configureScript = (plan: ProvisionPlan): string => plan.steps[1]?.script ?? '';
 const installScript = (plan: ProvisionPlan): string => plan.steps[0]?.script ?? '';
-
-function assertClean(box: Sandbox): void {
-  assert.equal(existsSync(MARKER), false, 'a hostile value was executed');
-  assert.deepEqual(readdirSync(box.tmp), [], 'temporary files are removed');
-}
-
-const SHELLS: string[][] = [['sh'], ...(onHost('bash') ? [['bash', '--posix']] : [])];
 
 describe('configure-docker.sh in a sandbox (systemd)', () => {
   for (const shell of SHELLS) {
