@@ -8,10 +8,15 @@ if (major < 20 || (major === 20 && minor < 12)) {
 }
 // moor checks the Node version itself (above), so oclif need not load semver to do it again.
 process.env.OCLIF_DISABLE_ENGINE_WARNING ??= 'true';
-const { execute, normalizeArgv } = await import('../dist/src/main.js');
+const { execute, normalizeArgv, quietLogger } = await import('../dist/src/main.js');
+const { fileURLToPath } = await import('node:url');
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 try {
-  await execute({ dir: import.meta.url, args: normalizeArgv(process.argv.slice(2)) });
+  await execute({
+    args: normalizeArgv(process.argv.slice(2)),
+    loadOptions: process.env.DEBUG ? { root } : { root, logger: quietLogger() },
+  });
 } finally {
   process.exit(process.exitCode ?? 0);
 }
