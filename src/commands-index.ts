@@ -2,6 +2,7 @@
 import Active from './commands/active.js';
 import Config from './commands/config.js';
 import Create from './commands/create.js';
+import Docker from './commands/docker.js';
 import Env from './commands/env.js';
 import HelpCommand from './commands/help.js';
 import Inspect from './commands/inspect.js';
@@ -17,6 +18,7 @@ import Ssh from './commands/ssh.js';
 import Start from './commands/start.js';
 import Status from './commands/status.js';
 import Stop from './commands/stop.js';
+import Tunnel from './commands/tunnel.js';
 import Upgrade from './commands/upgrade.js';
 import Url from './commands/url.js';
 import Use from './commands/use.js';
@@ -26,6 +28,7 @@ export const COMMANDS = {
   active: Active,
   config: Config,
   create: Create,
+  docker: Docker,
   env: Env,
   help: HelpCommand,
   inspect: Inspect,
@@ -41,6 +44,7 @@ export const COMMANDS = {
   start: Start,
   status: Status,
   stop: Stop,
+  tunnel: Tunnel,
   upgrade: Upgrade,
   url: Url,
   use: Use,

@@ -40,6 +40,13 @@ export default class Create extends BaseCommand<typeof Create> {
       env: 'MOOR_ENGINE_INSTALL_METHOD',
       helpGroup: 'ENGINE',
     }),
+    'engine-transport': Flags.string({
+      description:
+        'How the docker CLI reaches the engine: tls (TCP port with client certificates) or ssh (no TCP port; through SSH)',
+      options: ['tls', 'ssh'],
+      env: 'MOOR_ENGINE_TRANSPORT',
+      helpGroup: 'ENGINE',
+    }),
     'engine-version': Flags.string({
       description: "Docker version to install (package version prefix, or the install script's VERSION)",
       env: 'MOOR_ENGINE_VERSION',
@@ -95,6 +102,7 @@ export default class Create extends BaseCommand<typeof Create> {
           ? { InstallMethod: flags['engine-install-method'] as 'packages' | 'script' | 'none' }
           : {}),
         ...(flags['engine-version'] ? { Version: flags['engine-version'] } : {}),
+        ...(flags['engine-transport'] ? { Transport: flags['engine-transport'] as 'tls' | 'ssh' } : {}),
         ArbitraryFlags: flags['engine-opt'] ?? [],
         Env: flags['engine-env'] ?? [],
         InsecureRegistry: flags['engine-insecure-registry'] ?? [],
@@ -111,7 +119,11 @@ export default class Create extends BaseCommand<typeof Create> {
       },
     });
     this.log(`Machine "${record.Name}" created (${record.DriverName} driver).`);
-    this.logToStderr(`To point your Docker client at it, run: eval $(${this.config.bin} env ${record.Name})`);
+    this.logToStderr(
+      record.HostOptions.EngineOptions.Transport === 'ssh'
+        ? `To use it: ${this.config.bin} docker ${record.Name} -- ps   (or ${this.config.bin} tunnel ${record.Name})`
+        : `To point your Docker client at it, run: eval $(${this.config.bin} env ${record.Name})`,
+    );
     return record;
   }
 }

@@ -7,7 +7,7 @@ import { MoorError, messageOf } from './errors.js';
 import { matchesFilters, naturalCompare, parseFilters } from './filter.js';
 import { machineFromRecord } from './lifecycle.js';
 import type { Logger } from './log.js';
-import { MachineState, type MachineRecord } from './machine.js';
+import { MachineState, type MachineRecord, transportOf } from './machine.js';
 import type { LoadResult, Store } from './store.js';
 
 /** One row of `ls`; field names are the ones docker-machine's --format templates use. */
@@ -107,6 +107,16 @@ async function queryMachine(
     const { driver } = await machineFromRecord(store, record, log);
     const state = await driver.getState();
     if (state !== MachineState.Running) return { State: state };
+    if (transportOf(record.HostOptions.EngineOptions) === 'ssh') {
+      // No TCP listener to ask: the URL says how to reach it, the version is what provisioning saw.
+      const ssh = await driver.getSSHConfig();
+      const version = record.Provision?.EngineVersion;
+      return {
+        State: state,
+        URL: `ssh://${ssh.user}@${ssh.host}:${ssh.port}`,
+        ...(version ? { DockerVersion: `v${version}` } : {}),
+      };
+    }
     const url = await driver.getURL();
     const result: Partial<ListItem> = { State: state, URL: url };
     if (options.queryDockerVersion && url.startsWith('tcp://')) {

@@ -37,6 +37,11 @@ export interface EngineOptions {
   InstallMethod?: 'packages' | 'script' | 'none';
   /** --engine-version: a package version prefix, or the install script's VERSION. */
   Version?: string;
+  /**
+   * How the docker CLI reaches the engine: tls (a TCP listener with client certificates, as Docker Machine)
+   * or ssh (no TCP listener at all: moor carries the API over SSH to the engine's socket). Default tls.
+   */
+  Transport?: 'tls' | 'ssh';
 }
 
 export interface AuthOptions {
@@ -162,4 +167,9 @@ export function validateEngineOptions(engine: Partial<EngineOptions>): string | 
     if (value.trim() === '' || /\s/.test(value)) return `registry "${value}" must not be empty or contain spaces`;
   }
   return undefined;
+}
+
+/** The engine's transport: ssh only when asked for, tls (Docker Machine's) otherwise. */
+export function transportOf(engine: EngineOptions): 'tls' | 'ssh' {
+  return engine.Transport ?? 'tls';
 }

@@ -21,9 +21,12 @@ import {
 } from './lifecycle.js';
 import { listMachines, type ListItem, type ListOptions } from './ls.js';
 import { type Logger, silentLogger } from './log.js';
-import { MachineState, type MachineRecord, type MachineStateValue } from './machine.js';
+import { MachineState, type MachineRecord, type MachineStateValue, transportOf } from './machine.js';
 import { Store } from './store.js';
-import { writeFileAtomic } from './fsutil.js';
+import { ensureDir, writeFileAtomic } from './fsutil.js';
+
+/** The engine's socket on a machine (the ssh transport forwards to it). */
+const DOCKER_SOCKET = '/var/run/docker.sock';
 
 /** Where `moor use` remembers the docker context that was current before it. */
 const PREVIOUS_CONTEXT_FILE = 'previous-docker-context';
@@ -229,7 +232,16 @@ export class Moor {
 
   /** How to reach the machine's engine; never fails just because the engine does not answer yet. */
   async connection(name: string, check: boolean, timeoutMs = 2_000): Promise<ConnectionCheck> {
-    const { driver, dir } = await this.runningMachine(name);
+    const { driver, dir, record } = await this.runningMachine(name);
+    if (transportOf(record.HostOptions.EngineOptions) === 'ssh') {
+      throw new MoorError(`Machine "${name}" uses the ssh transport: its engine listens on no TCP port.`, {
+        code: 'SSH_TRANSPORT',
+        suggestions: [
+          `Run docker through moor: moor docker ${name} -- ps`,
+          `Or forward its socket: moor tunnel ${name}, then use the DOCKER_HOST it prints.`,
+        ],
+      });
+    }
     const [url, ip] = await Promise.all([driver.getURL(), driver.getIP().catch(() => '')]);
     const tlsVerify = url.startsWith('tcp://') || url.startsWith('https://');
     const connection: DockerConnection = { name, url, certPath: dir, tlsVerify, ip };
@@ -249,6 +261,64 @@ export class Moor {
     const { driver, dir } = await this.runningMachine(name);
     const url = await driver.getURL();
     return engineVersion(url, engineTLSFrom(dir), timeoutMs);
+  }
+
+  /**
+   * What the docker CLI needs to reach a machine: the TLS variables, or, for the ssh transport, a private
+   * socket forwarded over one SSH connection (call close() when done; it removes the socket).
+   */
+  async dockerAccess(name: string): Promise<{ env: Record<string, string>; close(): Promise<void> }> {
+    const { record } = await this.runningMachine(name);
+    if (transportOf(record.HostOptions.EngineOptions) === 'tls') {
+      const { connection } = await this.connection(name, false);
+      const env: Record<string, string> = { DOCKER_HOST: connection.url };
+      if (connection.tlsVerify) Object.assign(env, { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: connection.certPath });
+      return { env, close: async () => undefined };
+    }
+    const { mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(join(tmpdir(), 'moor-docker-'));
+    const { startTunnel } = await import('./tunnel.js');
+    try {
+      const tunnel = await startTunnel({
+        target: await this.sshTarget(name),
+        remoteSocket: DOCKER_SOCKET,
+        listen: { socketPath: join(dir, 'docker.sock') },
+        log: { ...this.log, step: () => undefined },
+      });
+      return {
+        env: { DOCKER_HOST: tunnel.dockerHost },
+        close: async () => {
+          await tunnel.close();
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /**
+   * `moor tunnel`: forwards a local socket (default: a private one under the temp folder) or a loopback
+   * port to the machine's engine socket over one SSH connection, until closed.
+   */
+  async tunnel(name: string, listen: { socketPath?: string; port?: number }) {
+    await this.runningMachine(name);
+    let socketPath = listen.socketPath;
+    if (listen.port === undefined && socketPath === undefined) {
+      const { tmpdir, userInfo } = await import('node:os');
+      const dir = join(tmpdir(), `moor-${userInfo().uid}`);
+      await ensureDir(dir);
+      socketPath = join(dir, `${name}.sock`);
+    }
+    const { startTunnel } = await import('./tunnel.js');
+    return startTunnel({
+      target: await this.sshTarget(name),
+      remoteSocket: DOCKER_SOCKET,
+      listen: listen.port !== undefined ? { port: listen.port } : { socketPath: socketPath! },
+      log: this.log,
+    });
   }
 
   /** The running machine that the docker CLI talks to: $DOCKER_HOST's, else the current context's (moor use). */

@@ -7,7 +7,7 @@
  * is set both as a flag and in the file, so every option lands in exactly one of the two. "hosts" is never
  * written to daemon.json: the listen addresses are -H flags of the service (systemd's fd:// socket).
  */
-import type { EngineOptions } from '../machine.js';
+import { type EngineOptions, transportOf } from '../machine.js';
 import { UsageError } from '../errors.js';
 
 /** Where the caller uploads the engine's certificates; the daemon configuration only refers to them. */
@@ -184,11 +184,13 @@ export function buildEngineConfig(engine: EngineOptions, driverName: string): En
 
   // Like Docker Machine: provider=<driver>, unless the user set a provider label.
   if (!labels.some((label) => label.startsWith('provider='))) labels.push(`provider=${driverName}`);
-  json['tls'] = true;
-  json['tlsverify'] = true;
-  json['tlscacert'] = REMOTE_CERT_PATHS.ca;
-  json['tlscert'] = REMOTE_CERT_PATHS.cert;
-  json['tlskey'] = REMOTE_CERT_PATHS.key;
+  if (transportOf(engine) === 'tls') {
+    json['tls'] = true;
+    json['tlsverify'] = true;
+    json['tlscacert'] = REMOTE_CERT_PATHS.ca;
+    json['tlscert'] = REMOTE_CERT_PATHS.cert;
+    json['tlskey'] = REMOTE_CERT_PATHS.key;
+  }
 
   const env = engine.Env.map((variable): [string, string] => {
     const eq = variable.indexOf('=');

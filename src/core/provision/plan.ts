@@ -6,7 +6,7 @@
  * Each script prints progress lines, and as its last line `moor: changed=1` or `moor: changed=0`.
  */
 import { UsageError } from '../errors.js';
-import { assertValidName, validateEngineOptions, type EngineOptions } from '../machine.js';
+import { assertValidName, transportOf, validateEngineOptions, type EngineOptions } from '../machine.js';
 import { shellQuote } from '../ssh/quote.js';
 import { buildEngineConfig, systemdEnvAssignment, systemdExecArg } from './daemon-config.js';
 import { FAMILIES, UnsupportedOsError, type Family, type OsRelease } from './os.js';
@@ -67,10 +67,11 @@ export function buildProvisionPlan(input: ProvisionInput): ProvisionPlan {
   const { engine, enginePort } = input;
   const config = buildEngineConfig(engine, input.driverName);
   const daemonJson = JSON.stringify(config.daemonJson, null, 2);
-  const tcpHost = `tcp://0.0.0.0:${enginePort}`;
+  // With the ssh transport the engine listens on its socket only: no TCP port at all.
+  const tcpArgs = transportOf(engine) === 'tls' ? ['-H', `tcp://0.0.0.0:${enginePort}`] : [];
 
   const header = ['# Written by moor; "moor provision" rewrites it. Engine options are in /etc/docker/daemon.json.'];
-  const execArgs = ['@DOCKERD@', '-H', '@LOCAL_HOST@', '-H', tcpHost, ...config.extraFlags.map(systemdExecArg)];
+  const execArgs = ['@DOCKERD@', '-H', '@LOCAL_HOST@', ...tcpArgs, ...config.extraFlags.map(systemdExecArg)];
   const dropIn = [
     ...header,
     '[Service]',
@@ -79,9 +80,7 @@ export function buildProvisionPlan(input: ProvisionInput): ProvisionPlan {
     ...config.env.map(([name, value]) => `Environment=${systemdEnvAssignment(name, value)}`),
   ].join('\n');
   // OpenRC's start-stop-daemon evals DOCKER_OPTS: one shell word per argument.
-  const dockerOpts = ['-H', 'unix:///var/run/docker.sock', '-H', tcpHost, ...config.extraFlags]
-    .map(shellQuote)
-    .join(' ');
+  const dockerOpts = ['-H', 'unix:///var/run/docker.sock', ...tcpArgs, ...config.extraFlags].map(shellQuote).join(' ');
   const openrcConf = [
     ...header,
     `DOCKER_OPTS=${shellQuote(dockerOpts)}`,

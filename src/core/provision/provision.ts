@@ -12,7 +12,7 @@ import type { Driver } from '../../../drivers/driver.js';
 import { engineTLSFrom, engineVersion } from '../docker/engine.js';
 import { MoorError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { MachineRecord } from '../machine.js';
+import { type MachineRecord, transportOf } from '../machine.js';
 import type { SSHSession } from '../ssh/types.js';
 import { REMOTE_CERT_PATHS } from './daemon-config.js';
 import { type Family, familyOf, type OsRelease, parseOsRelease, UnsupportedOsError } from './os.js';
@@ -65,7 +65,9 @@ export async function provisionMachine(
       driverName: record.DriverName,
     });
 
-    const certsChanged = await uploadCertificates(session, machineDir, sudo !== '', log);
+    const tls = transportOf(engine) === 'tls';
+    // The ssh transport has no TCP listener: the engine needs no certificates.
+    const certsChanged = tls ? await uploadCertificates(session, machineDir, sudo !== '', log) : false;
     let changed = certsChanged;
     let engineRestarted = false;
     for (const step of plan.steps) {
@@ -85,7 +87,7 @@ export async function provisionMachine(
     log.step('Waiting for the Docker engine');
     const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
     const version = await waitForLocalEngine(session, sudo, deadline, record.Name);
-    await waitForTlsEngine(await driver.getURL(), machineDir, deadline, record.Name);
+    if (tls) await waitForTlsEngine(await driver.getURL(), machineDir, deadline, record.Name);
     log.info(`${record.Name}: Docker ${version} is up and running.`);
     return { hostKey: session.hostKey, changed, os: os.prettyName || os.id, engineVersion: version };
   } finally {
@@ -191,7 +193,7 @@ export async function upgradeEngine(
     log.step('Waiting for the Docker engine');
     const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
     const version = await waitForLocalEngine(session, sudo, deadline, record.Name);
-    await waitForTlsEngine(await driver.getURL(), machineDir, deadline, record.Name);
+    if (transportOf(engine) === 'tls') await waitForTlsEngine(await driver.getURL(), machineDir, deadline, record.Name);
     return { changed: outcome.changed, engineVersion: version };
   } finally {
     await session.close();
