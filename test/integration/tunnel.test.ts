@@ -125,11 +125,12 @@ function exchange(socket: Socket, data: Buffer, length = data.length): Promise<B
   });
 }
 
-/** Resolves once `socket` is closed, with what it received meanwhile. */
+/** Resolves once `socket` is closed, with what it received meanwhile; ends our side after the other's. */
 function closedWith(socket: Socket): Promise<Buffer> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('end', () => socket.end());
     socket.on('error', () => {});
     socket.once('close', () => resolve(Buffer.concat(chunks)));
   });
@@ -144,6 +145,14 @@ async function rejection(promise: Promise<unknown>, code: string): Promise<MoorE
     return error;
   }
   assert.fail(`expected a MoorError ${code}, but it resolved`);
+}
+
+/** Waits until `condition` holds (the tunnel sees a client go a moment after the client saw its answer). */
+async function eventually(condition: () => boolean, what: () => string): Promise<void> {
+  for (let tries = 0; !condition(); tries += 1) {
+    if (tries >= 500) assert.fail(`never happened: ${what()}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -186,6 +195,10 @@ describe('SSH tunnel to a remote Unix socket', { skip, timeout: 120_000 }, () =>
       const version = await request({ socketPath }, '/version');
       assert.equal(version.status, 200);
       assert.equal((JSON.parse(version.body) as { ApiVersion: string }).ApiVersion, '1.46');
+      await eventually(
+        () => tunnel.stats.active === 0,
+        () => JSON.stringify(tunnel.stats),
+      );
       assert.deepEqual(tunnel.stats, { clients: 2, active: 0, reconnects: 0 });
     } finally {
       await tunnel.close();
@@ -223,6 +236,10 @@ describe('SSH tunnel to a remote Unix socket', { skip, timeout: 120_000 }, () =>
       );
       assert.equal(docker.requests() - requestsBefore, 20, 'the engine saw 20 requests');
       assert.equal(logins(sshd) - loginsBefore, 1, `one SSH login:\n${sshd.log()}`);
+      await eventually(
+        () => tunnel.stats.active === 0,
+        () => JSON.stringify(tunnel.stats),
+      );
       assert.deepEqual(tunnel.stats, { clients: 20, active: 0, reconnects: 0 });
     } finally {
       await tunnel.close();
@@ -293,6 +310,10 @@ describe('SSH tunnel to a remote Unix socket', { skip, timeout: 120_000 }, () =>
       first.end();
       await firstClosed;
       await echoClosed;
+      await eventually(
+        () => tunnel.stats.active === 0,
+        () => JSON.stringify(tunnel.stats),
+      );
       assert.deepEqual(tunnel.stats, { clients: 2, active: 0, reconnects: 0 });
     } finally {
       await tunnel.close();
