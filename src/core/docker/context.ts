@@ -5,7 +5,6 @@
  *   $DOCKER_CONFIG/contexts/tls/<sha256(name)>/docker/{ca,cert,key}.pem
  *   $DOCKER_CONFIG/config.json "currentContext"
  */
-import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -22,20 +21,24 @@ export function dockerConfigDir(env: NodeJS.ProcessEnv = process.env): string {
   return env['DOCKER_CONFIG'] || join(homedir(), '.docker');
 }
 
-/** The folder name the docker CLI uses for a context: the hex SHA-256 of its name. */
-export function contextId(name: string): string {
+/**
+ * The folder name the docker CLI uses for a context: the hex SHA-256 of its name. (node:crypto is loaded
+ * here, on first use, not when `ls` starts.)
+ */
+export async function contextId(name: string): Promise<string> {
+  const { createHash } = await import('node:crypto');
   return createHash('sha256').update(name).digest('hex');
 }
 
 export class DockerContexts {
   constructor(readonly configDir: string = dockerConfigDir()) {}
 
-  private metaDir(name: string): string {
-    return join(this.configDir, 'contexts', 'meta', contextId(name));
+  private async metaDir(name: string): Promise<string> {
+    return join(this.configDir, 'contexts', 'meta', await contextId(name));
   }
 
-  private tlsDir(name: string): string {
-    return join(this.configDir, 'contexts', 'tls', contextId(name));
+  private async tlsDir(name: string): Promise<string> {
+    return join(this.configDir, 'contexts', 'tls', await contextId(name));
   }
 
   /** Creates or replaces a context. */
@@ -45,11 +48,12 @@ export class DockerContexts {
       Metadata: { Description: description },
       Endpoints: { docker: { Host: endpoint.host, SkipTLSVerify: false } },
     };
-    await ensureDir(this.metaDir(name));
-    await writeFileAtomic(join(this.metaDir(name), 'meta.json'), JSON.stringify(meta), PRIVATE_FILE_MODE);
-    await rm(this.tlsDir(name), { recursive: true, force: true });
+    const [metaDir, tlsDir] = await Promise.all([this.metaDir(name), this.tlsDir(name)]);
+    await ensureDir(metaDir);
+    await writeFileAtomic(join(metaDir, 'meta.json'), JSON.stringify(meta), PRIVATE_FILE_MODE);
+    await rm(tlsDir, { recursive: true, force: true });
     if (endpoint.tls) {
-      const dir = join(this.tlsDir(name), 'docker');
+      const dir = join(tlsDir, 'docker');
       await ensureDir(dir);
       await writeFileAtomic(join(dir, 'ca.pem'), endpoint.tls.ca, CERT_FILE_MODE);
       await writeFileAtomic(join(dir, 'cert.pem'), endpoint.tls.cert, CERT_FILE_MODE);
@@ -59,7 +63,7 @@ export class DockerContexts {
 
   async exists(name: string): Promise<boolean> {
     try {
-      await readFile(join(this.metaDir(name), 'meta.json'));
+      await readFile(join(await this.metaDir(name), 'meta.json'));
       return true;
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return false;
@@ -68,8 +72,8 @@ export class DockerContexts {
   }
 
   async remove(name: string): Promise<void> {
-    await rm(this.metaDir(name), { recursive: true, force: true });
-    await rm(this.tlsDir(name), { recursive: true, force: true });
+    await rm(await this.metaDir(name), { recursive: true, force: true });
+    await rm(await this.tlsDir(name), { recursive: true, force: true });
   }
 
   /** The CLI's current context ("default" when none is set). */
