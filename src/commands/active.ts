@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
 
 export default class Active extends BaseCommand<typeof Active> {
-  static override summary = 'Print the machine that DOCKER_HOST points at.';
+  static override summary = "Print the active machine: DOCKER_HOST's, else the current docker context's.";
   static override examples = ['<%= config.bin %> active'];
   static override flags = {
     timeout: Flags.integer({ char: 't', description: "Seconds to wait for each machine's state", default: 10, min: 1 }),
