@@ -22,7 +22,7 @@ export default class Inspect extends BaseCommand<typeof Inspect> {
     const view = await moor.inspect(name!);
     if (!this.jsonEnabled()) {
       if (this.flags.format) {
-        const { compileTemplate } = await import('../core/format/template.js');
+        const { compileTemplate } = await import('../core/format/index.js');
         this.log(compileTemplate(this.flags.format).render(view));
       } else {
         this.log(JSON.stringify(view, null, 4));

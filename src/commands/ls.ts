@@ -42,21 +42,24 @@ export default class Ls extends BaseCommand<typeof Ls> {
 
   async run() {
     const { flags } = this;
-    const format = flags.quiet ? undefined : await compileFormat(flags.format);
-    const moor = await this.moor();
-    const items = await moor.list({
-      filters: flags.filter ?? [],
-      timeoutMs: flags.timeout * 1000,
-      queryDockerVersion: format?.source.includes('DockerVersion') ?? false,
-      dockerHost: process.env['DOCKER_HOST'],
-    });
+    // The template loads and compiles while the machines are queried.
+    const [format, items] = await Promise.all([
+      flags.quiet ? undefined : compileFormat(flags.format),
+      this.moor().then((moor) =>
+        moor.list({
+          filters: flags.filter ?? [],
+          timeoutMs: flags.timeout * 1000,
+          queryDockerVersion: !flags.quiet && showsDockerVersion(flags.format),
+          dockerHost: process.env['DOCKER_HOST'],
+        }),
+      ),
+    ]);
     if (!this.jsonEnabled()) {
       if (!format) {
         for (const item of items) this.log(item.Name);
       } else if (format.table) {
-        const { tabularize } = await import('../core/format/table.js');
         const lines = [format.template.render(HEADERS), ...items.map((item) => format.template.render(item))];
-        process.stdout.write(tabularize(lines.map((line) => `${line}\n`).join('')));
+        process.stdout.write(format.tabularize(lines.map((line) => `${line}\n`).join('')));
       } else {
         for (const item of items) this.log(format.template.render(item));
       }
@@ -65,10 +68,15 @@ export default class Ls extends BaseCommand<typeof Ls> {
   }
 }
 
+/** Whether the output has the DOCKER column (the default table, `table` alone, or a format naming it). */
+function showsDockerVersion(format: string | undefined): boolean {
+  return format === undefined || /^\s*table\s*$/.test(format) || format.includes('DockerVersion');
+}
+
 /** The --format template (docker-machine's default table when none is given); `table` alone means the default columns. */
 async function compileFormat(source: string | undefined) {
-  const { compileTemplate, splitTableFormat } = await import('../core/format/template.js');
+  const { compileTemplate, splitTableFormat, tabularize } = await import('../core/format/index.js');
   const split = splitTableFormat(source ?? `table ${DEFAULT_COLUMNS}`);
   const body = split.table && split.body === '' ? DEFAULT_COLUMNS : split.body;
-  return { table: split.table, source: body, template: compileTemplate(body) };
+  return { table: split.table, template: compileTemplate(body), tabularize };
 }

@@ -5,6 +5,7 @@
  *   $DOCKER_CONFIG/contexts/tls/<sha256(name)>/docker/{ca,cert,key}.pem
  *   $DOCKER_CONFIG/config.json "currentContext"
  */
+import { readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -99,7 +100,8 @@ export class DockerContexts {
     const file = join(this.configDir, 'config.json');
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      // A small file read on every `ls`: synchronously, without a thread-pool round trip.
+      text = readFileSync(file, 'utf8');
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return {};
       throw error;
