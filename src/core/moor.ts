@@ -12,6 +12,7 @@ import {
   createMachine,
   type CreateOptions,
   forEachMachine,
+  type Machine,
   openMachine,
   regenerateMachineCerts,
   removeMachine,
@@ -192,7 +193,11 @@ export class Moor {
 
   /** SSH connection settings of a machine, with its pinned host key. */
   async sshTarget(name: string) {
-    const { driver, record } = await openMachine(this.store, name, this.log);
+    return this.sshTargetOf(await openMachine(this.store, name, this.log));
+  }
+
+  private async sshTargetOf({ driver, record }: Machine) {
+    const name = record.Name;
     const config = await driver.getSSHConfig();
     return {
       host: config.host,
@@ -232,7 +237,15 @@ export class Moor {
 
   /** How to reach the machine's engine; never fails just because the engine does not answer yet. */
   async connection(name: string, check: boolean, timeoutMs = 2_000): Promise<ConnectionCheck> {
-    const { driver, dir, record } = await this.runningMachine(name);
+    return this.connectionOf(await this.runningMachine(name), check, timeoutMs);
+  }
+
+  private async connectionOf(
+    { driver, dir, record }: Machine,
+    check: boolean,
+    timeoutMs = 2_000,
+  ): Promise<ConnectionCheck> {
+    const name = record.Name;
     if (transportOf(record.HostOptions.EngineOptions) === 'ssh') {
       throw new MoorError(`Machine "${name}" uses the ssh transport: its engine listens on no TCP port.`, {
         code: 'SSH_TRANSPORT',
@@ -268,9 +281,9 @@ export class Moor {
    * socket forwarded over one SSH connection (call close() when done; it removes the socket).
    */
   async dockerAccess(name: string): Promise<{ env: Record<string, string>; close(): Promise<void> }> {
-    const { record } = await this.runningMachine(name);
-    if (transportOf(record.HostOptions.EngineOptions) === 'tls') {
-      const { connection } = await this.connection(name, false);
+    const machine = await this.runningMachine(name);
+    if (transportOf(machine.record.HostOptions.EngineOptions) === 'tls') {
+      const { connection } = await this.connectionOf(machine, false);
       const env: Record<string, string> = { DOCKER_HOST: connection.url };
       if (connection.tlsVerify) Object.assign(env, { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: connection.certPath });
       return { env, close: async () => undefined };
@@ -281,7 +294,7 @@ export class Moor {
     const { startTunnel } = await import('./tunnel.js');
     try {
       const tunnel = await startTunnel({
-        target: await this.sshTarget(name),
+        target: await this.sshTargetOf(machine),
         remoteSocket: DOCKER_SOCKET,
         listen: { socketPath: join(dir, 'docker.sock') },
         log: { ...this.log, step: () => undefined },
@@ -304,7 +317,7 @@ export class Moor {
    * port to the machine's engine socket over one SSH connection, until closed.
    */
   async tunnel(name: string, listen: { socketPath?: string; port?: number }) {
-    await this.runningMachine(name);
+    const machine = await this.runningMachine(name);
     let socketPath = listen.socketPath;
     if (listen.port === undefined && socketPath === undefined) {
       const { tmpdir, userInfo } = await import('node:os');
@@ -314,7 +327,7 @@ export class Moor {
     }
     const { startTunnel } = await import('./tunnel.js');
     return startTunnel({
-      target: await this.sshTarget(name),
+      target: await this.sshTargetOf(machine),
       remoteSocket: DOCKER_SOCKET,
       listen: listen.port !== undefined ? { port: listen.port } : { socketPath: socketPath! },
       log: this.log,
