@@ -25,6 +25,7 @@ import {
   assertValidName,
   CONFIG_VERSION,
   defaultEngineOptions,
+  installMethodOf,
   type EngineOptions,
   MachineState,
   type MachineRecord,
@@ -91,7 +92,7 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
     const { validateInstallOptions } = await import('./provision/plan.js');
     const engine = options.engine ?? {};
     validateInstallOptions({
-      installMethod: engine.InstallMethod ?? (engine.InstallURL ? 'script' : 'packages'),
+      installMethod: installMethodOf(engine),
       installUrl: engine.InstallURL ?? '',
       ...(engine.Version ? { engineVersion: engine.Version } : {}),
     });

@@ -173,3 +173,8 @@ export function validateEngineOptions(engine: Partial<EngineOptions>): string | 
 export function transportOf(engine: EngineOptions): 'tls' | 'ssh' {
   return engine.Transport ?? 'tls';
 }
+
+/** How Docker is installed: as asked, else the install script when a URL was given, else packages. */
+export function installMethodOf(engine: Partial<EngineOptions>): 'packages' | 'script' | 'none' {
+  return engine.InstallMethod ?? (engine.InstallURL ? 'script' : 'packages');
+}

@@ -12,7 +12,7 @@ import type { Driver } from '../../../drivers/driver.js';
 import { engineTLSFrom, engineVersion } from '../docker/engine.js';
 import { MoorError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import { type MachineRecord, transportOf } from '../machine.js';
+import { installMethodOf, type MachineRecord, transportOf } from '../machine.js';
 import type { SSHSession } from '../ssh/types.js';
 import { REMOTE_CERT_PATHS } from './daemon-config.js';
 import { type Family, familyOf, type OsRelease, parseOsRelease, UnsupportedOsError } from './os.js';
@@ -151,7 +151,7 @@ async function openHost(
     }
     const os = parseOsRelease(osRelease.stdout);
     const engine = record.HostOptions.EngineOptions;
-    const installMethod: InstallMethod = engine.InstallMethod ?? (engine.InstallURL ? 'script' : 'packages');
+    const installMethod: InstallMethod = installMethodOf(engine);
     const family = familyOf(os) ?? null;
     if (family === null && installMethod === 'packages') throw new UnsupportedOsError(os);
     log.info(
