@@ -4,7 +4,7 @@ import { BaseCommand } from '../base-command.js';
 export default class Env extends BaseCommand<typeof Env> {
   static override summary = 'Print the commands that point the Docker client at a machine.';
   static override description =
-    'Prints shell commands that set DOCKER_HOST and the TLS variables for a machine, for bash/zsh/sh, fish, powershell, cmd, tcsh and emacs. If the engine does not answer yet, the commands are still printed, with a warning on stderr.';
+    'Prints shell commands that set DOCKER_HOST and the TLS variables for a machine, for bash/zsh/sh, fish, powershell, cmd, tcsh and emacs. If the engine does not answer yet, the commands are still printed, with a warning on stderr. For an ssh-transport machine, DOCKER_HOST is the socket of its background tunnel (started if it is not running; see moor tunnel --background).';
   static override examples = [
     'eval $(<%= config.bin %> env web)',
     '<%= config.bin %> env --shell fish web | source',
@@ -43,8 +43,25 @@ export default class Env extends BaseCommand<typeof Env> {
       { name: name!, dockerHost: connection.url, certPath: connection.certPath, tlsVerify: connection.tlsVerify },
       flags['no-proxy'] && connection.ip ? { noProxy: env.noProxyFor(connection.ip) } : {},
     );
-    if (!this.jsonEnabled()) process.stdout.write(env.renderEnv({ shell, set: vars, unset: [], commandLine }));
+    // A tunnel's socket speaks plain HTTP: TLS variables left from another machine would break it.
+    // (only those this shell has: some shells complain about unsetting what is not set).
+    const unset = connection.tunnel
+      ? ['DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH'].filter((key) => process.env[key] !== undefined)
+      : [];
+    if (!this.jsonEnabled()) process.stdout.write(env.renderEnv({ shell, set: vars, unset, commandLine }));
     if (warning) this.logger().warn(warning);
-    return { shell, set: vars, ...(warning ? { warning } : {}) };
+    if (connection.tunnel) {
+      const { pid, started } = connection.tunnel;
+      this.logger().info(
+        `${name} uses the ssh transport: DOCKER_HOST is its background tunnel (pid ${pid}${started ? ', started now' : ''}); "moor tunnel --stop ${name}" stops it.`,
+      );
+    }
+    return {
+      shell,
+      set: vars,
+      unset,
+      ...(connection.tunnel ? { tunnel: connection.tunnel } : {}),
+      ...(warning ? { warning } : {}),
+    };
   }
 }

@@ -15,6 +15,7 @@ const HEADERS = {
   Error: 'ERRORS',
   ResponseTime: 'RESPONSE',
   Labels: 'LABELS',
+  Tunnel: 'TUNNEL',
 };
 
 export default class Ls extends BaseCommand<typeof Ls> {
@@ -43,7 +44,7 @@ export default class Ls extends BaseCommand<typeof Ls> {
   async run() {
     const { flags } = this;
     // The template loads and compiles while the machines are queried.
-    const [format, items] = await Promise.all([
+    const [compiled, items] = await Promise.all([
       flags.quiet ? undefined : compileFormat(flags.format),
       this.moor().then((moor) =>
         moor.list({
@@ -54,6 +55,11 @@ export default class Ls extends BaseCommand<typeof Ls> {
         }),
       ),
     ]);
+    // The default table grows a TUNNEL column while some machine has a background tunnel.
+    const format =
+      compiled && flags.format === undefined && items.some((item) => item.Tunnel !== '')
+        ? await compileFormat(`table ${DEFAULT_COLUMNS}\t{{.Tunnel}}`)
+        : compiled;
     if (!this.jsonEnabled()) {
       if (!format) {
         for (const item of items) this.log(item.Name);

@@ -2,6 +2,7 @@
  * `ls`: every machine's state queried in parallel, each bounded by the timeout so that one slow or
  * unreachable machine shows "Timeout" instead of holding up the list. Broken records become Error rows.
  */
+import { runningTunnel } from './background-tunnel.js';
 import { engineTLSFrom, engineVersion } from './docker/engine.js';
 import { MoorError, messageOf } from './errors.js';
 import { matchesFilters, naturalCompare, parseFilters } from './filter.js';
@@ -23,6 +24,8 @@ export interface ListItem {
   Error: string;
   ResponseTime: string;
   Labels: string[];
+  /** DOCKER_HOST of the machine's background tunnel (moor tunnel --background), or ''. */
+  Tunnel: string;
 }
 
 export interface ListOptions {
@@ -63,6 +66,7 @@ async function describe(store: Store, entry: LoadResult, options: ListOptions, l
     Error: '',
     ResponseTime: '',
     Labels: entry.record?.HostOptions.EngineOptions.Labels ?? [],
+    Tunnel: '',
   };
   if (entry.error) {
     item.Error = entry.error.message;
@@ -88,7 +92,7 @@ async function describe(store: Store, entry: LoadResult, options: ListOptions, l
   }
   Object.assign(item, outcome);
   const selected = options.dockerHost
-    ? item.URL !== '' && item.URL === options.dockerHost
+    ? (item.URL !== '' && item.URL === options.dockerHost) || (item.Tunnel !== '' && item.Tunnel === options.dockerHost)
     : options.activeContext === `moor-${item.Name}`;
   item.ActiveHost = item.State === MachineState.Running && selected;
   item.Active = item.ActiveHost ? '*' : '-';
@@ -107,22 +111,30 @@ async function queryMachine(
     const { driver } = await machineFromRecord(store, record, log);
     const state = await driver.getState();
     if (state !== MachineState.Running) return { State: state };
+    const tunnel = runningTunnel(store.machineDir(name), name)?.DockerHost ?? '';
+    let result: Partial<ListItem>;
+    let engineUrl: string;
     if (transportOf(record.HostOptions.EngineOptions) === 'ssh') {
-      // No TCP listener to ask: the URL says how to reach it, the version is what provisioning saw.
+      // No TCP listener to ask: the URL says how to reach it; the version comes through the background
+      // tunnel when one runs, else it is what provisioning saw.
       const ssh = await driver.getSSHConfig();
       const version = record.Provision?.EngineVersion;
-      return {
+      result = {
         State: state,
         URL: `ssh://${ssh.user}@${ssh.host}:${ssh.port}`,
+        Tunnel: tunnel,
         ...(version ? { DockerVersion: `v${version}` } : {}),
       };
+      engineUrl = tunnel;
+    } else {
+      const url = await driver.getURL();
+      result = { State: state, URL: url, Tunnel: tunnel };
+      engineUrl = url.startsWith('tcp://') ? url : '';
     }
-    const url = await driver.getURL();
-    const result: Partial<ListItem> = { State: state, URL: url };
-    if (options.queryDockerVersion && url.startsWith('tcp://')) {
+    if (options.queryDockerVersion && engineUrl !== '') {
       try {
         const tls = engineTLSFrom(store.machineDir(name));
-        const version = await engineVersion(url, tls, Math.max(1, deadline - Date.now()));
+        const version = await engineVersion(engineUrl, tls, Math.max(1, deadline - Date.now()));
         result.DockerVersion = `v${version.Version}`;
       } catch (error) {
         result.Error = `Unable to query docker version: ${messageOf(error)}`;

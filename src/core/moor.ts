@@ -3,7 +3,7 @@
  * It holds no oclif and prints nothing; progress goes to the Logger, results are returned.
  */
 import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { contextName, DockerContexts, dockerConfigDir } from './docker/context.js';
 import { engineRequest, engineTLSFrom, engineVersion, type EngineVersion, readEngineTLS } from './docker/engine.js';
 import { MoorError, messageOf } from './errors.js';
@@ -25,6 +25,7 @@ import { type Logger, silentLogger } from './log.js';
 import { MachineState, type MachineRecord, type MachineStateValue, transportOf } from './machine.js';
 import { Store } from './store.js';
 import { ensureDir, writeFileAtomic } from './fsutil.js';
+import { runningTunnel, type SelfCommand, type TunnelRecord } from './background-tunnel.js';
 
 /** The engine's socket on a machine (the ssh transport forwards to it). */
 const DOCKER_SOCKET = '/var/run/docker.sock';
@@ -39,6 +40,20 @@ export interface DockerConnection {
   certPath: string;
   tlsVerify: boolean;
   ip: string;
+  /** For an ssh-transport machine: the background tunnel that DOCKER_HOST points at. */
+  tunnel?: BackgroundTunnel;
+}
+
+export interface BackgroundTunnel {
+  pid: number;
+  dockerHost: string;
+  /** Whether this call started it (false: it was running already). */
+  started: boolean;
+}
+
+export interface TunnelListen {
+  socketPath?: string;
+  port?: number;
 }
 
 export interface ConnectionCheck {
@@ -55,11 +70,21 @@ export class Moor {
   readonly store: Store;
   readonly log: Logger;
   private readonly env: NodeJS.ProcessEnv;
+  /** How to start this program again, for background tunnels (default: this process's node and script). */
+  private readonly self: SelfCommand | undefined;
 
-  constructor(options: { storagePath?: string | undefined; log?: Logger; env?: NodeJS.ProcessEnv } = {}) {
+  constructor(
+    options: {
+      storagePath?: string | undefined;
+      log?: Logger;
+      env?: NodeJS.ProcessEnv;
+      self?: SelfCommand;
+    } = {},
+  ) {
     this.store = new Store(options.storagePath);
     this.log = options.log ?? silentLogger;
     this.env = options.env ?? process.env;
+    this.self = options.self;
   }
 
   create(options: Omit<CreateOptions, 'env'>): Promise<MachineRecord> {
@@ -80,10 +105,10 @@ export class Moor {
   }
 
   /**
-   * `moor use NAME`: creates or updates the docker context moor-NAME (TLS material included) and makes it
-   * the docker CLI's current context. The context that was current before is remembered for `--unset`.
+   * `moor use NAME`: creates or updates the docker context moor-NAME (TLS material included; for an
+   * ssh-transport machine, its background tunnel's socket) and makes it the docker CLI's current context. The context that was current before is remembered for `--unset`.
    */
-  async use(name: string): Promise<{ context: string; previous: string }> {
+  async use(name: string): Promise<{ context: string; previous: string; tunnel?: BackgroundTunnel }> {
     const { connection } = await this.connection(name, false);
     const contexts = this.contexts();
     const context = contextName(name);
@@ -96,7 +121,7 @@ export class Moor {
       await writeFileAtomic(join(this.store.root, PREVIOUS_CONTEXT_FILE), current);
     }
     await contexts.setCurrent(context);
-    return { context, previous: current };
+    return { context, previous: current, ...(connection.tunnel ? { tunnel: connection.tunnel } : {}) };
   }
 
   /** `moor use --unset`: back to the context that was current before the first `moor use`. */
@@ -155,6 +180,9 @@ export class Moor {
 
   remove(names: string[], force: boolean) {
     return forEachMachine(names, async (name) => {
+      // Its background tunnel would outlive the folder it records itself in.
+      const { stopBackgroundTunnel } = await import('./background-tunnel.js');
+      if (await this.store.exists(name)) await stopBackgroundTunnel(this.store.machineDir(name), name);
       await removeMachine(this.store, name, { force }, this.log);
       await this.forgetContext(name);
     });
@@ -247,13 +275,12 @@ export class Moor {
   ): Promise<ConnectionCheck> {
     const name = record.Name;
     if (transportOf(record.HostOptions.EngineOptions) === 'ssh') {
-      throw new MoorError(`Machine "${name}" uses the ssh transport: its engine listens on no TCP port.`, {
-        code: 'SSH_TRANSPORT',
-        suggestions: [
-          `Run docker through moor: moor docker ${name} -- ps`,
-          `Or forward its socket: moor tunnel ${name}, then use the DOCKER_HOST it prints.`,
-        ],
-      });
+      // No TCP port to point at: the machine's background tunnel (started now if it is not running).
+      const [tunnel, ip] = await Promise.all([
+        this.ensureBackgroundTunnel({ driver, dir, record }, {}),
+        driver.getIP().catch(() => ''),
+      ]);
+      return { connection: { name, url: tunnel.dockerHost, certPath: dir, tlsVerify: false, ip, tunnel } };
     }
     const [url, ip] = await Promise.all([driver.getURL(), driver.getIP().catch(() => '')]);
     const tlsVerify = url.startsWith('tcp://') || url.startsWith('https://');
@@ -282,6 +309,11 @@ export class Moor {
    */
   async dockerAccess(name: string): Promise<{ env: Record<string, string>; close(): Promise<void> }> {
     const machine = await this.runningMachine(name);
+    const background = runningTunnel(machine.dir, name);
+    if (background) {
+      // One SSH connection made once, reused by every docker command: no handshake here.
+      return { env: { DOCKER_HOST: background.DockerHost }, close: async () => undefined };
+    }
     if (transportOf(machine.record.HostOptions.EngineOptions) === 'tls') {
       const { connection } = await this.connectionOf(machine, false);
       const env: Record<string, string> = { DOCKER_HOST: connection.url };
@@ -316,22 +348,77 @@ export class Moor {
    * `moor tunnel`: forwards a local socket (default: a private one under the temp folder) or a loopback
    * port to the machine's engine socket over one SSH connection, until closed.
    */
-  async tunnel(name: string, listen: { socketPath?: string; port?: number }) {
+  async tunnel(name: string, listen: TunnelListen, options: { detached?: boolean } = {}) {
     const machine = await this.runningMachine(name);
-    let socketPath = listen.socketPath;
-    if (listen.port === undefined && socketPath === undefined) {
-      const { tmpdir, userInfo } = await import('node:os');
-      const dir = join(tmpdir(), `moor-${userInfo().uid}`);
-      await ensureDir(dir);
-      socketPath = join(dir, `${name}.sock`);
-    }
+    const running = runningTunnel(machine.dir, name);
+    if (options.detached && running) throw tunnelRunning(name, running);
+    const socketPath =
+      listen.port === undefined ? (listen.socketPath ?? (await defaultTunnelSocket(machine.dir, name))) : undefined;
     const { startTunnel } = await import('./tunnel.js');
-    return startTunnel({
+    const tunnel = await startTunnel({
       target: await this.sshTargetOf(machine),
       remoteSocket: DOCKER_SOCKET,
-      listen: listen.port !== undefined ? { port: listen.port } : { socketPath: socketPath! },
+      listen: socketPath !== undefined ? { socketPath } : { port: listen.port! },
       log: this.log,
     });
+    if (options.detached) {
+      // The record appears once clients can connect, and goes when the tunnel stops.
+      const { forgetTunnel, recordTunnel } = await import('./background-tunnel.js');
+      await recordTunnel(machine.dir, tunnel.dockerHost);
+      const forget = () => forgetTunnel(machine.dir).catch(() => undefined);
+      void tunnel.closed.then(forget, forget);
+    }
+    return tunnel;
+  }
+
+  /**
+   * `moor tunnel --background`: the machine's tunnel in a process of its own, recorded in its folder; a
+   * tunnel that is running already is returned as it is (unless it listens elsewhere than asked).
+   */
+  async backgroundTunnel(name: string, listen: TunnelListen): Promise<BackgroundTunnel> {
+    return this.ensureBackgroundTunnel(await this.runningMachine(name), listen);
+  }
+
+  private async ensureBackgroundTunnel(machine: Machine, listen: TunnelListen): Promise<BackgroundTunnel> {
+    const name = machine.record.Name;
+    return this.store.withLock(`tunnel-${name}`, 'tunnel', async () => {
+      const running = runningTunnel(machine.dir, name);
+      if (running) {
+        const wanted =
+          listen.port !== undefined
+            ? listen.port === 0 || running.DockerHost === `tcp://127.0.0.1:${listen.port}`
+            : listen.socketPath === undefined || running.DockerHost === `unix://${resolvePath(listen.socketPath)}`;
+        if (!wanted) throw tunnelRunning(name, running);
+        return { pid: running.Pid, dockerHost: running.DockerHost, started: false };
+      }
+      const socketPath =
+        listen.port === undefined ? (listen.socketPath ?? (await defaultTunnelSocket(machine.dir, name))) : '';
+      const { spawnBackgroundTunnel } = await import('./background-tunnel.js');
+      this.log.step(`Starting a background tunnel to "${name}"`);
+      const record = await spawnBackgroundTunnel({
+        machine: name,
+        machineDir: machine.dir,
+        storePath: this.store.root,
+        listenArgs: socketPath ? ['--socket', resolvePath(socketPath)] : ['--port', String(listen.port)],
+        env: this.env,
+        ...(this.self ? { self: this.self } : {}),
+      });
+      return { pid: record.Pid, dockerHost: record.DockerHost, started: true };
+    });
+  }
+
+  /** `moor tunnel --stop`: stops the machine's background tunnel. */
+  async stopTunnel(name: string): Promise<TunnelRecord> {
+    await this.store.load(name); // a clear error for a machine that does not exist
+    const { stopBackgroundTunnel } = await import('./background-tunnel.js');
+    const stopped = await stopBackgroundTunnel(this.store.machineDir(name), name);
+    if (!stopped) {
+      throw new MoorError(`Machine "${name}" has no background tunnel running.`, {
+        code: 'TUNNEL_NOT_RUNNING',
+        suggestions: [`Start one with "moor tunnel --background ${name}".`],
+      });
+    }
+    return stopped;
   }
 
   /** The running machine that the docker CLI talks to: $DOCKER_HOST's, else the current context's (moor use). */
@@ -351,7 +438,7 @@ export class Moor {
     );
   }
 
-  private async runningMachine(name: string) {
+  private async runningMachine(name: string): Promise<Machine> {
     const machine = await openMachine(this.store, name, this.log);
     if (machine.record.Phase === 'error') {
       throw new MoorError(`Machine "${name}" is in state Error: ${machine.record.LastError ?? 'create failed'}`, {
@@ -368,4 +455,29 @@ export class Moor {
     }
     return machine;
   }
+}
+
+/**
+ * Where a machine's tunnel listens unless told otherwise: docker.sock in the machine's own folder (private,
+ * and gone with the machine); when that path is too long for a socket, a private folder of the user's in
+ * the temp folder, named after the store too (two stores may both have a "web").
+ */
+async function defaultTunnelSocket(machineDir: string, name: string): Promise<string> {
+  const inMachineDir = join(machineDir, 'docker.sock');
+  if (Buffer.byteLength(inMachineDir) <= 100) return inMachineDir;
+  const [{ tmpdir, userInfo }, { createHash }] = await Promise.all([import('node:os'), import('node:crypto')]);
+  const dir = join(tmpdir(), `moor-${userInfo().uid}`);
+  await ensureDir(dir);
+  const store = createHash('sha256').update(machineDir).digest('hex').slice(0, 8);
+  return join(dir, `${name}-${store}.sock`);
+}
+
+function tunnelRunning(name: string, running: TunnelRecord): MoorError {
+  return new MoorError(
+    `Machine "${name}" has a background tunnel running already (pid ${running.Pid}, ${running.DockerHost}).`,
+    {
+      code: 'TUNNEL_RUNNING',
+      suggestions: [`Use it: export DOCKER_HOST=${running.DockerHost}`, `Or stop it first: moor tunnel --stop ${name}`],
+    },
+  );
 }

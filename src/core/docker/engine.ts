@@ -42,7 +42,7 @@ export function engineTLSFrom(certDir: string): () => Promise<EngineTLS> {
   return () => readEngineTLS(certDir);
 }
 
-/** GET `path` on a tcp:// engine URL over TLS; resolves with the parsed JSON body or the text. */
+/** GET `path` on a tcp:// engine URL over TLS (or a unix:// socket, plain); resolves with the parsed JSON body or the text. */
 export async function engineRequest(
   url: string,
   path: string,
@@ -50,6 +50,7 @@ export async function engineRequest(
   timeoutMs: number,
 ): Promise<unknown> {
   const target = new URL(url);
+  if (target.protocol === 'unix:') return unixRequest(url, decodeURIComponent(target.pathname), path, timeoutMs);
   if (target.protocol !== 'tcp:' && target.protocol !== 'https:') {
     throw new MoorError(`Cannot reach ${url} over TLS: only tcp:// endpoints are supported here.`, {
       code: 'ENGINE_UNREACHABLE',
@@ -88,27 +89,7 @@ export async function engineRequest(
           createConnection: () =>
             connect({ socket, host, secureContext, ...(isIpLiteral(host) ? {} : { servername: host }) }),
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            const body = Buffer.concat(chunks).toString('utf8');
-            if ((res.statusCode ?? 500) >= 400) {
-              reject(
-                new MoorError(`The engine at ${url} answered ${res.statusCode}: ${body.trim()}`, {
-                  code: 'ENGINE_ERROR',
-                }),
-              );
-              return;
-            }
-            try {
-              resolve(JSON.parse(body));
-            } catch {
-              resolve(body);
-            }
-          });
-          res.on('error', reject);
-        },
+        readBody(url, resolve, reject),
       );
       const timer = setTimeout(
         () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)),
@@ -121,6 +102,51 @@ export async function engineRequest(
   } finally {
     socket.destroy();
   }
+}
+
+/** GET `path` over a local Unix socket (a tunnel's): plain HTTP, the socket's mode keeps others out. */
+async function unixRequest(url: string, socketPath: string, path: string, timeoutMs: number): Promise<unknown> {
+  const { request } = await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { socketPath, path, method: 'GET', headers: { Host: 'docker' } },
+      readBody(url, resolve, reject),
+    );
+    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), Math.max(1, timeoutMs));
+    req.on('close', () => clearTimeout(timer));
+    req.on('error', (error) =>
+      reject(
+        new MoorError(`Cannot reach the Docker engine at ${url}: ${messageOf(error)}`, {
+          code: 'ENGINE_UNREACHABLE',
+          cause: error,
+        }),
+      ),
+    );
+    req.end();
+  });
+}
+
+/** A response handler: the JSON body (or its text) for a success, an ENGINE_ERROR for an error status. */
+function readBody(url: string, resolve: (body: unknown) => void, reject: (error: Error) => void) {
+  return (res: import('node:http').IncomingMessage) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    res.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      if ((res.statusCode ?? 500) >= 400) {
+        reject(
+          new MoorError(`The engine at ${url} answered ${res.statusCode}: ${body.trim()}`, { code: 'ENGINE_ERROR' }),
+        );
+        return;
+      }
+      try {
+        resolve(JSON.parse(body));
+      } catch {
+        resolve(body);
+      }
+    });
+    res.on('error', reject);
+  };
 }
 
 async function connectTcp(host: string, port: number, timeoutMs: number): Promise<Socket> {

@@ -1,0 +1,240 @@
+/**
+ * Background tunnels: `moor tunnel --background` runs the tunnel in a detached moor process that records
+ * itself in the machine's folder (tunnel.json: pid and DOCKER_HOST) once it listens, logs to tunnel.log,
+ * and removes its record when it stops. Everything else (`env` and `use` for ssh machines, `moor docker`,
+ * `ls`) finds it there, so the SSH connection is made once and reused by every docker command.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MoorError } from './errors.js';
+import { isErrno, PRIVATE_FILE_MODE, writeFileAtomic } from './fsutil.js';
+
+export const TUNNEL_STATE_FILE = 'tunnel.json';
+export const TUNNEL_LOG_FILE = 'tunnel.log';
+
+/** What a background tunnel records about itself (PascalCase, as the rest of the machine folder). */
+export interface TunnelRecord {
+  Pid: number;
+  DockerHost: string;
+  StartedAt: string;
+}
+
+/** The command that starts this program: node, its loader flags, the entry script. */
+export type SelfCommand = readonly string[];
+
+export function defaultSelfCommand(): SelfCommand {
+  return [process.execPath, ...process.execArgv, process.argv[1] ?? ''];
+}
+
+function isTunnelRecord(value: unknown): value is TunnelRecord {
+  const record = value as Partial<TunnelRecord> | null;
+  return (
+    typeof record === 'object' &&
+    record !== null &&
+    Number.isInteger(record.Pid) &&
+    (record.Pid ?? 0) > 0 &&
+    typeof record.DockerHost === 'string' &&
+    typeof record.StartedAt === 'string'
+  );
+}
+
+/** Whether a process with this pid exists (EPERM: it does, but is someone else's). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return isErrno(error, 'EPERM');
+  }
+}
+
+/**
+ * Whether the pid is still the tunnel process that wrote the record: on Linux its command line names the
+ * tunnel and the machine (a recycled pid does not); elsewhere, whether it is alive.
+ */
+function isTunnelProcess(pid: number, machine: string): boolean {
+  if (!processAlive(pid)) return false;
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return true; // no procfs: trust the live pid
+  }
+  const args = cmdline.split('\0');
+  return args.includes('tunnel') && args.includes(machine);
+}
+
+/**
+ * The machine's running background tunnel, or undefined. A record whose process is gone is ignored (and
+ * left for the next start or stop to replace). Synchronous: `ls` asks for every machine.
+ */
+export function runningTunnel(machineDir: string, machine: string): TunnelRecord | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(machineDir, TUNNEL_STATE_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  let record: unknown;
+  try {
+    record = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isTunnelRecord(record)) return undefined;
+  return isTunnelProcess(record.Pid, machine) ? record : undefined;
+}
+
+/** Written by the tunnel process once it listens. */
+export async function recordTunnel(machineDir: string, dockerHost: string): Promise<void> {
+  const record: TunnelRecord = { Pid: process.pid, DockerHost: dockerHost, StartedAt: new Date().toISOString() };
+  await writeFileAtomic(join(machineDir, TUNNEL_STATE_FILE), `${JSON.stringify(record, null, 2)}\n`, PRIVATE_FILE_MODE);
+}
+
+/** Removed by the tunnel process when it stops (only its own record). */
+export async function forgetTunnel(machineDir: string, pid = process.pid): Promise<void> {
+  const path = join(machineDir, TUNNEL_STATE_FILE);
+  try {
+    const record: unknown = JSON.parse(await readFile(path, 'utf8'));
+    if (isTunnelRecord(record) && record.Pid !== pid) return;
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return;
+  }
+  await rm(path, { force: true });
+}
+
+export interface SpawnTunnelOptions {
+  machine: string;
+  machineDir: string;
+  storePath: string;
+  /** Arguments after `tunnel NAME` (--socket PATH or --port N). */
+  listenArgs: string[];
+  self?: SelfCommand;
+  env?: NodeJS.ProcessEnv;
+  /** How long to wait for the tunnel to listen; default 45 s (its first SSH connection may retry for 30 s). */
+  timeoutMs?: number;
+}
+
+/**
+ * Starts `moor tunnel NAME --detached ...` as a process of its own (new session, no terminal, output to
+ * tunnel.log) and waits until it has recorded itself, or has exited (its last log lines are the error).
+ */
+export async function spawnBackgroundTunnel(options: SpawnTunnelOptions): Promise<TunnelRecord> {
+  const [command, ...prefix] = options.self ?? defaultSelfCommand();
+  const logPath = join(options.machineDir, TUNNEL_LOG_FILE);
+  await forgetTunnel(options.machineDir, -1).catch(() => undefined); // a dead tunnel's record
+  const logFd = openSync(logPath, 'w', PRIVATE_FILE_MODE);
+  let child;
+  try {
+    child = spawn(
+      command!,
+      [
+        ...prefix,
+        '--storage-path',
+        options.storePath,
+        'tunnel',
+        options.machine,
+        ...options.listenArgs,
+        '--detached',
+      ],
+      {
+        detached: true,
+        stdio: ['ignore', logFd, logFd],
+        env: { ...(options.env ?? process.env), MOOR_TUNNEL_CHILD: '1' },
+      },
+    );
+  } finally {
+    closeSync(logFd);
+  }
+  const pid = child.pid;
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.once('error', () => resolve(-1));
+  });
+  const deadline = Date.now() + (options.timeoutMs ?? 45_000);
+  let delay = 10;
+  for (;;) {
+    const record = pid ? runningTunnel(options.machineDir, options.machine) : undefined;
+    if (record && record.Pid === pid) {
+      child.unref();
+      return record;
+    }
+    const code = await Promise.race([exited, sleep(delay).then(() => undefined)]);
+    if (code !== undefined) throw new MoorError(childFailure(logPath, options.machine), childFailureOptions(options));
+    if (Date.now() > deadline) {
+      child.kill('SIGTERM');
+      throw new MoorError(
+        `The background tunnel to "${options.machine}" did not start in ${Math.round((options.timeoutMs ?? 45_000) / 1000)} s.`,
+        { ...childFailureOptions(options), code: 'TUNNEL_START_TIMEOUT', exitCode: 7 },
+      );
+    }
+    delay = Math.min(delay * 2, 100);
+  }
+}
+
+function childFailureOptions(options: SpawnTunnelOptions) {
+  return {
+    code: 'TUNNEL_START_FAILED',
+    suggestions: [
+      `Its log is ${join(options.machineDir, TUNNEL_LOG_FILE)}.`,
+      `Run "moor tunnel ${options.machine}" in the foreground to see it fail step by step.`,
+    ],
+  };
+}
+
+/** The tunnel process's error: the last lines of its log (which the base command wrote as "Error: ..."). */
+function childFailure(logPath: string, machine: string): string {
+  let log = '';
+  try {
+    log = readFileSync(logPath, 'utf8');
+  } catch {
+    // nothing logged
+  }
+  const lines = log.split('\n').filter((line) => line.trim() !== '');
+  const errorAt = lines.findIndex((line) => /^(\S+ )?(Error|error):/.test(line) || line.startsWith(' ›   Error'));
+  const detail = (errorAt >= 0 ? lines.slice(errorAt) : lines.slice(-3)).join(' ').replace(/\s+/g, ' ').trim();
+  return `The background tunnel to "${machine}" could not start${detail ? `: ${detail}` : '.'}`;
+}
+
+/**
+ * Stops the machine's background tunnel: SIGTERM (it closes its connections and removes its socket), then
+ * SIGKILL if it has not exited within `graceMs`. Resolves with the stopped record, or undefined if none ran.
+ */
+export async function stopBackgroundTunnel(
+  machineDir: string,
+  machine: string,
+  graceMs = 5_000,
+): Promise<TunnelRecord | undefined> {
+  const record = runningTunnel(machineDir, machine);
+  if (!record) {
+    await rm(join(machineDir, TUNNEL_STATE_FILE), { force: true });
+    return undefined;
+  }
+  signal(record.Pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (processAlive(record.Pid) && Date.now() < deadline) await sleep(20);
+  if (processAlive(record.Pid)) {
+    signal(record.Pid, 'SIGKILL');
+    while (processAlive(record.Pid) && Date.now() < deadline + 2_000) await sleep(20);
+  }
+  await rm(join(machineDir, TUNNEL_STATE_FILE), { force: true });
+  if (record.DockerHost.startsWith('unix://')) {
+    // A killed tunnel could not remove its socket; a stopped one did already.
+    await rm(record.DockerHost.slice('unix://'.length), { force: true }).catch(() => undefined);
+  }
+  return record;
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    if (!isErrno(error, 'ESRCH')) throw error;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
