@@ -130,15 +130,7 @@ export async function spawnBackgroundTunnel(options: SpawnTunnelOptions): Promis
   try {
     child = spawn(
       command!,
-      [
-        ...prefix,
-        '--storage-path',
-        options.storePath,
-        'tunnel',
-        options.machine,
-        ...options.listenArgs,
-        '--detached',
-      ],
+      [...prefix, '--storage-path', options.storePath, 'tunnel', options.machine, ...options.listenArgs, '--detached'],
       {
         detached: true,
         stdio: ['ignore', logFd, logFd],
