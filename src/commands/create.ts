@@ -47,6 +47,12 @@ export default class Create extends BaseCommand<typeof Create> {
       env: 'MOOR_ENGINE_TRANSPORT',
       helpGroup: 'ENGINE',
     }),
+    'engine-socket': Flags.string({
+      description:
+        "The engine's Unix socket on the host, for an engine already there that listens elsewhere than /var/run/docker.sock (the ssh transport, moor docker and moor tunnel use it)",
+      env: 'MOOR_ENGINE_SOCKET',
+      helpGroup: 'ENGINE',
+    }),
     'engine-version': Flags.string({
       description: "Docker version to install (package version prefix, or the install script's VERSION)",
       env: 'MOOR_ENGINE_VERSION',
@@ -103,6 +109,7 @@ export default class Create extends BaseCommand<typeof Create> {
           : {}),
         ...(flags['engine-version'] ? { Version: flags['engine-version'] } : {}),
         ...(flags['engine-transport'] ? { Transport: flags['engine-transport'] as 'tls' | 'ssh' } : {}),
+        ...(flags['engine-socket'] ? { Socket: flags['engine-socket'] } : {}),
         ArbitraryFlags: flags['engine-opt'] ?? [],
         Env: flags['engine-env'] ?? [],
         InsecureRegistry: flags['engine-insecure-registry'] ?? [],

@@ -42,6 +42,8 @@ export interface EngineOptions {
    * or ssh (no TCP listener at all: moor carries the API over SSH to the engine's socket). Default tls.
    */
   Transport?: 'tls' | 'ssh';
+  /** --engine-socket: the engine's Unix socket on the host when it is not /var/run/docker.sock. */
+  Socket?: string;
 }
 
 export interface AuthOptions {
@@ -162,6 +164,9 @@ export function validateEngineOptions(engine: Partial<EngineOptions>): string | 
   }
   for (const variable of engine.Env ?? []) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(variable)) return `--engine-env "${variable}" must be NAME=value`;
+  }
+  if (engine.Socket !== undefined && !/^\/[^\0\s]*$/.test(engine.Socket)) {
+    return `--engine-socket "${engine.Socket}" must be an absolute path on the host, without spaces`;
   }
   for (const value of [...(engine.InsecureRegistry ?? []), ...(engine.RegistryMirror ?? [])]) {
     if (value.trim() === '' || /\s/.test(value)) return `registry "${value}" must not be empty or contain spaces`;

@@ -27,9 +27,6 @@ import { Store } from './store.js';
 import { ensureDir, writeFileAtomic } from './fsutil.js';
 import { runningTunnel, type SelfCommand, type TunnelRecord } from './background-tunnel.js';
 
-/** The engine's socket on a machine (the ssh transport forwards to it). */
-const DOCKER_SOCKET = '/var/run/docker.sock';
-
 /** Where `moor use` remembers the docker context that was current before it. */
 const PREVIOUS_CONTEXT_FILE = 'previous-docker-context';
 
@@ -327,7 +324,7 @@ export class Moor {
     try {
       const tunnel = await startTunnel({
         target: await this.sshTargetOf(machine),
-        remoteSocket: DOCKER_SOCKET,
+        ...engineSocketOf(machine),
         listen: { socketPath: join(dir, 'docker.sock') },
         log: { ...this.log, step: () => undefined },
       });
@@ -357,7 +354,7 @@ export class Moor {
     const { startTunnel } = await import('./tunnel.js');
     const tunnel = await startTunnel({
       target: await this.sshTargetOf(machine),
-      remoteSocket: DOCKER_SOCKET,
+      ...engineSocketOf(machine),
       listen: socketPath !== undefined ? { socketPath } : { port: listen.port! },
       log: this.log,
     });
@@ -480,4 +477,10 @@ function tunnelRunning(name: string, running: TunnelRecord): MoorError {
       suggestions: [`Use it: export DOCKER_HOST=${running.DockerHost}`, `Or stop it first: moor tunnel --stop ${name}`],
     },
   );
+}
+
+/** The engine socket the machine was created with (--engine-socket); none means the default, or a rootless one. */
+function engineSocketOf({ record }: Machine): { remoteSocket?: string } {
+  const socket = record.HostOptions.EngineOptions.Socket;
+  return socket ? { remoteSocket: socket } : {};
 }

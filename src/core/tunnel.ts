@@ -8,15 +8,20 @@ import { chmod, lstat, rm, stat } from 'node:fs/promises';
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { MoorError, messageOf, TimeoutError, UsageError } from './errors.js';
+import { resolveEngineAccess, type EngineAccess } from './docker/remote.js';
+import { MoorError, messageOf, TimeoutError } from './errors.js';
 import { isErrno } from './fsutil.js';
 import { silentLogger, type Logger } from './log.js';
 import { connect, HostKeyChangedError, SSHAuthError, type SSHSession, type SSHTarget } from './ssh/index.js';
 
 export interface TunnelOptions {
   target: SSHTarget;
-  /** The remote socket to forward to, e.g. /var/run/docker.sock. */
-  remoteSocket: string;
+  /**
+   * The engine's socket on the host. Default /var/run/docker.sock, or a rootless engine's socket when
+   * that one is missing; when no channel to it opens, `docker system dial-stdio` (through sudo for a user
+   * outside the docker group) carries the connections instead (see resolveEngineAccess).
+   */
+  remoteSocket?: string;
   /**
    * Where to listen: a Unix socket (created 0600; its folder should be private to the user, 0700) or a
    * TCP port on 127.0.0.1 only (0: pick a free one).
@@ -69,20 +74,20 @@ export async function startTunnel(options: TunnelOptions): Promise<Tunnel> {
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new RangeError(`connectTimeoutMs must be a positive number, got ${timeoutMs}`);
   }
-  if (options.remoteSocket === '') {
-    throw new UsageError('The tunnel needs the path of the remote socket.');
-  }
   const listen = checkListen(options.listen);
   const session = await connect(options.target, { timeoutMs, log });
   try {
-    // One channel at once: a missing socket or a user without access fails here, in words, not per client.
-    const probe = await session.forwardToUnixSocket(options.remoteSocket);
-    probe.destroy();
+    // Once, at start: a missing socket or a user without access fails here, in words, not per client.
+    const access = await resolveEngineAccess(session, {
+      ...(options.remoteSocket ? { socket: options.remoteSocket } : {}),
+      user: options.target.user,
+      where: `${options.target.host}:${options.target.port}`,
+    });
     const listener = 'socketPath' in listen ? await listenUnix(listen.socketPath) : await listenTcp(listen.port);
     // Reconnections must meet the same server: pin the key this connection saw (trust on first use).
     const target = { ...options.target, hostKey: options.target.hostKey ?? session.hostKey };
-    const tunnel = new SshTunnel(session, listener, { target, remoteSocket: options.remoteSocket, log, timeoutMs });
-    log.debug(`Tunnel ${tunnel.dockerHost} -> ${options.remoteSocket} on ${target.host}:${target.port}`);
+    const tunnel = new SshTunnel(session, listener, { target, access, log, timeoutMs });
+    log.debug(`Tunnel ${tunnel.dockerHost} -> ${access.description} on ${target.host}:${target.port}`);
     return tunnel;
   } catch (error) {
     await session.close();
@@ -104,7 +109,7 @@ interface Client {
 
 interface Settings {
   target: SSHTarget;
-  remoteSocket: string;
+  access: EngineAccess;
   log: Logger;
   timeoutMs: number;
 }
@@ -181,7 +186,7 @@ class SshTunnel implements Tunnel {
     }
     client.channel = channel;
     channel.on('error', (error: Error) => {
-      this.settings.log.debug(`Tunnel channel to ${this.settings.remoteSocket}: ${error.message}`);
+      this.settings.log.debug(`Tunnel channel to ${this.settings.access.description}: ${error.message}`);
       socket.destroy();
     });
     // The channel closes once both sides sent EOF, or when the connection is gone: nothing more can pass.
@@ -202,17 +207,17 @@ class SshTunnel implements Tunnel {
    * on connections lost under it until the client's budget (connectTimeoutMs) runs out.
    */
   private async openChannel(): Promise<Duplex> {
-    const { remoteSocket, timeoutMs, target } = this.settings;
+    const { access, timeoutMs, target } = this.settings;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const session = await this.currentSession(deadline);
       try {
         const channel = await this.wait(
-          session.forwardToUnixSocket(remoteSocket),
+          access.open(session),
           deadline,
           () =>
             new TimeoutError(
-              `Timed out after ${seconds(timeoutMs)} opening a channel to ${remoteSocket} on ${target.host}:${target.port}.`,
+              `Timed out after ${seconds(timeoutMs)} opening a channel to ${access.description} on ${target.host}:${target.port}.`,
             ),
           (late) => late.destroy(),
         );

@@ -371,9 +371,9 @@ describe('SSH tunnel to a remote Unix socket', { skip, timeout: 120_000 }, () =>
     const socketPath = join(work, 'missing.sock');
     const error = await rejection(
       startTunnel(options({ socketPath }, { remoteSocket: join(work, 'no-such.sock') })),
-      'SSH_FORWARD_FAILED',
+      'ENGINE_SOCKET_MISSING',
     );
-    assert.match(error.message, /no-such\.sock/);
+    assert.match(error.message, /^No Docker engine socket at \S+no-such\.sock on 127\.0\.0\.1:\d+\.$/);
     assert.equal(await exists(socketPath), false);
   });
 

@@ -7,9 +7,10 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import type { Driver } from '../../../drivers/driver.js';
 import { engineTLSFrom, engineVersion } from '../docker/engine.js';
+import { DEFAULT_ENGINE_SOCKET, httpOverStream } from '../docker/remote.js';
+import { shellQuote } from '../ssh/quote.js';
 import { MoorError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { installMethodOf, type MachineRecord, transportOf } from '../machine.js';
@@ -39,7 +40,6 @@ export interface ProvisionResult {
   engineVersion: string;
 }
 
-const DOCKER_SOCKET = '/var/run/docker.sock';
 const OUTPUT_TAIL_LINES = 25;
 
 export async function provisionMachine(
@@ -86,7 +86,13 @@ export async function provisionMachine(
 
     log.step('Waiting for the Docker engine');
     const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
-    const version = await waitForLocalEngine(session, sudo, deadline, record.Name);
+    const version = await waitForLocalEngine(
+      session,
+      sudo,
+      deadline,
+      record.Name,
+      record.HostOptions.EngineOptions.Socket,
+    );
     if (tls) await waitForTlsEngine(await driver.getURL(), machineDir, deadline, record.Name);
     log.info(`${record.Name}: Docker ${version} is up and running.`);
     return { hostKey: session.hostKey, changed, os: os.prettyName || os.id, engineVersion: version };
@@ -192,7 +198,13 @@ export async function upgradeEngine(
     const outcome = await runStep(session, 'upgrade-docker', script, record.Name, log);
     log.step('Waiting for the Docker engine');
     const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
-    const version = await waitForLocalEngine(session, sudo, deadline, record.Name);
+    const version = await waitForLocalEngine(
+      session,
+      sudo,
+      deadline,
+      record.Name,
+      record.HostOptions.EngineOptions.Socket,
+    );
     if (transportOf(engine) === 'tls') await waitForTlsEngine(await driver.getURL(), machineDir, deadline, record.Name);
     return { changed: outcome.changed, engineVersion: version };
   } finally {
@@ -317,18 +329,20 @@ async function waitForLocalEngine(
   sudo: string,
   deadline: number,
   machine: string,
+  socket = DEFAULT_ENGINE_SOCKET,
 ): Promise<string> {
   let lastError: unknown;
   let delay = 200;
   while (Date.now() < deadline) {
     try {
       if (!sudo) {
-        await httpOverStream(await session.forwardToUnixSocket(DOCKER_SOCKET), '/_ping');
-        const body = await httpOverStream(await session.forwardToUnixSocket(DOCKER_SOCKET), '/version');
+        await httpOverStream(await session.forwardToUnixSocket(socket), '/_ping');
+        const body = await httpOverStream(await session.forwardToUnixSocket(socket), '/version');
         return (JSON.parse(body) as { Version: string }).Version;
       }
       // A user outside the docker group cannot open the socket itself: ask through sudo.
-      const result = await session.exec(`${sudo}docker version --format '{{.Server.Version}}'`);
+      const host = socket === DEFAULT_ENGINE_SOCKET ? '' : `-H ${shellQuote(`unix://${socket}`)} `;
+      const result = await session.exec(`${sudo}docker ${host}version --format '{{.Server.Version}}'`);
       if (result.code === 0 && result.stdout.trim() !== '') return result.stdout.trim();
       lastError = new Error(result.stderr.trim() || `docker version exited ${result.code}`);
     } catch (error) {
@@ -337,7 +351,7 @@ async function waitForLocalEngine(
     await new Promise((resolve) => setTimeout(resolve, delay));
     delay = Math.min(delay * 2, 2_000);
   }
-  throw new MoorError(`The Docker engine on "${machine}" did not answer on ${DOCKER_SOCKET}: ${messageOf(lastError)}`, {
+  throw new MoorError(`The Docker engine on "${machine}" did not answer on ${socket}: ${messageOf(lastError)}`, {
     code: 'ENGINE_NOT_READY',
     suggestions: [`Look at the engine's log on the host: moor ssh ${machine} -- journalctl -u docker --no-pager -n 50`],
   });
@@ -367,37 +381,6 @@ async function waitForTlsEngine(url: string, machineDir: string, deadline: numbe
       ],
     },
   );
-}
-
-/** A minimal HTTP/1.1 GET over an already open stream (an SSH channel to the engine's socket). */
-async function httpOverStream(stream: Duplex, path: string): Promise<string> {
-  const { request } = await import('node:http');
-  // http calls these socket methods; an SSH channel does not have them.
-  const socketLike = stream as Duplex & { setTimeout?: unknown; setNoDelay?: unknown; setKeepAlive?: unknown };
-  socketLike.setTimeout ??= () => stream;
-  socketLike.setNoDelay ??= () => stream;
-  socketLike.setKeepAlive ??= () => stream;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { path, method: 'GET', headers: { Host: 'docker' }, createConnection: () => stream as never },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          stream.destroy();
-          const body = Buffer.concat(chunks).toString('utf8');
-          if ((res.statusCode ?? 500) >= 400) reject(new Error(`${path} answered ${res.statusCode}: ${body.trim()}`));
-          else resolve(body);
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', (error) => {
-      stream.destroy();
-      reject(error);
-    });
-    req.end();
-  });
 }
 
 function enginePortOf(url: string): number {

@@ -103,6 +103,33 @@ export class Ssh2Session implements SSHSession {
     });
   }
 
+  execStream(command: string): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      // The channel holds its slot under MaxSessions for as long as it is open.
+      void this.limiter
+        .run(
+          () =>
+            new Promise<void>((release) => {
+              const fail = (error: unknown) => {
+                reject(error);
+                release();
+              };
+              const lost = this.lost();
+              if (lost) return fail(lost);
+              this.guarded('run a command', fail, () =>
+                this.client.exec(command, (error, channel) => {
+                  if (error) return fail(this.channelError('run a command', error));
+                  channel.stderr.resume(); // unread, it would stall the channel's window
+                  channel.once('close', () => release());
+                  resolve(channel);
+                }),
+              );
+            }),
+        )
+        .catch(reject);
+    });
+  }
+
   forwardToTcp(host: string, port: number): Promise<Duplex> {
     return new Promise((resolve, reject) => {
       this.ensureOpen();

@@ -65,6 +65,11 @@ export interface SSHSession {
   upload(remotePath: string, content: string | Buffer, mode: number, options?: { sudo?: boolean }): Promise<void>;
   /** A stream to a Unix socket on the remote (the Docker socket, say). */
   forwardToUnixSocket(socketPath: string): Promise<Duplex>;
+  /**
+   * A command's stdin and stdout as one stream (`docker system dial-stdio`, say); ending it ends the
+   * command's stdin. Counts as a session channel until it closes.
+   */
+  execStream(command: string): Promise<Duplex>;
   /** A stream to host:port as seen from the remote. */
   forwardToTcp(host: string, port: number): Promise<Duplex>;
   /** An interactive shell on a pseudo-terminal; resolves with its exit code. */
