@@ -35,7 +35,21 @@ await build({
     js: "import { createRequire as __moorCreateRequire } from 'node:module'; const require = __moorCreateRequire(import.meta.url);",
   },
   logLevel: 'warning',
-  plugins: [lazyRequirePlugin(), wslUtilsStubPlugin()],
+  plugins: [
+    lazyRequirePlugin({
+      patches: [
+        // oclif sorts the command list with String#localeCompare at every start, and the first
+        // localeCompare builds an ICU collator: ~7 ms of each run. Command ids are lowercase ASCII, for
+        // which a plain comparison gives the same order.
+        {
+          file: /[\\/]config[\\/]plugin\.js$/,
+          find: '.sort((a, b) => a.id.localeCompare(b.id));',
+          replace: '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));',
+        },
+      ],
+    }),
+    wslUtilsStubPlugin(),
+  ],
 });
 
 function wslUtilsStubPlugin() {

@@ -23,13 +23,25 @@ function __moorLazy(load) {
 }
 `;
 
-export function lazyRequirePlugin({ filter = /node_modules[\\/]@oclif[\\/]core[\\/]lib[\\/].*\.js$/ } = {}) {
+/**
+ * `patches`: exact text replacements in matching files ({ file: RegExp, find, replace }); the build fails
+ * when `find` is not there (an oclif update changed it), rather than silently losing the patch.
+ */
+export function lazyRequirePlugin({
+  filter = /node_modules[\\/]@oclif[\\/]core[\\/]lib[\\/].*\.js$/,
+  patches = [],
+} = {}) {
   return {
     name: 'moor-lazy-require',
     setup(build) {
       build.onLoad({ filter }, async (args) => {
         let source = await readFile(args.path, 'utf8');
         let changed = false;
+        for (const patch of patches.filter(({ file }) => file.test(args.path))) {
+          if (!source.includes(patch.find)) throw new Error(`patch not applicable: "${patch.find}" not in ${args.path}`);
+          source = source.replace(patch.find, patch.replace);
+          changed = true;
+        }
         source = source.replace(LINE, (line, kind, name, wrapper, request) => {
           changed = true;
           const call = wrapper ? `${wrapper}require("${request}"))` : `require("${request}")`;

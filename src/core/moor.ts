@@ -22,7 +22,7 @@ import {
 } from './lifecycle.js';
 import { listMachines, type ListItem, type ListOptions } from './ls.js';
 import { type Logger, silentLogger } from './log.js';
-import { MachineState, type MachineRecord, type MachineStateValue, transportOf } from './machine.js';
+import { assertValidName, MachineState, type MachineRecord, type MachineStateValue, transportOf } from './machine.js';
 import { Store } from './store.js';
 import { ensureDir, writeFileAtomic } from './fsutil.js';
 import { runningTunnel, type SelfCommand, type TunnelRecord } from './background-tunnel.js';
@@ -305,12 +305,14 @@ export class Moor {
    * socket forwarded over one SSH connection (call close() when done; it removes the socket).
    */
   async dockerAccess(name: string): Promise<{ env: Record<string, string>; close(): Promise<void> }> {
-    const machine = await this.runningMachine(name);
-    const background = runningTunnel(machine.dir, name);
+    assertValidName(name);
+    const background = runningTunnel(this.store.machineDir(name), name);
     if (background) {
-      // One SSH connection made once, reused by every docker command: no handshake here.
+      // One SSH connection made once, reused by every docker command: no handshake, no state query (the
+      // live tunnel is the proof), not even the record to read.
       return { env: { DOCKER_HOST: background.DockerHost }, close: async () => undefined };
     }
+    const machine = await this.runningMachine(name);
     if (transportOf(machine.record.HostOptions.EngineOptions) === 'tls') {
       const { connection } = await this.connectionOf(machine, false);
       const env: Record<string, string> = { DOCKER_HOST: connection.url };
