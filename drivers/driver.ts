@@ -32,6 +32,8 @@ export interface SSHConfig {
   user: string;
   /** Absolute path of the private key, when key authentication is used. */
   keyPath?: string;
+  /** The key file the user gave, when keyPath is a copy of it in the machine folder (for messages). */
+  keySource?: string;
   /** The server's host key, when the driver has already seen it (moor pins it then). */
   hostKey?: string;
 }

@@ -4,7 +4,7 @@
  */
 import { copyFile, chmod } from 'node:fs/promises';
 import { connect as connectTcp } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { MoorError, UsageError } from '../../src/core/errors.js';
 import { MachineState, type MachineStateValue } from '../../src/core/machine.js';
 import {
@@ -22,6 +22,8 @@ interface GenericState {
   /** File name of the key inside the machine folder. */
   SSHKeyPath: string;
   EnginePort: number;
+  /** The key file given with --generic-ssh-key (absolute), named in messages; moor uses its copy. */
+  SSHKeySource?: string;
   /** Seen when moor installed its generated key through the agent; pinned by provisioning. */
   HostKey?: string;
 }
@@ -146,6 +148,7 @@ export class GenericDriver extends BaseDriver {
       port: this.state.SSHPort,
       user: this.state.SSHUser,
       keyPath: join(this.context.machineDir, this.state.SSHKeyPath),
+      ...(this.state.SSHKeySource ? { keySource: this.state.SSHKeySource } : {}),
       ...(this.state.HostKey ? { hostKey: this.state.HostKey } : {}),
     };
   }
@@ -156,7 +159,13 @@ export class GenericDriver extends BaseDriver {
 
   private async sshTarget() {
     const config = await this.getSSHConfig();
-    return { host: config.host, port: config.port, user: config.user, privateKeyPath: config.keyPath! };
+    return {
+      host: config.host,
+      port: config.port,
+      user: config.user,
+      privateKeyPath: config.keyPath!,
+      ...(config.keySource ? { keySource: config.keySource } : {}),
+    };
   }
 }
 
@@ -209,6 +218,7 @@ export const factory: DriverFactory = {
       SSHPort: integerFlag(flags, 'generic-ssh-port'),
       SSHKeyPath: givenKey ? KEY_FILE : GENERATED_KEY_FILE,
       EnginePort: integerFlag(flags, 'generic-engine-port'),
+      ...(givenKey ? { SSHKeySource: resolvePath(givenKey) } : {}),
     };
     return new GenericDriver(context, state, givenKey);
   },
@@ -219,6 +229,7 @@ export const factory: DriverFactory = {
       SSHPort: Number(state['SSHPort'] ?? 22),
       SSHKeyPath: String(state['SSHKeyPath'] ?? ''),
       EnginePort: Number(state['EnginePort'] ?? 2376),
+      ...(typeof state['SSHKeySource'] === 'string' ? { SSHKeySource: state['SSHKeySource'] } : {}),
       ...(typeof state['HostKey'] === 'string' ? { HostKey: state['HostKey'] } : {}),
     });
   },

@@ -229,6 +229,7 @@ export class Moor {
       port: config.port,
       user: config.user,
       privateKeyPath: config.keyPath ?? '',
+      ...(config.keySource ? { keySource: config.keySource } : {}),
       machineName: name,
       ...(record.SSHHostKey ? { hostKey: record.SSHHostKey } : {}),
     };

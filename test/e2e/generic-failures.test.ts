@@ -52,23 +52,21 @@ if (hostsOrPlaceholder('generic driver failures')) {
         'authorized_keys',
       );
       assert.ok(ms < 10_000, `took ${ms} ms`);
-      assert.match(result.stderr, /with key \S*id_ssh\b/, 'names the key it used');
+      assert.match(result.stderr, /moor's copy: \S*id_ssh\b/, 'names the key it used');
       const ls = await store.moor(['ls']);
       assert.equal(lsRow(ls.stdout, 'wrong-key')['STATE'], 'Error');
       // Nothing happened on the host.
       assert.notEqual((await host.exec('test -e /etc/docker/server.pem')).code, 0);
     });
 
-    it(
-      'a key the host does not accept: the message names the key file the user gave',
-      { todo: 'it names the copy in the machine folder (machines/NAME/id_ssh), not --generic-ssh-key' },
-      async () => {
-        const key = store.path('wrong-key', 'id_ed25519');
-        const result = await createGeneric(store, 'wrong-key-2', host, { key });
-        assertExit(result, 1);
-        assert.ok(result.stderr.includes(key), result.stderr);
-      },
-    );
+    it('a key the host does not accept: the message names the key file the user gave', async () => {
+      const key = store.path('wrong-key', 'id_ed25519');
+      const result = await createGeneric(store, 'wrong-key-2', host, { key });
+      assertExit(result, 1);
+      assert.ok(result.stderr.includes(`with key ${key} (moor's copy: `), result.stderr);
+      assert.ok(result.stderr.includes(`the public key of ${key} is in ~root/.ssh/authorized_keys`), result.stderr);
+      assert.ok(result.stderr.includes(`ssh -i ${key}`), result.stderr);
+    });
 
     it('an address where nothing answers, with --ssh-timeout 3: exit 7 (timeout) within seconds', async () => {
       const { ms, value: result } = await timed(() =>

@@ -139,6 +139,7 @@ async function openHost(
       user: sshConfig.user,
       privateKeyPath: sshConfig.keyPath,
       machineName: record.Name,
+      ...(sshConfig.keySource ? { keySource: sshConfig.keySource } : {}),
       ...(pinnedHostKey(record, sshConfig.hostKey, options.repinHostKey) ?? {}),
     },
     { timeoutMs: options.sshTimeoutMs ?? 300_000, log },

@@ -25,11 +25,15 @@ export class HostKeyChangedError extends MoorError {
 
 export class SSHAuthError extends MoorError {
   constructor(target: SSHTarget, detail: string, cause?: unknown) {
-    const key = target.privateKeyPath ? `key ${target.privateKeyPath}` : 'the keys of the SSH agent';
-    const publicKey = target.privateKeyPath
-      ? `the public key of ${target.privateKeyPath}`
-      : "one of the agent's keys (ssh-add -L)";
-    const byHand = target.privateKeyPath ? `ssh -i ${target.privateKeyPath}` : 'ssh';
+    // The user's own key file when moor uses a copy of it: that is the one they know and can fix.
+    const given = target.keySource || target.privateKeyPath;
+    const key = !target.privateKeyPath
+      ? 'the keys of the SSH agent'
+      : target.keySource
+        ? `key ${target.keySource} (moor's copy: ${target.privateKeyPath})`
+        : `key ${target.privateKeyPath}`;
+    const publicKey = given ? `the public key of ${given}` : "one of the agent's keys (ssh-add -L)";
+    const byHand = given ? `ssh -i ${given}` : 'ssh';
     super(`${address(target)} refused to log in user "${target.user}" with ${key} (${detail}).`, {
       code: 'SSH_AUTH_FAILED',
       cause,

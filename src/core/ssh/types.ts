@@ -17,6 +17,8 @@ export interface SSHTarget {
   hostKey?: string;
   /** The machine's name, for messages. */
   machineName?: string;
+  /** The key file the user gave, when privateKeyPath is moor's copy of it (messages name the user's). */
+  keySource?: string;
 }
 
 export interface ExecResult {
