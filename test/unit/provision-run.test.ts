@@ -75,7 +75,7 @@ describe('configure-docker.sh in a sandbox (systemd)', () => {
         new RegExp(`^ExecStart=${box.bin}/dockerd -H fd:// -H tcp://0\\.0\\.0\\.0:2376 "--weird-flag=`, 'm'),
       );
       assert.equal(box.read('etc/hostname'), 'web1\n');
-      assert.equal(box.read('etc/hosts'), '127.0.0.1 localhost\n127.0.1.1 web1\n::1 localhost\n');
+      assert.equal(box.read('etc/hosts'), '127.0.0.1 localhost\n127.0.1.1 web1 old-name\n::1 localhost\n');
       assert.equal(statSync(join(box.root, 'etc/docker/daemon.json')).mode & 0o777, 0o644);
       assert.equal(readFileSync(join(box.dir, 'hostname'), 'utf8'), 'web1\n');
       const calls = box.calls();
