@@ -4,7 +4,8 @@
  * real docker CLI between them, then `--unset` back to the context from before.
  */
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildBusyboxImageTar } from '../helpers/image.js';
 import { allocateIp, cleanupHosts, hostName, upHost, type TestHost } from '../helpers/testhost.js';
@@ -75,6 +76,35 @@ if (hostsOrPlaceholder('moor docker and use with two machines')) {
         assert.match(result.stdout, /got \[hello tty\]/);
       });
     }
+
+    it('moor docker NAME -- compose ...: a docker CLI plugin gets the machine too', async () => {
+      // Compose v2 is not in Debian 12's packages: a stand-in CLI plugin, called by the real docker CLI as
+      // compose would be, asks the engine it was given for its name.
+      const dockerConfig = store.path('plugin-config');
+      await mkdir(join(dockerConfig, 'cli-plugins'), { recursive: true });
+      await writeFile(
+        join(dockerConfig, 'cli-plugins', 'docker-compose'),
+        [
+          '#!/bin/sh',
+          'if [ "$1" = docker-cli-plugin-metadata ]; then',
+          `  echo '{"SchemaVersion":"0.1.0","Vendor":"moor tests","Version":"v2.99.0","ShortDescription":"stand-in"}'`,
+          '  exit 0',
+          'fi',
+          'shift',
+          'echo "compose args: $*"',
+          "exec docker info --format '{{.Name}}'",
+          '',
+        ].join('\n'),
+        { mode: 0o755 },
+      );
+      for (const name of machines) {
+        const result = await store.moor(['docker', name, '--', 'compose', 'up', '-d'], {
+          env: { DOCKER_CONFIG: dockerConfig },
+        });
+        assertExit(result, 0, `moor docker ${name} -- compose up -d`);
+        assert.equal(result.stdout, `compose args: up -d\n${await hostOut(hosts[name]!, 'hostname')}\n`);
+      }
+    });
 
     it('use switches the real docker CLI between the two machines; --unset goes back', async () => {
       const dockerConfig = store.path('docker-config');
