@@ -2,7 +2,8 @@
 // Build: bundle the CLI with esbuild (one ESM file per entry, heavy modules split into chunks that are
 // loaded only when a command imports them), then write oclif.manifest.json so that startup reads the
 // command list from one file. Type-checking is `npm run typecheck` (tsc --noEmit).
-import { rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -11,6 +12,45 @@ import { lazyRequirePlugin } from './lazy-require-plugin.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 rmSync(join(root, 'oclif.manifest.json'), { force: true });
+
+const lazyOclif = lazyRequirePlugin({
+  patches: [
+    // oclif sorts the command list with String#localeCompare at every start, and the first
+    // localeCompare builds an ICU collator: ~7 ms of each run. Command ids are lowercase ASCII, for
+    // which a plain comparison gives the same order.
+    {
+      file: /[\\/]config[\\/]plugin\.js$/,
+      find: '.sort((a, b) => a.id.localeCompare(b.id));',
+      replace: '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));',
+    },
+  ],
+});
+
+// @oclif/core as one CommonJS file, loaded by dist/oclif-loader.cjs with V8's code cache (made below):
+// compiling half a megabyte of oclif was ~10 ms of every start, reading the cache ~2 ms.
+await build({
+  absWorkingDir: root,
+  stdin: { contents: "module.exports = require('@oclif/core');", resolveDir: root, loader: 'js' },
+  outfile: 'dist/oclif.cjs',
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  minifySyntax: true,
+  minifyWhitespace: true,
+  keepNames: true,
+  external: ['typescript'],
+  logLevel: 'warning',
+  plugins: [lazyOclif, wslUtilsStubPlugin()],
+});
+// Its import() calls become calls of the loader's own import(): code from V8's cache would otherwise need
+// node:vm's experimental dynamic-import hook.
+const oclifSource = readFileSync(join(root, 'dist/oclif.cjs'), 'utf8');
+const imports = oclifSource.match(/\bimport\((?=[\w$(])/g) ?? [];
+if (imports.length < 2) throw new Error(`build: expected oclif's dynamic import() calls, found ${imports.length}`);
+writeFileSync(join(root, 'dist/oclif.cjs'), oclifSource.replace(/\bimport\((?=[\w$(])/g, '__moorImport('));
+cpSync(join(root, 'scripts/oclif-loader.cjs'), join(root, 'dist/oclif-loader.cjs'));
+execFileSync(process.execPath, [join(root, 'dist/oclif-loader.cjs'), '--make-cache'], { stdio: 'inherit' });
 
 await build({
   absWorkingDir: root,
@@ -32,25 +72,34 @@ await build({
   external: ['typescript', 'ssh2', 'cpu-features'],
   // oclif is CommonJS and calls require(): give the ESM bundle a require of its own.
   banner: {
-    js: "import { createRequire as __moorCreateRequire } from 'node:module'; const require = __moorCreateRequire(import.meta.url);",
+    js: [
+      "import { createRequire as __moorCreateRequire } from 'node:module';",
+      'const require = __moorCreateRequire(import.meta.url);',
+      // Every output file is one folder below dist/ (dist/src, dist/chunks): oclif's loader, from any.
+      "import { fileURLToPath as __moorFileURLToPath } from 'node:url';",
+      "const __moorOclifLoader = __moorFileURLToPath(new URL('../oclif-loader.cjs', import.meta.url));",
+    ].join(' '),
   },
   logLevel: 'warning',
   plugins: [
-    lazyRequirePlugin({
-      patches: [
-        // oclif sorts the command list with String#localeCompare at every start, and the first
-        // localeCompare builds an ICU collator: ~7 ms of each run. Command ids are lowercase ASCII, for
-        // which a plain comparison gives the same order.
-        {
-          file: /[\\/]config[\\/]plugin\.js$/,
-          find: '.sort((a, b) => a.id.localeCompare(b.id));',
-          replace: '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));',
-        },
-      ],
-    }),
+    oclifFromLoaderPlugin(),
     wslUtilsStubPlugin(),
   ],
 });
+
+/** `@oclif/core` in the ESM bundle is the CommonJS build above, through its loader (see the banner). */
+function oclifFromLoaderPlugin() {
+  return {
+    name: 'moor-oclif-from-loader',
+    setup(build) {
+      build.onResolve({ filter: /^@oclif\/core$/ }, () => ({ path: 'oclif-core', namespace: 'moor-oclif' }));
+      build.onLoad({ filter: /.*/, namespace: 'moor-oclif' }, () => ({
+        contents: 'module.exports = require(__moorOclifLoader);',
+        loader: 'js',
+      }));
+    },
+  };
+}
 
 function wslUtilsStubPlugin() {
   const stub = join(root, 'scripts/wsl-utils-stub.mjs');

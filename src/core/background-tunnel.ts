@@ -5,7 +5,7 @@
  * `ls`) finds it there, so the SSH connection is made once and reused by every docker command.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MoorError } from './errors.js';
@@ -71,9 +71,12 @@ function isTunnelProcess(pid: number, machine: string): boolean {
  * left for the next start or stop to replace). Synchronous: `ls` asks for every machine.
  */
 export function runningTunnel(machineDir: string, machine: string): TunnelRecord | undefined {
+  const path = join(machineDir, TUNNEL_STATE_FILE);
+  // Most machines have none: a stat that returns undefined is cheaper than a read that throws ENOENT.
+  if (!statSync(path, { throwIfNoEntry: false })) return undefined;
   let text: string;
   try {
-    text = readFileSync(join(machineDir, TUNNEL_STATE_FILE), 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch {
     return undefined;
   }
