@@ -81,10 +81,7 @@ await build({
     ].join(' '),
   },
   logLevel: 'warning',
-  plugins: [
-    oclifFromLoaderPlugin(),
-    wslUtilsStubPlugin(),
-  ],
+  plugins: [oclifFromLoaderPlugin(), wslUtilsStubPlugin()],
 });
 
 /** `@oclif/core` in the ESM bundle is the CommonJS build above, through its loader (see the banner). */

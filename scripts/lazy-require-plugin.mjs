@@ -38,7 +38,8 @@ export function lazyRequirePlugin({
         let source = await readFile(args.path, 'utf8');
         let changed = false;
         for (const patch of patches.filter(({ file }) => file.test(args.path))) {
-          if (!source.includes(patch.find)) throw new Error(`patch not applicable: "${patch.find}" not in ${args.path}`);
+          if (!source.includes(patch.find))
+            throw new Error(`patch not applicable: "${patch.find}" not in ${args.path}`);
           source = source.replace(patch.find, patch.replace);
           changed = true;
         }
