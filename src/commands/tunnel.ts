@@ -12,7 +12,6 @@ export default class Tunnel extends BaseCommand<typeof Tunnel> {
     'export DOCKER_HOST=$(<%= config.bin %> tunnel --background web)',
     '<%= config.bin %> tunnel --stop web',
   ];
-  static override enableJsonFlag = false;
   static override args = { name: Args.string({ description: 'Machine name', required: true }) };
   static override flags = {
     socket: Flags.string({
@@ -34,7 +33,7 @@ export default class Tunnel extends BaseCommand<typeof Tunnel> {
     detached: Flags.boolean({ hidden: true }),
   };
 
-  async run(): Promise<void> {
+  async run(): Promise<{ name: string; dockerHost: string; pid: number; started?: boolean; stopped?: boolean } | void> {
     const { flags, args } = this;
     const moor = await this.moor();
     const listen = {
@@ -44,15 +43,19 @@ export default class Tunnel extends BaseCommand<typeof Tunnel> {
     if (flags.stop) {
       const stopped = await moor.stopTunnel(args.name);
       this.logToStderr(`Stopped the background tunnel to ${args.name} (pid ${stopped.Pid}, ${stopped.DockerHost}).`);
-      return;
+      return { name: args.name, dockerHost: stopped.DockerHost, pid: stopped.Pid, stopped: true };
     }
     if (flags.background) {
       const tunnel = await moor.backgroundTunnel(args.name, listen);
-      this.log(tunnel.dockerHost);
+      if (!this.jsonEnabled()) this.log(tunnel.dockerHost);
       this.logToStderr(
         `${tunnel.started ? 'Started' : 'Reusing'} the background tunnel to ${args.name} (pid ${tunnel.pid}); "moor tunnel --stop ${args.name}" stops it.`,
       );
-      return;
+      return { name: args.name, dockerHost: tunnel.dockerHost, pid: tunnel.pid, started: tunnel.started };
+    }
+    if (this.jsonEnabled()) {
+      const { UsageError } = await import('../core/errors.js');
+      throw new UsageError('--json goes with --background or --stop (a tunnel in the foreground prints as it runs).');
     }
     const tunnel = await moor.tunnel(args.name, listen, { detached: flags.detached });
     this.log(`DOCKER_HOST=${tunnel.dockerHost}`);

@@ -128,6 +128,11 @@ if (hostsOrPlaceholder('ssh transport')) {
         assertExit(again, 0, 'second tunnel --background');
         assert.equal(again.stdout.trim(), dockerHost);
         assert.match(again.stderr, new RegExp(`Reusing the background tunnel to viassh \\(pid ${record.Pid}\\)`));
+        const json = await store.moor(['tunnel', '--background', 'viassh', '--json']);
+        assertExit(json, 0, 'tunnel --background --json');
+        assert.deepEqual(JSON.parse(json.stdout), { name: 'viassh', dockerHost, pid: record.Pid, started: false });
+        const foregroundJson = await store.moor(['tunnel', 'viassh', '--json']);
+        assert.equal(foregroundJson.code, 2, 'a foreground tunnel has no JSON document to print');
         const elsewhere = await store.moor(['tunnel', '--background', 'viassh', '--port', '1']);
         assertCleanError(elsewhere, 1, 'has a background tunnel running already', 'moor tunnel --stop viassh');
 
