@@ -44,6 +44,8 @@ export interface DriverContext {
   machineDir: string;
   storePath: string;
   log: DriverLogger;
+  /** How the Docker engine will be reached (set for create): a cloud driver opens 2376 for 'tls' only. */
+  engineTransport?: 'tls' | 'ssh';
 }
 
 export interface Driver {
