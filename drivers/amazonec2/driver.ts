@@ -243,7 +243,7 @@ export class AmazonEc2Driver extends BaseDriver {
     if (!vpcId && !config.subnetId) {
       vpcId = await api.defaultVpcId();
       if (!vpcId) {
-        throw new UsageError(`Region ${this.state.Region} has no default VPC.`, [
+        throw notFound(`Region ${this.state.Region} has no default VPC.`, [
           'Give --amazonec2-vpc-id or --amazonec2-subnet-id.',
         ]);
       }
@@ -255,7 +255,7 @@ export class AmazonEc2Driver extends BaseDriver {
     });
     if (!subnet) {
       const where = config.subnetId ? `Subnet ${config.subnetId}` : `No subnet of VPC ${vpcId}`;
-      throw new UsageError(
+      throw notFound(
         `${where}${config.zone ? ` in zone ${config.zone}` : ''} was not found in region ${this.state.Region}.`,
         ['Check --amazonec2-subnet-id, --amazonec2-vpc-id and --amazonec2-zone (or leave them out).'],
       );
@@ -263,20 +263,20 @@ export class AmazonEc2Driver extends BaseDriver {
     let ami = config.ami;
     if (ami) {
       if (!(await api.imageExists(ami))) {
-        throw new UsageError(`AMI ${ami} was not found in region ${this.state.Region}.`, [
+        throw notFound(`AMI ${ami} was not found in region ${this.state.Region}.`, [
           'Check --amazonec2-ami, or leave it out for the latest Ubuntu 24.04 LTS.',
         ]);
       }
     } else {
       ami = await api.latestImage(CANONICAL_OWNER, UBUNTU_IMAGE_PATTERN);
       if (!ami) {
-        throw new UsageError(`No Ubuntu 24.04 LTS image was found in region ${this.state.Region}.`, [
+        throw notFound(`No Ubuntu 24.04 LTS image was found in region ${this.state.Region}.`, [
           'Give an image with --amazonec2-ami.',
         ]);
       }
     }
     if (config.keyPairName && !(await api.keyPairExists(config.keyPairName))) {
-      throw new UsageError(`Key pair "${config.keyPairName}" does not exist in region ${this.state.Region}.`, [
+      throw notFound(`Key pair "${config.keyPairName}" does not exist in region ${this.state.Region}.`, [
         'Check --amazonec2-keypair-name, or leave it out so that moor creates a key pair of its own.',
       ]);
     }
@@ -628,6 +628,11 @@ export class AmazonEc2Driver extends BaseDriver {
     if (!this.config) throw new MoorError('This amazonec2 machine exists already.', { code: 'EC2_NOT_NEW' });
     return this.config;
   }
+}
+
+/** Something create needs is not in the account: the pre-create check fails (exit 3), nothing is created. */
+function notFound(message: string, suggestions: string[]): MoorError {
+  return new MoorError(message, { code: 'EC2_NOT_FOUND', suggestions });
 }
 
 async function ignoring<T>(codes: string[], fn: () => Promise<T>): Promise<T | undefined> {

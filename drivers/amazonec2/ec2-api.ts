@@ -151,10 +151,15 @@ function toEc2Error(action: string, error: unknown): Ec2Error {
   return new Ec2Error(code, action, messageOf(error), suggestionsFor(code), error);
 }
 
+/** A bundler may hand over a CommonJS package as a default export only. */
+function commonJs<T extends object>(imported: T, member: string): T {
+  return (member in imported ? imported : (imported as { default: T }).default) as T;
+}
+
 /** A client of the EC2 API (the SDK is loaded by the first call of this function). */
 export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
-  const sdk = await import('@aws-sdk/client-ec2');
-  const { ConfiguredRetryStrategy } = await import('@smithy/core/retry');
+  const sdk = commonJs(await import('@aws-sdk/client-ec2'), 'EC2Client');
+  const { ConfiguredRetryStrategy } = commonJs(await import('@smithy/core/retry'), 'ConfiguredRetryStrategy');
   const client = new sdk.EC2Client({
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
