@@ -72,6 +72,11 @@ export interface Ec2Emulator {
   groups: Map<string, Group>;
   instances: Map<string, Instance>;
   failures: Record<string, string>;
+  /**
+   * What a finished `moor create` of `name` leaves in the account (a running instance with its own key
+   * pair and security group), made directly, for CLI tests of everything after create.
+   */
+  seedMachine(name: string): { instanceId: string; keyPairName: string; groupId: string; ip: string };
   /** Everything a moor create may leave: instances not terminated, key pairs, security groups. */
   leftovers(): { instances: string[]; keyPairs: string[]; groups: string[] };
   actions(): string[];
@@ -416,6 +421,32 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions = {}): Promis
     groups,
     instances,
     failures,
+    seedMachine(name) {
+      const keyPairName = `moor-${name}-seeded`;
+      keyPairs.set(keyPairName, { publicKey: 'ssh-ed25519 AAAA seeded', tags: { 'moor:machine': name } });
+      const groupId = nextId('sg');
+      groups.set(groupId, {
+        id: groupId,
+        name: `moor-${name}`,
+        vpcId: EMULATOR_VPC,
+        rules: [{ protocol: 'tcp', from: 22, to: 22, cidr: '0.0.0.0/0' }],
+        tags: { 'moor:machine': name },
+      });
+      const instanceId = nextId('i');
+      const instance: Instance = {
+        id: instanceId,
+        state: 'running',
+        privateIp: `172.31.9.${serial % 250}`,
+        publicIp: publicIp(instanceId),
+        keyName: keyPairName,
+        imageId: EMULATOR_AMI,
+        groups: [groupId],
+        tags: { Name: name, 'moor:machine': name },
+        params: { NetworkInterface: [{ AssociatePublicIpAddress: 'true' }] },
+      };
+      instances.set(instanceId, instance);
+      return { instanceId, keyPairName, groupId, ip: instance.publicIp! };
+    },
     leftovers() {
       return {
         instances: [...instances.values()]
