@@ -24,6 +24,8 @@ export const UBUNTU_IMAGE_PATTERN = 'ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.0
 export const ENGINE_PORT = 2376;
 /** The tag moor puts on everything it creates. */
 export const MACHINE_TAG = 'moor:machine';
+/** The tag of security groups moor created (shared by machines): any machine's rm may delete an unused one. */
+export const MANAGED_TAG = 'moor:managed';
 
 const KEY_FILE = 'id_ed25519';
 const USER_KEY_FILE = 'id_ssh';
@@ -63,8 +65,11 @@ interface Ec2State {
   AMI?: string;
   InstanceType: string;
   SecurityGroupIds: string[];
-  /** The groups this machine's create made: rm deletes them when nothing else uses them. */
-  CreatedSecurityGroupIds: string[];
+  /**
+   * The groups moor made (by this create or an earlier one: tagged moor:managed), among SecurityGroupIds:
+   * rm deletes them when no other instance uses them.
+   */
+  MoorSecurityGroupIds: string[];
 }
 
 /** What create needs beyond the stored state; never persisted. */
@@ -296,7 +301,7 @@ export class AmazonEc2Driver extends BaseDriver {
       this.state.SubnetId = plan.subnet.id;
       this.state.AMI = plan.ami;
       await this.ensureKeyPair(api, config, moorTags, created);
-      await this.ensureSecurityGroups(api, config, moorTags, created);
+      await this.ensureSecurityGroups(api, config, created);
 
       this.context.log.step(`Launching a ${this.state.InstanceType} instance (${plan.ami}) in ${plan.subnet.zone}`);
       const instance = await api.runInstance({
@@ -376,12 +381,7 @@ export class AmazonEc2Driver extends BaseDriver {
     this.state.KeyPairUserSupplied = false;
   }
 
-  private async ensureSecurityGroups(
-    api: Ec2Api,
-    config: CreateConfig,
-    tags: Tag[],
-    created: Created[],
-  ): Promise<void> {
+  private async ensureSecurityGroups(api: Ec2Api, config: CreateConfig, created: Created[]): Promise<void> {
     const vpcId = this.state.VpcId!;
     const wanted: IngressRule[] = [
       { protocol: 'tcp', port: this.state.SSHPort },
@@ -390,26 +390,31 @@ export class AmazonEc2Driver extends BaseDriver {
     ];
     const ids: string[] = [];
     for (const groupName of config.securityGroups) {
-      const existing = await api.findSecurityGroup(vpcId, groupName);
-      let groupId: string;
-      let present: { protocol: string; fromPort: number; toPort: number }[] = [];
-      if (existing) {
-        groupId = existing.id;
-        present = existing.openRules;
-        if (config.securityGroupReadonly) {
-          ids.push(groupId);
-          continue;
-        }
-      } else {
+      let group = await api.findSecurityGroup(vpcId, groupName);
+      if (!group) {
         this.context.log.step(`Creating security group ${groupName} in ${vpcId}`);
-        groupId = await api.createSecurityGroup(vpcId, groupName, `moor: Docker hosts (${groupName})`, tags);
-        created.push({ kind: 'security-group', id: groupId });
-        this.state.CreatedSecurityGroupIds.push(groupId);
+        try {
+          const id = await api.createSecurityGroup(vpcId, groupName, `moor: Docker hosts (${groupName})`, [
+            { key: MANAGED_TAG, value: 'true' },
+          ]);
+          created.push({ kind: 'security-group', id });
+          group = { id, name: groupName, openRules: [], managed: true };
+        } catch (error) {
+          // Another create made it in the meantime (two creates at once): use theirs.
+          if (!(error instanceof Ec2Error && error.awsCode === 'InvalidGroup.Duplicate')) throw error;
+          group = await api.findSecurityGroup(vpcId, groupName);
+          if (!group) throw error;
+        }
       }
-      ids.push(groupId);
+      ids.push(group.id);
+      if (group.managed && !this.state.MoorSecurityGroupIds.includes(group.id)) {
+        this.state.MoorSecurityGroupIds.push(group.id);
+      }
+      const madeNow = created.some((item) => item.kind === 'security-group' && item.id === group.id);
+      if (config.securityGroupReadonly && !madeNow) continue;
       const missing = uniqueRules(wanted).filter(
         (rule) =>
-          !present.some(
+          !group.openRules.some(
             (have) =>
               (have.protocol === '-1' || have.protocol === rule.protocol) &&
               (have.protocol === '-1' || (have.fromPort <= rule.port && rule.port <= have.toPort)),
@@ -419,7 +424,7 @@ export class AmazonEc2Driver extends BaseDriver {
         this.context.log.step(
           `Opening ${missing.map((rule) => `${rule.port}/${rule.protocol}`).join(', ')} in security group ${groupName}`,
         );
-        await api.authorizeIngress(groupId, missing);
+        await authorizeMissing(api, group.id, missing);
       }
     }
     this.state.SecurityGroupIds = ids;
@@ -455,7 +460,7 @@ export class AmazonEc2Driver extends BaseDriver {
       delete this.state.InstanceId;
       delete this.state.SpotRequestId;
       delete this.state.KeyPairName;
-      this.state.CreatedSecurityGroupIds = [];
+      this.state.MoorSecurityGroupIds = [];
       this.state.SecurityGroupIds = [];
     }
     const base = cause instanceof MoorError ? cause : undefined;
@@ -535,7 +540,7 @@ export class AmazonEc2Driver extends BaseDriver {
       this.context.log.step(`Deleting key pair ${this.state.KeyPairName}`);
       await ignoring(['InvalidKeyPair.NotFound'], () => api.deleteKeyPair(this.state.KeyPairName!));
     }
-    for (const groupId of this.state.CreatedSecurityGroupIds) {
+    for (const groupId of this.state.MoorSecurityGroupIds) {
       try {
         await api.deleteSecurityGroup(groupId);
         this.context.log.step(`Deleted security group ${groupId}`);
@@ -651,6 +656,19 @@ async function readPublicKey(privateKeyPath: string): Promise<string> {
     throw new UsageError(`--amazonec2-ssh-keypath needs the public key next to it: ${privateKeyPath}.pub.`, [
       'Or give --amazonec2-keypair-name too, to use a key pair that exists in EC2 already.',
     ]);
+  }
+}
+
+/** Adds ingress rules; a rule that exists already (another create added it meanwhile) is not an error. */
+async function authorizeMissing(api: Ec2Api, groupId: string, rules: IngressRule[]): Promise<void> {
+  try {
+    await api.authorizeIngress(groupId, rules);
+  } catch (error) {
+    if (!(error instanceof Ec2Error && error.awsCode === 'InvalidPermission.Duplicate')) throw error;
+    if (rules.length === 1) return;
+    // One call adds all or nothing: add them one by one, skipping those that exist.
+    for (const rule of rules)
+      await ignoring(['InvalidPermission.Duplicate'], () => api.authorizeIngress(groupId, [rule]));
   }
 }
 
@@ -803,7 +821,7 @@ export const factory: DriverFactory = {
       KeyPairUserSupplied: Boolean(keyPairName),
       InstanceType: str(flags, 'instance-type') ?? 't3.micro',
       SecurityGroupIds: [],
-      CreatedSecurityGroupIds: [],
+      MoorSecurityGroupIds: [],
     };
     return new AmazonEc2Driver(context, state, config);
   },
@@ -830,7 +848,7 @@ export const factory: DriverFactory = {
       ...optional('AMI', text('AMI')),
       InstanceType: text('InstanceType') ?? 't3.micro',
       SecurityGroupIds: strings('SecurityGroupIds'),
-      CreatedSecurityGroupIds: strings('CreatedSecurityGroupIds'),
+      MoorSecurityGroupIds: strings('MoorSecurityGroupIds'),
     };
     return new AmazonEc2Driver(context, state);
   },

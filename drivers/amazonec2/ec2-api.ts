@@ -46,6 +46,8 @@ export interface Ec2SecurityGroup {
   name: string;
   /** Rules open to 0.0.0.0/0, as protocol and port range. */
   openRules: { protocol: string; fromPort: number; toPort: number }[];
+  /** Tagged moor:managed: moor created it. */
+  managed: boolean;
 }
 
 export interface Tag {
@@ -276,6 +278,7 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
         return {
           id: group.GroupId,
           name: group.GroupName ?? name,
+          managed: (group.Tags ?? []).some((tag) => tag.Key === 'moor:managed' && tag.Value === 'true'),
           openRules: (group.IpPermissions ?? [])
             .filter((permission) => (permission.IpRanges ?? []).some((range) => range.CidrIp === '0.0.0.0/0'))
             .map((permission) => ({

@@ -78,7 +78,7 @@ describe('amazonec2 machines after create (CLI against the EC2 emulator)', () =>
           VpcId: EMULATOR_VPC,
           InstanceType: 't3.micro',
           SecurityGroupIds: [machine.groupId],
-          CreatedSecurityGroupIds: [machine.groupId],
+          MoorSecurityGroupIds: [machine.groupId],
         },
         HostOptions: { EngineOptions: defaultEngineOptions(), AuthOptions: { ServerCertSANs: [] } },
       };

@@ -4,7 +4,7 @@
  * moor sent. No request leaves the process.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
@@ -14,7 +14,7 @@ import { ec2Timing, factory, resetEc2Clients } from '../../drivers/amazonec2/dri
 import type { Driver, DriverFlagValues } from '../../drivers/driver.js';
 import { resolveDriverFlags } from '../../src/core/driver-flags.js';
 import { MoorError } from '../../src/core/errors.js';
-import { ec2Script, fakeAwsEnv, type Step } from '../helpers/ec2-nock.js';
+import { EC2_ENDPOINT, ec2Script, fakeAwsEnv, type Step } from '../helpers/ec2-nock.js';
 import { instanceXml, type QueryParams } from '../helpers/ec2-query.js';
 
 fakeAwsEnv();
@@ -105,7 +105,11 @@ interface TestDriver {
 let root: string;
 let counter = 0;
 
-async function newDriver(given: DriverFlagValues = {}, name = 'web'): Promise<TestDriver> {
+async function newDriver(
+  given: DriverFlagValues = {},
+  name = 'web',
+  engineTransport: 'tls' | 'ssh' = 'tls',
+): Promise<TestDriver> {
   const machineDir = join(root, `m${++counter}`, name);
   await mkdir(machineDir, { recursive: true });
   const logs: string[] = [];
@@ -116,10 +120,7 @@ async function newDriver(given: DriverFlagValues = {}, name = 'web'): Promise<Te
     debug: () => {},
   };
   const flags = resolveDriverFlags(amazonec2Driver, given, {});
-  const driver = factory.fromFlags(
-    { machineName: name, machineDir, storePath: root, log, engineTransport: 'tls' },
-    flags,
-  );
+  const driver = factory.fromFlags({ machineName: name, machineDir, storePath: root, log, engineTransport }, flags);
   return { driver, logs, machineDir };
 }
 
@@ -268,7 +269,7 @@ describe('amazonec2 create', () => {
     const state = test.driver.toJSON();
     assert.equal(state['InstanceId'], 'i-0abc');
     assert.equal(state['KeyPairName'], imported['KeyName']);
-    assert.deepEqual(state['CreatedSecurityGroupIds'], ['sg-new']);
+    assert.deepEqual(state['MoorSecurityGroupIds'], ['sg-new']);
     assert.deepEqual(state['SecurityGroupIds'], ['sg-new']);
     assert.equal(state['VpcId'], VPC);
     assert.equal(state['AMI'], 'ami-newest');
@@ -307,7 +308,7 @@ describe('amazonec2 create', () => {
     await createFully(test);
     script.assertDone();
     assert.deepEqual(ingressOf(script.call('AuthorizeSecurityGroupIngress')), ['2376/tcp', '8080/tcp', '53/udp']);
-    assert.deepEqual(test.driver.toJSON()['CreatedSecurityGroupIds'], []);
+    assert.deepEqual(test.driver.toJSON()['MoorSecurityGroupIds'], []);
 
     resetEc2Clients();
     nock.cleanAll();
@@ -602,7 +603,7 @@ describe('amazonec2 create rolls back what it made', () => {
     );
     const state = test.driver.toJSON();
     assert.equal(state['InstanceId'], undefined);
-    assert.deepEqual(state['CreatedSecurityGroupIds'], []);
+    assert.deepEqual(state['MoorSecurityGroupIds'], []);
   });
 
   it('a failed rollback step: the error names the resource left behind', async () => {
@@ -629,6 +630,275 @@ describe('amazonec2 create rolls back what it made', () => {
   });
 });
 
+describe('amazonec2 create: keys, groups shared with other creates, options', () => {
+  const base = [describeVpcs, describeSubnets, describeImages];
+
+  it('an existing key pair (--amazonec2-keypair-name): checked, not imported, its key copied 0600, kept by rm', async () => {
+    const keyDir = await mkdtemp(join(root, 'key-'));
+    const keyPath = join(keyDir, 'mine');
+    await writeFile(keyPath, 'PRIVATE KEY BYTES\n', { mode: 0o600 });
+    const script = ec2Script([
+      ...base,
+      { action: 'DescribeKeyPairs', reply: { keySet: [{ keyName: 'mine', keyPairId: 'key-9' }] } },
+      noSecurityGroup,
+      createSecurityGroup,
+      authorize,
+      runInstances(),
+      running(),
+    ]);
+    const test = await newDriver({ 'amazonec2-keypair-name': 'mine', 'amazonec2-ssh-keypath': keyPath });
+    await createFully(test);
+    script.assertDone();
+    assert.deepEqual(script.call('DescribeKeyPairs')['Filter'], [{ Name: 'key-name', Value: ['mine'] }]);
+    assert.equal(script.call('RunInstances')['KeyName'], 'mine');
+    const state = test.driver.toJSON();
+    assert.equal(state['KeyPairName'], 'mine');
+    assert.equal(state['KeyPairUserSupplied'], true);
+    assert.equal(await readFile(join(test.machineDir, 'id_ssh'), 'utf8'), 'PRIVATE KEY BYTES\n');
+    assert.equal((await stat(join(test.machineDir, 'id_ssh'))).mode & 0o777, 0o600);
+  });
+
+  it('a key pair name that does not exist: the pre-create check fails, nothing is created', async () => {
+    const keyPath = join(await mkdtemp(join(root, 'key-')), 'mine');
+    await writeFile(keyPath, 'x\n', { mode: 0o600 });
+    const script = ec2Script([...base, { action: 'DescribeKeyPairs', reply: { keySet: [] } }]);
+    const test = await newDriver({ 'amazonec2-keypair-name': 'gone', 'amazonec2-ssh-keypath': keyPath });
+    const error = await rejection(test.driver.preCreateCheck());
+    script.assertDone();
+    assert.match(error.message, /Key pair "gone" does not exist in region us-east-1/);
+  });
+
+  it('--amazonec2-ssh-keypath alone: its .pub is imported as a new key pair', async () => {
+    const keyPath = join(await mkdtemp(join(root, 'key-')), 'id_test');
+    await writeFile(keyPath, 'PRIVATE\n', { mode: 0o600 });
+    await writeFile(`${keyPath}.pub`, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMINE user@laptop\n');
+    const script = ec2Script([
+      ...base,
+      importKeyPair,
+      noSecurityGroup,
+      createSecurityGroup,
+      authorize,
+      runInstances(),
+      running(),
+    ]);
+    const test = await newDriver({ 'amazonec2-ssh-keypath': keyPath });
+    await createFully(test);
+    script.assertDone();
+    const imported = script.call('ImportKeyPair');
+    assert.equal(
+      Buffer.from(String(imported['PublicKeyMaterial']), 'base64').toString(),
+      'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMINE user@laptop',
+    );
+    assert.equal(test.driver.toJSON()['KeyPairUserSupplied'], false);
+  });
+
+  it('a group moor created earlier (tagged moor:managed) is remembered for rm; a new group is tagged', async () => {
+    const script = ec2Script([
+      ...base,
+      importKeyPair,
+      {
+        action: 'DescribeSecurityGroups',
+        reply: {
+          securityGroupInfo: [
+            {
+              groupId: 'sg-moor',
+              groupName: 'moor',
+              vpcId: VPC,
+              ipPermissions: [
+                { ipProtocol: 'tcp', fromPort: 22, toPort: 22, ipRanges: [{ cidrIp: '0.0.0.0/0' }] },
+                { ipProtocol: 'tcp', fromPort: 2376, toPort: 2376, ipRanges: [{ cidrIp: '0.0.0.0/0' }] },
+              ],
+              tagSet: [{ key: 'moor:managed', value: 'true' }],
+            },
+          ],
+        },
+      },
+      noSecurityGroup,
+      { action: 'CreateSecurityGroup', reply: { return: true, groupId: 'sg-extra' } },
+      authorize,
+      runInstances(),
+      running(),
+    ]);
+    const test = await newDriver({ 'amazonec2-security-group': ['moor', 'extra'] });
+    await createFully(test);
+    script.assertDone();
+    assert.equal(script.call('DescribeSecurityGroups', 1)['Filter'] !== undefined, true);
+    assert.deepEqual(tagsOf(script.call('CreateSecurityGroup'), 'security-group'), { 'moor:managed': 'true' });
+    assert.deepEqual(
+      (script.call('RunInstances')['NetworkInterface'] as Record<string, unknown>[])[0]!['SecurityGroupId'] as string[],
+      ['sg-moor', 'sg-extra'],
+    );
+    const state = test.driver.toJSON();
+    assert.deepEqual(state['SecurityGroupIds'], ['sg-moor', 'sg-extra']);
+    assert.deepEqual(state['MoorSecurityGroupIds'], ['sg-moor', 'sg-extra']);
+  });
+
+  it('two creates at once: a group or a rule the other create just made is used, not an error', async () => {
+    const script = ec2Script([
+      ...base,
+      importKeyPair,
+      noSecurityGroup,
+      {
+        action: 'CreateSecurityGroup',
+        reply: { error: 'InvalidGroup.Duplicate', message: "The security group 'moor' already exists" },
+      },
+      {
+        action: 'DescribeSecurityGroups',
+        reply: {
+          securityGroupInfo: [
+            { groupId: 'sg-theirs', groupName: 'moor', vpcId: VPC, tagSet: [{ key: 'moor:managed', value: 'true' }] },
+          ],
+        },
+      },
+      {
+        action: 'AuthorizeSecurityGroupIngress',
+        reply: { error: 'InvalidPermission.Duplicate', message: 'the specified rule already exists' },
+      },
+      {
+        action: 'AuthorizeSecurityGroupIngress',
+        reply: { error: 'InvalidPermission.Duplicate', message: 'the specified rule already exists' },
+      },
+      authorize,
+      runInstances(),
+      running(),
+    ]);
+    const test = await newDriver();
+    await createFully(test);
+    script.assertDone();
+    assert.deepEqual(ingressOf(script.call('AuthorizeSecurityGroupIngress', 0)), ['22/tcp', '2376/tcp']);
+    assert.deepEqual(ingressOf(script.call('AuthorizeSecurityGroupIngress', 1)), ['22/tcp']);
+    assert.deepEqual(ingressOf(script.call('AuthorizeSecurityGroupIngress', 2)), ['2376/tcp']);
+    assert.deepEqual(test.driver.toJSON()['MoorSecurityGroupIds'], ['sg-theirs']);
+  });
+
+  it('--engine-transport ssh: no 2376 rule; zone letter picks the subnet filter', async () => {
+    const script = ec2Script([
+      describeVpcs,
+      { ...describeSubnets },
+      describeImages,
+      importKeyPair,
+      noSecurityGroup,
+      createSecurityGroup,
+      authorize,
+      runInstances(),
+      running(),
+    ]);
+    const test = await newDriver({ 'amazonec2-zone': 'b', 'amazonec2-ssh-port': 2222 }, 'web', 'ssh');
+    await createFully(test);
+    script.assertDone();
+    assert.deepEqual(script.call('DescribeSubnets')['Filter'], [
+      { Name: 'vpc-id', Value: [VPC] },
+      { Name: 'availability-zone', Value: ['us-east-1b'] },
+    ]);
+    assert.deepEqual(ingressOf(script.call('AuthorizeSecurityGroupIngress')), ['2222/tcp']);
+    assert.equal((await test.driver.getSSHConfig()).port, 2222);
+  });
+
+  it('user data, instance profile, monitoring, EBS optimization, KMS key and metadata options reach RunInstances', async () => {
+    const userdata = join(await mkdtemp(join(root, 'ud-')), 'cloud-init.yaml');
+    await writeFile(userdata, '#cloud-config\npackages: [htop]\n');
+    const script = ec2Script([
+      ...base,
+      importKeyPair,
+      noSecurityGroup,
+      createSecurityGroup,
+      authorize,
+      runInstances(),
+      running(),
+    ]);
+    const test = await newDriver({
+      'amazonec2-userdata': userdata,
+      'amazonec2-iam-instance-profile': 'docker-host',
+      'amazonec2-monitoring': true,
+      'amazonec2-use-ebs-optimized-instance': true,
+      'amazonec2-kms-key': 'alias/moor',
+      'amazonec2-volume-type': 'io2',
+      'amazonec2-metadata-http-tokens': 'optional',
+      'amazonec2-metadata-hop-limit': 2,
+    });
+    await createFully(test);
+    script.assertDone();
+    const run = script.call('RunInstances');
+    assert.equal(Buffer.from(String(run['UserData']), 'base64').toString(), '#cloud-config\npackages: [htop]\n');
+    assert.deepEqual(run['IamInstanceProfile'], { Name: 'docker-host' });
+    assert.deepEqual(run['Monitoring'], { Enabled: 'true' });
+    assert.equal(run['EbsOptimized'], 'true');
+    assert.deepEqual((run['BlockDeviceMapping'] as Record<string, unknown>[])[0]!['Ebs'], {
+      VolumeSize: '16',
+      VolumeType: 'io2',
+      DeleteOnTermination: 'true',
+      Encrypted: 'true',
+      KmsKeyId: 'alias/moor',
+    });
+    assert.deepEqual(run['MetadataOptions'], {
+      HttpTokens: 'optional',
+      HttpEndpoint: 'enabled',
+      HttpPutResponseHopLimit: '2',
+    });
+  });
+
+  it('an instance that never runs: timeout (exit 7), and it is terminated with the rest', async () => {
+    const saved = ec2Timing.waitTimeoutMs;
+    // No waiting budget at all: one look at the instance, then the timeout (deterministic, no clock).
+    ec2Timing.waitTimeoutMs = 0;
+    try {
+      const pending = describeInstances({ id: 'i-0abc', state: 'pending' });
+      const script = ec2Script([
+        ...base,
+        importKeyPair,
+        noSecurityGroup,
+        createSecurityGroup,
+        authorize,
+        runInstances(),
+        pending,
+        { action: 'TerminateInstances', reply: { instancesSet: [] } },
+        describeInstances({ id: 'i-0abc', state: 'terminated' }),
+        { action: 'DeleteSecurityGroup', reply: { return: true } },
+        { action: 'DeleteKeyPair', reply: { return: true } },
+      ]);
+      const error = await rejection(createFully(await newDriver()));
+      script.assertDone();
+      assert.equal(error.exitCode, 7);
+      assert.match(
+        error.message,
+        /Instance i-0abc did not reach the expected state .* \(it is pending\)\. Rolled back: removed instance i-0abc, security group sg-new, key pair/,
+      );
+    } finally {
+      ec2Timing.waitTimeoutMs = saved;
+    }
+  });
+
+  it('a profile of the shared credentials file (--amazonec2-profile) signs the calls and is remembered', async () => {
+    const dir = await mkdtemp(join(root, 'aws-'));
+    await writeFile(
+      join(dir, 'credentials'),
+      '[work]\naws_access_key_id = AKIDPROFILEWORK00000\naws_secret_access_key = work-secret\n',
+    );
+    const saved = { ...process.env };
+    process.env['AWS_SHARED_CREDENTIALS_FILE'] = join(dir, 'credentials');
+    delete process.env['AWS_ACCESS_KEY_ID'];
+    delete process.env['AWS_SECRET_ACCESS_KEY'];
+    try {
+      let authorization = '';
+      nock(EC2_ENDPOINT)
+        .post('/')
+        .reply(function () {
+          authorization = String(this.req.headers['authorization']);
+          return [200, '<DescribeVpcsResponse><vpcSet/></DescribeVpcsResponse>'];
+        });
+      const test = await newDriver({ 'amazonec2-profile': 'work' });
+      await rejection(test.driver.preCreateCheck());
+      assert.match(authorization, /Credential=AKIDPROFILEWORK00000\//);
+      assert.equal(test.driver.toJSON()['Profile'], 'work');
+      assert.doesNotMatch(JSON.stringify(test.driver.toJSON()), /work-secret/);
+    } finally {
+      process.env['AWS_SHARED_CREDENTIALS_FILE'] = saved['AWS_SHARED_CREDENTIALS_FILE'];
+      process.env['AWS_ACCESS_KEY_ID'] = saved['AWS_ACCESS_KEY_ID'];
+      process.env['AWS_SECRET_ACCESS_KEY'] = saved['AWS_SECRET_ACCESS_KEY'];
+    }
+  });
+});
+
 describe('amazonec2 rm', () => {
   it('terminates, waits, deletes the generated key pair and the group moor created', async () => {
     const script = ec2Script([
@@ -643,7 +913,7 @@ describe('amazonec2 rm', () => {
       KeyPairName: 'moor-web-12345678',
       KeyPairUserSupplied: false,
       SecurityGroupIds: ['sg-new'],
-      CreatedSecurityGroupIds: ['sg-new'],
+      MoorSecurityGroupIds: ['sg-new'],
     });
     await driver.remove();
     script.assertDone();
@@ -675,7 +945,7 @@ describe('amazonec2 rm', () => {
         SpotRequestId: 'sir-1',
         KeyPairName: 'my-own-key',
         KeyPairUserSupplied: true,
-        CreatedSecurityGroupIds: ['sg-new'],
+        MoorSecurityGroupIds: ['sg-new'],
       },
     );
     await driver.remove();
@@ -724,6 +994,24 @@ describe('amazonec2 state, start and IP', () => {
       assert.match((result as PromiseRejectedResult).reason.message, /Instance i-[56] was terminated outside moor/);
     }
     assert.equal(await drivers[1]!.getIP(), '198.51.100.1');
+  });
+
+  it('machines in two regions: one DescribeInstances per region', async () => {
+    const east = ec2Script([
+      describeInstances({ id: 'i-east1', state: 'running' }, { id: 'i-east2', state: 'stopped' }),
+    ]);
+    const west = ec2Script(
+      [describeInstances({ id: 'i-west', state: 'running' })],
+      'https://ec2.eu-west-1.amazonaws.com',
+    );
+    const states = await Promise.all([
+      fromRecord({ InstanceId: 'i-east1' }, 'a').getState(),
+      fromRecord({ InstanceId: 'i-west', Region: 'eu-west-1' }, 'b').getState(),
+      fromRecord({ InstanceId: 'i-east2' }, 'c').getState(),
+    ]);
+    east.assertDone();
+    west.assertDone();
+    assert.deepEqual(states, ['Running', 'Running', 'Stopped']);
   });
 
   it('start: StartInstances, and the new public IP is picked up', async () => {
