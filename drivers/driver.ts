@@ -67,6 +67,12 @@ export interface Driver {
   supports(operation: LifecycleOperation): boolean;
   /** Whether moor provisions the host over SSH after create (false for `none`). */
   readonly provisions: boolean;
+  /**
+   * Whether a create that fails after the driver made the host (provisioning, certificates) removes it
+   * again, record included: for hosts that cost money while they exist (cloud instances). Drivers that
+   * never create the host (generic, none) keep the record in state Error instead.
+   */
+  readonly removeOnFailedCreate?: boolean;
   /** The driver's persistent state, stored as config.json's `Driver` field. */
   toJSON(): Record<string, unknown>;
 }

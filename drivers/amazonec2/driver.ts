@@ -204,6 +204,8 @@ const STATE_MAP: Record<string, MachineStateValue> = {
 
 export class AmazonEc2Driver extends BaseDriver {
   readonly driverName = 'amazonec2';
+  /** An instance costs money: a create that fails while provisioning terminates it (and the rest). */
+  readonly removeOnFailedCreate = true;
   private plan: Plan | undefined;
 
   constructor(

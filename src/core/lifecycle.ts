@@ -141,9 +141,11 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
       { name: 'cert.pem', data: bundle.cert, mode: CERT_FILE_MODE },
       { name: 'key.pem', data: bundle.key, mode: PRIVATE_FILE_MODE },
     ]);
+    let hostCreated = false;
     try {
       log.step(`Creating the machine with the ${definition.name} driver`);
       await driver.create();
+      hostCreated = true;
       record.Driver = driver.toJSON();
       await issueServerCert(store, record, driver, certPaths, log);
       if (driver.provisions) {
@@ -154,6 +156,14 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
       await store.save(record);
       return record;
     } catch (error) {
+      if (hostCreated && driver.removeOnFailedCreate && (await removeFailedHost(store, name, driver, error, log))) {
+        throw new MoorError(`Creating machine "${name}" failed: ${messageOf(error)} The machine was removed again.`, {
+          code: error instanceof MoorError ? error.code : 'CREATE_FAILED',
+          exitCode: error instanceof MoorError ? error.exitCode : 1,
+          suggestions: error instanceof MoorError ? error.suggestions : [],
+          cause: error,
+        });
+      }
       record.Phase = 'error';
       record.LastError = messageOf(error);
       record.Driver = safeDriverState(driver, record.Driver);
@@ -169,6 +179,22 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
       });
     }
   });
+}
+
+/**
+ * A create failed after the driver made the host: removes the host (driver.remove) and the record. Returns
+ * false, keeping the record for "moor rm", when the driver could not remove the host.
+ */
+async function removeFailedHost(store: Store, name: string, driver: Driver, cause: unknown, log: Logger) {
+  log.warn(`Creating "${name}" failed (${messageOf(cause)}): removing what was created`);
+  try {
+    await driver.remove();
+  } catch (error) {
+    log.warn(`Could not remove the host of "${name}": ${messageOf(error)}`);
+    return false;
+  }
+  await store.remove(name);
+  return true;
 }
 
 /** Writes server.pem and server-key.pem for the machine's address and its --tls-san names. */

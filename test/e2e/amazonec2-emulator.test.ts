@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { startEc2Emulator, type Ec2Emulator } from '../helpers/ec2-emulator.js';
 import { assertCleanError, assertExit, exists, parseJson, TempStore, walk } from './helpers.js';
@@ -22,12 +23,25 @@ const AWS_ENV = {
   AWS_REGION: undefined,
 };
 
+/** A loopback port nobody listens on (taken from the OS, then released). */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 describe('amazonec2 driver against the EC2 emulator (CLI)', () => {
   let ec2: Ec2Emulator;
   let store: TempStore;
+  let closedPort: number;
 
   before(async () => {
-    ec2 = await startEc2Emulator();
+    // Instances get the loopback address (tests reach only loopback); nothing answers SSH on CLOSED_PORT.
+    ec2 = await startEc2Emulator({ ipFor: () => '127.0.0.1' });
+    closedPort = await freePort();
   });
   after(async () => {
     await ec2?.close();
@@ -128,5 +142,17 @@ describe('amazonec2 driver against the EC2 emulator (CLI)', () => {
     assertExit(await store.moor(['rm', '-y', 'web'], { env: AWS_ENV }), 0, 'rm');
     assert.deepEqual(ec2.actions(), []);
     await assertNoMachines();
+  });
+
+  it('provisioning fails after the instance ran: instance, group and key pair are removed, and the record too', async () => {
+    const result = await create('web', ['--amazonec2-ssh-port', String(closedPort), '--ssh-timeout', '2']);
+    assertCleanError(result, 7, 'Creating machine "web" failed', 'The machine was removed again.');
+    assert.match(result.stderr, /removing what was created/);
+    assert.deepEqual(ec2.leftovers(), { instances: [], keyPairs: [], groups: [] });
+    const actions = ec2.actions();
+    assert.ok(actions.includes('RunInstances') && actions.includes('TerminateInstances'), actions.join(' '));
+    assert.deepEqual(actions.slice(-2), ['DeleteKeyPair', 'DeleteSecurityGroup']);
+    await assertNoMachines();
+    assert.equal(await exists(store.machineDir('web')), false);
   });
 });
