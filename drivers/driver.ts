@@ -46,6 +46,8 @@ export interface DriverContext {
   machineDir: string;
   storePath: string;
   log: DriverLogger;
+  /** How the Docker engine will be reached (set for create): a cloud driver opens 2376 for 'tls' only. */
+  engineTransport?: 'tls' | 'ssh';
 }
 
 export interface Driver {
@@ -67,6 +69,12 @@ export interface Driver {
   supports(operation: LifecycleOperation): boolean;
   /** Whether moor provisions the host over SSH after create (false for `none`). */
   readonly provisions: boolean;
+  /**
+   * Whether a create that fails after the driver made the host (provisioning, certificates) removes it
+   * again, record included: for hosts that cost money while they exist (cloud instances). Drivers that
+   * never create the host (generic, none) keep the record in state Error instead.
+   */
+  readonly removeOnFailedCreate?: boolean;
   /** The driver's persistent state, stored as config.json's `Driver` field. */
   toJSON(): Record<string, unknown>;
 }

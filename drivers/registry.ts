@@ -1,5 +1,6 @@
 /** The explicit list of drivers moor knows. Adding a driver means adding one line here. */
 import { UsageError } from '../src/core/errors.js';
+import { amazonec2Driver } from './amazonec2/definition.js';
 import type { DriverDefinition } from './driver.js';
 import { genericDriver } from './generic/definition.js';
 import { noneDriver } from './none/definition.js';
@@ -7,6 +8,7 @@ import { noneDriver } from './none/definition.js';
 export const DRIVERS: ReadonlyMap<string, DriverDefinition> = new Map([
   [noneDriver.name, noneDriver],
   [genericDriver.name, genericDriver],
+  [amazonec2Driver.name, amazonec2Driver],
 ]);
 
 export function driverNames(): string[] {

@@ -2,7 +2,9 @@
  * Create / rm / start / stop / restart / kill orchestration: the libmachine Create() pipeline, with a
  * record that is written atomically, marked Error (never half-written) when a step fails.
  */
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 import type { Driver, DriverContext, DriverFlagValues } from '../../drivers/driver.js';
 import { getDriverDefinition } from '../../drivers/registry.js';
 import type { CertPaths, ExternalCertOptions } from './certs.js';
@@ -30,6 +32,7 @@ import {
   MachineState,
   type MachineRecord,
   type MachineStateValue,
+  transportOf,
   validateEngineOptions,
 } from './machine.js';
 import type { Store } from './store.js';
@@ -86,7 +89,13 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
   if (await store.exists(name)) throw new MachineExistsError(name);
 
   const factory = await definition.load();
-  const driver = factory.fromFlags(driverContext(store, name, log), flags);
+  const driver = factory.fromFlags(
+    {
+      ...driverContext(store, name, log),
+      engineTransport: transportOf({ ...defaultEngineOptions(), ...options.engine }),
+    },
+    flags,
+  );
   if (driver.provisions) {
     // What can be checked before the host's OS is known: method, install URL and version agree.
     const { validateInstallOptions } = await import('./provision/plan.js');
@@ -132,9 +141,11 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
       { name: 'cert.pem', data: bundle.cert, mode: CERT_FILE_MODE },
       { name: 'key.pem', data: bundle.key, mode: PRIVATE_FILE_MODE },
     ]);
+    let hostCreated = false;
     try {
       log.step(`Creating the machine with the ${definition.name} driver`);
       await driver.create();
+      hostCreated = true;
       record.Driver = driver.toJSON();
       await issueServerCert(store, record, driver, certPaths, log);
       if (driver.provisions) {
@@ -145,6 +156,14 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
       await store.save(record);
       return record;
     } catch (error) {
+      if (hostCreated && driver.removeOnFailedCreate && (await removeFailedHost(store, name, driver, error, log))) {
+        throw new MoorError(`Creating machine "${name}" failed: ${messageOf(error)} The machine was removed again.`, {
+          code: error instanceof MoorError ? error.code : 'CREATE_FAILED',
+          exitCode: error instanceof MoorError ? error.exitCode : 1,
+          suggestions: error instanceof MoorError ? error.suggestions : [],
+          cause: error,
+        });
+      }
       record.Phase = 'error';
       record.LastError = messageOf(error);
       record.Driver = safeDriverState(driver, record.Driver);
@@ -160,6 +179,22 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
       });
     }
   });
+}
+
+/**
+ * A create failed after the driver made the host: removes the host (driver.remove) and the record. Returns
+ * false, keeping the record for "moor rm", when the driver could not remove the host.
+ */
+async function removeFailedHost(store: Store, name: string, driver: Driver, cause: unknown, log: Logger) {
+  log.warn(`Creating "${name}" failed (${messageOf(cause)}): removing what was created`);
+  try {
+    await driver.remove();
+  } catch (error) {
+    log.warn(`Could not remove the host of "${name}": ${messageOf(error)}`);
+    return false;
+  }
+  await store.remove(name);
+  return true;
 }
 
 /** Writes server.pem and server-key.pem for the machine's address and its --tls-san names. */
@@ -194,9 +229,7 @@ export async function regenerateMachineCerts(
   await store.withMachineLock(name, 'regenerate-certs', async () => {
     const { record, driver } = await openMachine(store, name, log);
     const certs = await import('./certs.js');
-    const auth = record.HostOptions.AuthOptions;
-    const external =
-      auth.CaCertPath && auth.CaPrivateKeyPath ? { caCert: auth.CaCertPath, caKey: auth.CaPrivateKeyPath } : undefined;
+    const external = externalCaOf(record);
     const caPaths = external
       ? await certs.ensureClientCerts(store, external)
       : (options.clientCerts ?? (await certs.ensureClientCerts(store)));
@@ -218,6 +251,39 @@ export async function regenerateMachineCerts(
       await store.save(record);
     }
   });
+}
+
+/** The CA the machine was created with when it is not the store's own (--tls-ca-cert and --tls-ca-key). */
+function externalCaOf(record: MachineRecord): ExternalCertOptions | undefined {
+  const auth = record.HostOptions.AuthOptions;
+  return auth.CaCertPath && auth.CaPrivateKeyPath
+    ? { caCert: auth.CaCertPath, caKey: auth.CaPrivateKeyPath }
+    : undefined;
+}
+
+/**
+ * After a start: when the driver reports an address the server certificate does not name (a cloud
+ * instance gets a new public IP after stop and start), a new server certificate is issued and installed
+ * by provisioning, so that TLS keeps working. Nothing happens when the address is unchanged.
+ */
+async function refreshServerCertIfMoved(store: Store, machine: Machine, log: Logger): Promise<boolean> {
+  const { record, driver } = machine;
+  if (record.Phase !== 'created' || transportOf(record.HostOptions.EngineOptions) !== 'tls') return false;
+  const ip = await driver.getIP().catch(() => '');
+  if (!ip) return false;
+  let pem: string;
+  try {
+    pem = await readFile(join(machine.dir, 'server.pem'), 'utf8');
+  } catch {
+    return false;
+  }
+  const certs = await import('./certs.js');
+  const named = certs.describeCertificate(pem);
+  if (named.ipAddresses.includes(ip) || named.dnsNames.includes(ip)) return false;
+  log.step(`"${record.Name}" has a new address (${ip}): issuing and installing a new server certificate`);
+  await issueServerCert(store, record, driver, await certs.ensureClientCerts(store, externalCaOf(record)), log);
+  if (driver.provisions) await provision(store, record, driver, {}, log);
+  return true;
 }
 
 /** The machine's IP or DNS name plus --tls-san values; empty when the endpoint has no host (unix socket). */
@@ -375,10 +441,10 @@ export async function changeState(
     await machine.driver[operation]();
     const state = await waitForState(machine.driver, target, timeoutMs, name);
     const updated = machine.driver.toJSON();
-    if (JSON.stringify(updated) !== JSON.stringify(machine.record.Driver)) {
-      machine.record.Driver = updated;
-      await store.save(machine.record);
-    }
+    const driverChanged = JSON.stringify(updated) !== JSON.stringify(machine.record.Driver);
+    machine.record.Driver = updated;
+    const recertified = target === MachineState.Running && (await refreshServerCertIfMoved(store, machine, log));
+    if (driverChanged || recertified) await store.save(machine.record);
     return state;
   });
 }

@@ -1,0 +1,421 @@
+/**
+ * The narrow EC2 interface the amazonec2 driver uses, and its implementation on @aws-sdk/client-ec2 (v3).
+ * The SDK is imported on first use only, so that no other command pays for loading it. Errors come back
+ * as Ec2Error (a MoorError with the API's error code), with suggestions for the usual causes.
+ */
+import { ExitCode, MoorError, messageOf } from '../../src/core/errors.js';
+
+export interface Ec2ClientOptions {
+  region: string;
+  /** A custom endpoint (an EC2-compatible API, or a test emulator). */
+  endpoint?: string;
+  /** A named profile of the shared config/credentials files. */
+  profile?: string;
+  /** Explicit credentials (flags of create); otherwise the SDK's default chain. Never stored. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Attempts per call, the first included (the SDK's maxAttempts). */
+  maxAttempts: number;
+  /** Delay before retry n (1-based), in ms; the SDK's exponential backoff with jitter when not given. */
+  retryDelayMs?: (attempt: number) => number;
+}
+
+export type Ec2InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
+
+export interface Ec2Instance {
+  id: string;
+  state: Ec2InstanceState;
+  publicIp?: string;
+  privateIp?: string;
+  spotRequestId?: string;
+  securityGroupIds: string[];
+}
+
+export interface Ec2Subnet {
+  id: string;
+  vpcId: string;
+  zone: string;
+}
+
+export interface IngressRule {
+  protocol: 'tcp' | 'udp';
+  port: number;
+}
+
+export interface Ec2SecurityGroup {
+  id: string;
+  name: string;
+  /** Rules open to 0.0.0.0/0, as protocol and port range. */
+  openRules: { protocol: string; fromPort: number; toPort: number }[];
+  /** Tagged moor:managed: moor created it. */
+  managed: boolean;
+}
+
+export interface Tag {
+  key: string;
+  value: string;
+}
+
+export interface RunInstanceParams {
+  imageId: string;
+  instanceType: string;
+  keyName: string;
+  subnetId: string;
+  securityGroupIds: string[];
+  associatePublicIp: boolean;
+  rootSizeGiB: number;
+  volumeType: string;
+  encrypted: boolean;
+  kmsKeyId?: string;
+  iamInstanceProfile?: string;
+  monitoring: boolean;
+  ebsOptimized: boolean;
+  userData?: string;
+  metadataHttpTokens: 'required' | 'optional';
+  metadataHopLimit: number;
+  spot?: { maxPrice?: string };
+  tags: Tag[];
+  clientToken: string;
+}
+
+export interface Ec2Api {
+  defaultVpcId(): Promise<string | undefined>;
+  /** The subnet with this id, or the default subnet (else any) of the VPC, in the zone when given. */
+  findSubnet(options: { subnetId?: string; vpcId?: string; zone?: string }): Promise<Ec2Subnet | undefined>;
+  /** The newest image of the owner whose name matches the pattern. */
+  latestImage(owner: string, namePattern: string): Promise<string | undefined>;
+  imageExists(imageId: string): Promise<boolean>;
+  keyPairExists(name: string): Promise<boolean>;
+  importKeyPair(name: string, publicKey: string, tags: Tag[]): Promise<void>;
+  deleteKeyPair(name: string): Promise<void>;
+  findSecurityGroup(vpcId: string, name: string): Promise<Ec2SecurityGroup | undefined>;
+  createSecurityGroup(vpcId: string, name: string, description: string, tags: Tag[]): Promise<string>;
+  authorizeIngress(groupId: string, rules: IngressRule[]): Promise<void>;
+  deleteSecurityGroup(groupId: string): Promise<void>;
+  runInstance(params: RunInstanceParams): Promise<Ec2Instance>;
+  /** The instances among these ids that exist (one DescribeInstances call). */
+  describeInstances(ids: string[]): Promise<Ec2Instance[]>;
+  startInstance(id: string): Promise<void>;
+  stopInstance(id: string, force: boolean): Promise<void>;
+  rebootInstance(id: string): Promise<void>;
+  terminateInstance(id: string): Promise<void>;
+  cancelSpotRequest(id: string): Promise<void>;
+}
+
+/** An error answered by the EC2 API (or by the SDK on its way there). */
+export class Ec2Error extends MoorError {
+  constructor(
+    readonly awsCode: string,
+    action: string,
+    message: string,
+    suggestions: string[] = [],
+    cause?: unknown,
+  ) {
+    super(`EC2 ${action} failed: ${awsCode}: ${message}`, {
+      code: 'EC2_API_ERROR',
+      exitCode: ExitCode.failure,
+      suggestions,
+      cause,
+    });
+  }
+}
+
+const CREDENTIAL_CODES = new Set([
+  'AuthFailure',
+  'UnrecognizedClientException',
+  'InvalidClientTokenId',
+  'SignatureDoesNotMatch',
+  'CredentialsProviderError',
+  'ExpiredToken',
+  'RequestExpired',
+]);
+
+function suggestionsFor(code: string): string[] {
+  if (CREDENTIAL_CODES.has(code)) {
+    return [
+      'Check your AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or AWS_PROFILE / --amazonec2-profile for a profile of ~/.aws/config, or run "aws sso login".',
+    ];
+  }
+  if (code === 'UnauthorizedOperation')
+    return ['Your AWS identity lacks an EC2 permission: see the README for the policy moor needs.'];
+  if (code === 'RequestLimitExceeded' || code === 'Throttling') {
+    return ['The EC2 API is throttling requests: try again later, or raise --amazonec2-retries.'];
+  }
+  return [];
+}
+
+function toEc2Error(action: string, error: unknown): Ec2Error {
+  if (error instanceof Ec2Error) return error;
+  const code =
+    (error as { Code?: string }).Code ??
+    (error as { name?: string }).name ??
+    (error as { code?: string }).code ??
+    'Error';
+  return new Ec2Error(code, action, messageOf(error), suggestionsFor(code), error);
+}
+
+/** A bundler may hand over a CommonJS package as a default export only. */
+function commonJs<T extends object>(imported: T, member: string): T {
+  return (member in imported ? imported : (imported as { default: T }).default) as T;
+}
+
+/** A client of the EC2 API (the SDK is loaded by the first call of this function). */
+export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
+  const sdk = commonJs(await import('@aws-sdk/client-ec2'), 'EC2Client');
+  const { ConfiguredRetryStrategy } = commonJs(await import('@smithy/core/retry'), 'ConfiguredRetryStrategy');
+  const client = new sdk.EC2Client({
+    region: options.region,
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.profile ? { profile: options.profile } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    maxAttempts: options.maxAttempts,
+    ...(options.retryDelayMs
+      ? { retryStrategy: new ConfiguredRetryStrategy(options.maxAttempts, options.retryDelayMs) }
+      : {}),
+  });
+  const call = async <T>(action: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (error) {
+      throw toEc2Error(action, error);
+    }
+  };
+  const tagSpec = (resourceType: 'instance' | 'volume' | 'key-pair' | 'security-group', tags: Tag[]) => ({
+    ResourceType: resourceType,
+    Tags: tags.map((tag) => ({ Key: tag.key, Value: tag.value })),
+  });
+  const toInstance = (item: import('@aws-sdk/client-ec2').Instance): Ec2Instance => ({
+    id: item.InstanceId ?? '',
+    state: (item.State?.Name ?? 'pending') as Ec2InstanceState,
+    ...(item.PublicIpAddress ? { publicIp: item.PublicIpAddress } : {}),
+    ...(item.PrivateIpAddress ? { privateIp: item.PrivateIpAddress } : {}),
+    ...(item.SpotInstanceRequestId ? { spotRequestId: item.SpotInstanceRequestId } : {}),
+    securityGroupIds: (item.SecurityGroups ?? []).map((group) => group.GroupId ?? '').filter(Boolean),
+  });
+
+  return {
+    defaultVpcId: () =>
+      call('DescribeVpcs', async () => {
+        const out = await client.send(
+          new sdk.DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }),
+        );
+        return out.Vpcs?.[0]?.VpcId;
+      }),
+    findSubnet: ({ subnetId, vpcId, zone }) =>
+      call('DescribeSubnets', async () => {
+        const filters = [
+          ...(subnetId ? [{ Name: 'subnet-id', Values: [subnetId] }] : []),
+          ...(vpcId ? [{ Name: 'vpc-id', Values: [vpcId] }] : []),
+          ...(zone ? [{ Name: 'availability-zone', Values: [zone] }] : []),
+        ];
+        const out = await client.send(new sdk.DescribeSubnetsCommand({ Filters: filters }));
+        const subnets = (out.Subnets ?? [])
+          .filter((subnet) => subnet.State === undefined || subnet.State === 'available')
+          .sort(
+            (a, b) =>
+              Number(Boolean(b.DefaultForAz)) - Number(Boolean(a.DefaultForAz)) ||
+              (a.AvailabilityZone ?? '').localeCompare(b.AvailabilityZone ?? '') ||
+              (a.SubnetId ?? '').localeCompare(b.SubnetId ?? ''),
+          );
+        const subnet = subnets[0];
+        return subnet?.SubnetId
+          ? { id: subnet.SubnetId, vpcId: subnet.VpcId ?? '', zone: subnet.AvailabilityZone ?? '' }
+          : undefined;
+      }),
+    latestImage: (owner, namePattern) =>
+      call('DescribeImages', async () => {
+        const out = await client.send(
+          new sdk.DescribeImagesCommand({
+            Owners: [owner],
+            Filters: [
+              { Name: 'name', Values: [namePattern] },
+              { Name: 'state', Values: ['available'] },
+            ],
+          }),
+        );
+        const images = (out.Images ?? []).sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''));
+        return images[0]?.ImageId;
+      }),
+    imageExists: (imageId) =>
+      call('DescribeImages', async () => {
+        const out = await client.send(
+          new sdk.DescribeImagesCommand({ Filters: [{ Name: 'image-id', Values: [imageId] }] }),
+        );
+        return (out.Images ?? []).length > 0;
+      }),
+    keyPairExists: (name) =>
+      call('DescribeKeyPairs', async () => {
+        const out = await client.send(
+          new sdk.DescribeKeyPairsCommand({ Filters: [{ Name: 'key-name', Values: [name] }] }),
+        );
+        return (out.KeyPairs ?? []).length > 0;
+      }),
+    importKeyPair: (name, publicKey, tags) =>
+      call('ImportKeyPair', async () => {
+        await client.send(
+          new sdk.ImportKeyPairCommand({
+            KeyName: name,
+            PublicKeyMaterial: new TextEncoder().encode(publicKey),
+            TagSpecifications: [tagSpec('key-pair', tags)],
+          }),
+        );
+      }),
+    deleteKeyPair: (name) =>
+      call('DeleteKeyPair', async () => {
+        await client.send(new sdk.DeleteKeyPairCommand({ KeyName: name }));
+      }),
+    findSecurityGroup: (vpcId, name) =>
+      call('DescribeSecurityGroups', async () => {
+        const out = await client.send(
+          new sdk.DescribeSecurityGroupsCommand({
+            Filters: [
+              { Name: 'vpc-id', Values: [vpcId] },
+              { Name: 'group-name', Values: [name] },
+            ],
+          }),
+        );
+        const group = out.SecurityGroups?.[0];
+        if (!group?.GroupId) return undefined;
+        return {
+          id: group.GroupId,
+          name: group.GroupName ?? name,
+          managed: (group.Tags ?? []).some((tag) => tag.Key === 'moor:managed' && tag.Value === 'true'),
+          openRules: (group.IpPermissions ?? [])
+            .filter((permission) => (permission.IpRanges ?? []).some((range) => range.CidrIp === '0.0.0.0/0'))
+            .map((permission) => ({
+              protocol: permission.IpProtocol ?? '',
+              fromPort: permission.FromPort ?? -1,
+              toPort: permission.ToPort ?? -1,
+            })),
+        };
+      }),
+    createSecurityGroup: (vpcId, name, description, tags) =>
+      call('CreateSecurityGroup', async () => {
+        const out = await client.send(
+          new sdk.CreateSecurityGroupCommand({
+            VpcId: vpcId,
+            GroupName: name,
+            Description: description,
+            TagSpecifications: [tagSpec('security-group', tags)],
+          }),
+        );
+        if (!out.GroupId) throw new Ec2Error('MissingGroupId', 'CreateSecurityGroup', 'the reply had no GroupId');
+        return out.GroupId;
+      }),
+    authorizeIngress: (groupId, rules) =>
+      call('AuthorizeSecurityGroupIngress', async () => {
+        await client.send(
+          new sdk.AuthorizeSecurityGroupIngressCommand({
+            GroupId: groupId,
+            IpPermissions: rules.map((rule) => ({
+              IpProtocol: rule.protocol,
+              FromPort: rule.port,
+              ToPort: rule.port,
+              IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'moor' }],
+            })),
+          }),
+        );
+      }),
+    deleteSecurityGroup: (groupId) =>
+      call('DeleteSecurityGroup', async () => {
+        await client.send(new sdk.DeleteSecurityGroupCommand({ GroupId: groupId }));
+      }),
+    runInstance: (params) =>
+      call('RunInstances', async () => {
+        const out = await client.send(
+          new sdk.RunInstancesCommand({
+            ImageId: params.imageId,
+            InstanceType: params.instanceType as import('@aws-sdk/client-ec2')._InstanceType,
+            MinCount: 1,
+            MaxCount: 1,
+            KeyName: params.keyName,
+            ClientToken: params.clientToken,
+            NetworkInterfaces: [
+              {
+                DeviceIndex: 0,
+                SubnetId: params.subnetId,
+                Groups: params.securityGroupIds,
+                AssociatePublicIpAddress: params.associatePublicIp,
+                DeleteOnTermination: true,
+              },
+            ],
+            BlockDeviceMappings: [
+              {
+                DeviceName: '/dev/sda1',
+                Ebs: {
+                  VolumeSize: params.rootSizeGiB,
+                  VolumeType: params.volumeType as import('@aws-sdk/client-ec2').VolumeType,
+                  DeleteOnTermination: true,
+                  ...(params.encrypted ? { Encrypted: true } : {}),
+                  ...(params.kmsKeyId ? { KmsKeyId: params.kmsKeyId } : {}),
+                },
+              },
+            ],
+            ...(params.iamInstanceProfile ? { IamInstanceProfile: { Name: params.iamInstanceProfile } } : {}),
+            Monitoring: { Enabled: params.monitoring },
+            EbsOptimized: params.ebsOptimized,
+            ...(params.userData ? { UserData: Buffer.from(params.userData).toString('base64') } : {}),
+            MetadataOptions: {
+              HttpTokens: params.metadataHttpTokens,
+              HttpEndpoint: 'enabled',
+              HttpPutResponseHopLimit: params.metadataHopLimit,
+            },
+            ...(params.spot
+              ? {
+                  InstanceMarketOptions: {
+                    MarketType: 'spot',
+                    SpotOptions: {
+                      SpotInstanceType: 'persistent',
+                      InstanceInterruptionBehavior: 'stop',
+                      ...(params.spot.maxPrice ? { MaxPrice: params.spot.maxPrice } : {}),
+                    },
+                  },
+                }
+              : {}),
+            TagSpecifications: [tagSpec('instance', params.tags), tagSpec('volume', params.tags)],
+          }),
+        );
+        const instance = out.Instances?.[0];
+        if (!instance?.InstanceId) throw new Ec2Error('MissingInstanceId', 'RunInstances', 'the reply had no instance');
+        return toInstance(instance);
+      }),
+    describeInstances: (ids) =>
+      call('DescribeInstances', async () => {
+        if (ids.length === 0) return [];
+        const instances: Ec2Instance[] = [];
+        let nextToken: string | undefined;
+        do {
+          const out = await client.send(
+            new sdk.DescribeInstancesCommand({
+              Filters: [{ Name: 'instance-id', Values: ids }],
+              ...(nextToken ? { NextToken: nextToken } : {}),
+            }),
+          );
+          for (const reservation of out.Reservations ?? []) {
+            for (const item of reservation.Instances ?? []) instances.push(toInstance(item));
+          }
+          nextToken = out.NextToken;
+        } while (nextToken);
+        return instances;
+      }),
+    startInstance: (id) =>
+      call('StartInstances', async () => {
+        await client.send(new sdk.StartInstancesCommand({ InstanceIds: [id] }));
+      }),
+    stopInstance: (id, force) =>
+      call('StopInstances', async () => {
+        await client.send(new sdk.StopInstancesCommand({ InstanceIds: [id], ...(force ? { Force: true } : {}) }));
+      }),
+    rebootInstance: (id) =>
+      call('RebootInstances', async () => {
+        await client.send(new sdk.RebootInstancesCommand({ InstanceIds: [id] }));
+      }),
+    terminateInstance: (id) =>
+      call('TerminateInstances', async () => {
+        await client.send(new sdk.TerminateInstancesCommand({ InstanceIds: [id] }));
+      }),
+    cancelSpotRequest: (id) =>
+      call('CancelSpotInstanceRequests', async () => {
+        await client.send(new sdk.CancelSpotInstanceRequestsCommand({ SpotInstanceRequestIds: [id] }));
+      }),
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * Everything after create, for amazonec2 machines, through the built CLI against the EC2 emulator (no
+ * test host needed): machines whose instances, key pairs and security groups the emulator holds (as a
+ * finished create leaves them), and their records in the store. ls asks EC2 once for all of them; stop,
+ * start (a new IP is picked up), kill, restart and rm make the right calls; an instance terminated
+ * outside moor shows as Error; rm leaves nothing in the account.
+ */
+import assert from 'node:assert/strict';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { defaultEngineOptions } from '../../src/core/machine.js';
+import { EMULATOR_VPC, startEc2Emulator, type Ec2Emulator } from '../helpers/ec2-emulator.js';
+import { filtersOf } from '../helpers/ec2-query.js';
+import { assertCleanError, assertExit, exists, TempStore } from './helpers.js';
+
+const AWS_ENV = {
+  AWS_ACCESS_KEY_ID: 'AKIDEMULATOREMULATOR',
+  AWS_SECRET_ACCESS_KEY: 'emulator-secret-from-env',
+  AWS_EC2_METADATA_DISABLED: 'true',
+  AWS_CONFIG_FILE: '/nonexistent/aws-config',
+  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+  AWS_PROFILE: undefined,
+};
+const NAMES = ['web1', 'web2', 'web3'];
+const LS_FORMAT = '{{.Name}} {{.State}} {{.URL}}';
+
+describe('amazonec2 machines after create (CLI against the EC2 emulator)', () => {
+  let ec2: Ec2Emulator;
+  let store: TempStore;
+  const seeded = new Map<string, ReturnType<Ec2Emulator['seedMachine']>>();
+
+  const moor = (args: string[]) => store.moor(args, { env: AWS_ENV, timeoutMs: 60_000 });
+
+  /** ls lines "NAME STATE URL", and the EC2 calls ls made. */
+  async function ls(): Promise<{ lines: string[]; actions: string[] }> {
+    const before = ec2.calls.length;
+    const result = await moor(['ls', '--format', LS_FORMAT]);
+    assertExit(result, 0, 'ls');
+    return {
+      lines: result.stdout.trim().split('\n'),
+      actions: ec2.calls.slice(before).map((call) => String(call.Action)),
+    };
+  }
+
+  async function driverState(name: string): Promise<Record<string, unknown>> {
+    return JSON.parse(await readFile(join(store.machineDir(name), 'config.json'), 'utf8')).Driver;
+  }
+
+  before(async () => {
+    // Instances get loopback addresses (tests reach only loopback): 127.0.0.<start count + 1>.
+    ec2 = await startEc2Emulator({ transitionMs: 200, ipFor: (_id, count) => `127.0.0.${count + 1}` });
+    store = await TempStore.create();
+    for (const name of NAMES) {
+      const machine = ec2.seedMachine(name);
+      seeded.set(name, machine);
+      const dir = store.machineDir(name);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const record = {
+        ConfigVersion: 1,
+        Name: name,
+        DriverName: 'amazonec2',
+        CreatedAt: new Date().toISOString(),
+        Phase: 'created',
+        Driver: {
+          MachineName: name,
+          Region: 'us-east-1',
+          Endpoint: ec2.url,
+          Retries: 5,
+          InstanceId: machine.instanceId,
+          IPAddress: machine.ip,
+          UsePrivateAddress: false,
+          SSHUser: 'ubuntu',
+          SSHPort: 22,
+          SSHKeyPath: 'id_ed25519',
+          KeyPairName: machine.keyPairName,
+          KeyPairUserSupplied: false,
+          VpcId: EMULATOR_VPC,
+          InstanceType: 't3.micro',
+          SecurityGroupIds: [machine.groupId],
+          MoorSecurityGroupIds: [machine.groupId],
+        },
+        HostOptions: { EngineOptions: defaultEngineOptions(), AuthOptions: { ServerCertSANs: [] } },
+      };
+      await writeFile(join(dir, 'config.json'), JSON.stringify(record, null, 2));
+      await chmod(join(dir, 'config.json'), 0o600);
+    }
+  });
+  after(async () => {
+    await ec2?.close();
+    await store?.cleanup();
+  });
+
+  it('ls: every machine Running with its URL, from one DescribeInstances for all of them', async () => {
+    const { lines, actions } = await ls();
+    assert.deepEqual(lines, [
+      'web1 Running tcp://127.0.0.2:2376',
+      'web2 Running tcp://127.0.0.2:2376',
+      'web3 Running tcp://127.0.0.2:2376',
+    ]);
+    assert.deepEqual(actions, ['DescribeInstances']);
+    const ids = filtersOf(ec2.calls.at(-1)!).get('instance-id') ?? [];
+    assert.deepEqual([...ids].sort(), NAMES.map((name) => seeded.get(name)!.instanceId).sort());
+  });
+
+  it('stop two machines: StopInstances each, and ls shows them Stopped', async () => {
+    assertExit(await moor(['stop', 'web1', 'web2']), 0, 'stop');
+    const stops = ec2.calls.filter((call) => call.Action === 'StopInstances');
+    assert.equal(stops.length, 2);
+    assert.ok(stops.every((call) => call['Force'] === undefined));
+    const { lines } = await ls();
+    assert.deepEqual(lines, ['web1 Stopped ', 'web2 Stopped ', 'web3 Running tcp://127.0.0.2:2376']);
+  });
+
+  it('stop an already stopped machine: a clear error', async () => {
+    assertCleanError(await moor(['stop', 'web1']), 1, 'Machine "web1" is already stopped.');
+  });
+
+  it('start: the instance runs again and its new public IP is recorded and shown', async () => {
+    assertExit(await moor(['start', 'web1']), 0, 'start');
+    assert.equal((await driverState('web1'))['IPAddress'], '127.0.0.3');
+    const { lines } = await ls();
+    assert.equal(lines[0], 'web1 Running tcp://127.0.0.3:2376');
+  });
+
+  it('kill is a forced stop; restart is a reboot', async () => {
+    assertExit(await moor(['kill', 'web3']), 0, 'kill');
+    const kill = ec2.calls.filter((call) => call.Action === 'StopInstances').at(-1)!;
+    assert.equal(kill['Force'], 'true');
+    assert.deepEqual(kill['InstanceId'], [seeded.get('web3')!.instanceId]);
+    assertExit(await moor(['restart', 'web1']), 0, 'restart');
+    const reboot = ec2.calls.filter((call) => call.Action === 'RebootInstances');
+    assert.deepEqual(
+      reboot.map((call) => call['InstanceId']),
+      [[seeded.get('web1')!.instanceId]],
+    );
+  });
+
+  it('an instance terminated outside moor shows as Error, with why', async () => {
+    ec2.instances.get(seeded.get('web2')!.instanceId)!.state = 'terminated';
+    const result = await moor(['ls', '--format', '{{.Name}} {{.State}} {{.Error}}']);
+    assertExit(result, 0, 'ls');
+    assert.match(
+      result.stdout,
+      new RegExp(`^web2 Error Instance ${seeded.get('web2')!.instanceId} was terminated outside moor\\.$`, 'm'),
+    );
+  });
+
+  it('rm of every machine: instances terminated, key pairs and security groups deleted, records gone', async () => {
+    assertExit(await moor(['rm', '-y', ...NAMES]), 0, 'rm');
+    assert.deepEqual(ec2.leftovers(), { instances: [], keyPairs: [], groups: [] });
+    for (const name of NAMES) assert.equal(await exists(store.machineDir(name)), false);
+  });
+});

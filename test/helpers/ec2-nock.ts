@@ -1,0 +1,81 @@
+/**
+ * nock for the EC2 Query API: a test declares the exact sequence of calls (Action and reply) it expects;
+ * every request is recorded with its parsed parameters, and an unexpected call gets an error reply (so the
+ * test fails on it, and on the recorded sequence).
+ */
+import assert from 'node:assert/strict';
+import nock from 'nock';
+import { ec2ErrorReply, ec2Reply, parseQuery, type QueryParams, type XmlValue } from './ec2-query.js';
+
+export const EC2_ENDPOINT = 'https://ec2.us-east-1.amazonaws.com';
+
+export interface Step {
+  action: string;
+  /** Fields of the reply (default: none), or an error reply. */
+  reply?: Record<string, XmlValue> | { error: string; message?: string; status?: number };
+}
+
+export interface Ec2Script {
+  calls: QueryParams[];
+  actions(): string[];
+  /** The parameters of the n-th call (0-based) of this action. */
+  call(action: string, n?: number): QueryParams;
+  /** Asserts that exactly the declared calls were made, in order. */
+  assertDone(): void;
+}
+
+export function ec2Script(steps: Step[], endpoint = EC2_ENDPOINT): Ec2Script {
+  const calls: QueryParams[] = [];
+  nock(endpoint)
+    .persist()
+    .post('/')
+    .reply((_uri, body) => {
+      const params = parseQuery(typeof body === 'string' ? body : new URLSearchParams(body as never).toString());
+      calls.push(params);
+      const step = steps[calls.length - 1];
+      if (!step || step.action !== params.Action) {
+        return [
+          400,
+          ec2ErrorReply('UnexpectedCall', `test: unexpected ${params.Action} (expected ${step?.action ?? 'no call'})`),
+        ];
+      }
+      const reply = step.reply ?? {};
+      if ('error' in reply && typeof reply.error === 'string') {
+        return [
+          (reply.status as number | undefined) ?? 400,
+          ec2ErrorReply(reply.error, String(reply.message ?? reply.error)),
+        ];
+      }
+      return [200, ec2Reply(step.action, reply as Record<string, XmlValue>), { 'content-type': 'text/xml' }];
+    });
+  return {
+    calls,
+    actions: () => calls.map((params) => String(params.Action)),
+    call(action, n = 0) {
+      const found = calls.filter((params) => params.Action === action)[n];
+      assert.ok(found, `no call ${n} of ${action}; calls: ${calls.map((params) => params.Action).join(', ')}`);
+      return found;
+    },
+    assertDone() {
+      assert.deepEqual(
+        calls.map((params) => params.Action),
+        steps.map((step) => step.action),
+      );
+    },
+  };
+}
+
+export function resetNock(): void {
+  nock.cleanAll();
+}
+
+/** Fake credentials and no instance-metadata probing: the SDK never leaves the process's nock. */
+export function fakeAwsEnv(): void {
+  process.env['AWS_ACCESS_KEY_ID'] = 'AKIDTESTTESTTESTTEST';
+  process.env['AWS_SECRET_ACCESS_KEY'] = 'test-secret-key-from-env';
+  process.env['AWS_EC2_METADATA_DISABLED'] = 'true';
+  delete process.env['AWS_PROFILE'];
+  delete process.env['AWS_SESSION_TOKEN'];
+  process.env['AWS_CONFIG_FILE'] = '/nonexistent/aws-config';
+  process.env['AWS_SHARED_CREDENTIALS_FILE'] = '/nonexistent/aws-credentials';
+}
