@@ -10,18 +10,10 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { defaultEngineOptions } from '../../src/core/machine.js';
-import { EMULATOR_VPC, startEc2Emulator, type Ec2Emulator } from '../helpers/ec2-emulator.js';
+import { EMULATOR_AWS_ENV, EMULATOR_VPC, startEc2Emulator, type Ec2Emulator } from '../helpers/ec2-emulator.js';
 import { filtersOf } from '../helpers/ec2-query.js';
 import { assertCleanError, assertExit, exists, TempStore } from './helpers.js';
 
-const AWS_ENV = {
-  AWS_ACCESS_KEY_ID: 'AKIDEMULATOREMULATOR',
-  AWS_SECRET_ACCESS_KEY: 'emulator-secret-from-env',
-  AWS_EC2_METADATA_DISABLED: 'true',
-  AWS_CONFIG_FILE: '/nonexistent/aws-config',
-  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
-  AWS_PROFILE: undefined,
-};
 const NAMES = ['web1', 'web2', 'web3'];
 const LS_FORMAT = '{{.Name}} {{.State}} {{.URL}}';
 
@@ -30,7 +22,7 @@ describe('amazonec2 machines after create (CLI against the EC2 emulator)', () =>
   let store: TempStore;
   const seeded = new Map<string, ReturnType<Ec2Emulator['seedMachine']>>();
 
-  const moor = (args: string[]) => store.moor(args, { env: AWS_ENV, timeoutMs: 60_000 });
+  const moor = (args: string[]) => store.moor(args, { env: EMULATOR_AWS_ENV, timeoutMs: 60_000 });
 
   /** ls lines "NAME STATE URL", and the EC2 calls ls made. */
   async function ls(): Promise<{ lines: string[]; actions: string[] }> {

@@ -9,19 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { startEc2Emulator, type Ec2Emulator } from '../helpers/ec2-emulator.js';
+import { EMULATOR_AWS_ENV, startEc2Emulator, type Ec2Emulator } from '../helpers/ec2-emulator.js';
 import { assertCleanError, assertExit, exists, parseJson, TempStore, walk } from './helpers.js';
-
-const AWS_ENV = {
-  AWS_ACCESS_KEY_ID: 'AKIDEMULATOREMULATOR',
-  AWS_SECRET_ACCESS_KEY: 'emulator-secret-from-env',
-  AWS_EC2_METADATA_DISABLED: 'true',
-  AWS_CONFIG_FILE: '/nonexistent/aws-config',
-  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
-  AWS_PROFILE: undefined,
-  AWS_DEFAULT_REGION: undefined,
-  AWS_REGION: undefined,
-};
 
 /** A loopback port nobody listens on (taken from the OS, then released). */
 function freePort(): Promise<number> {
@@ -56,12 +45,12 @@ describe('amazonec2 driver against the EC2 emulator (CLI)', () => {
 
   const create = (name: string, extra: string[] = [], env: Record<string, string | undefined> = {}) =>
     store.moor(['create', '-d', 'amazonec2', '--amazonec2-endpoint', ec2.url, ...extra, name], {
-      env: { ...AWS_ENV, ...env },
+      env: { ...EMULATOR_AWS_ENV, ...env },
       timeoutMs: 60_000,
     });
 
   async function assertNoMachines() {
-    const ls = await store.moor(['ls', '--json'], { env: AWS_ENV });
+    const ls = await store.moor(['ls', '--json'], { env: EMULATOR_AWS_ENV });
     assertExit(ls, 0, 'ls');
     assert.deepEqual(parseJson(ls), []);
   }
@@ -134,12 +123,12 @@ describe('amazonec2 driver against the EC2 emulator (CLI)', () => {
       assert.doesNotMatch(text, /AKIAFLAGSECRETNEVER1|flag-secret-never-stored|flag-token-never-stored/, file);
     }
     // The failed record stays with its error; rm removes it without touching the (already clean) account.
-    const ls = await store.moor(['ls', '--json'], { env: AWS_ENV });
+    const ls = await store.moor(['ls', '--json'], { env: EMULATOR_AWS_ENV });
     const items = parseJson<{ Name: string; State: string; Error: string }[]>(ls);
     assert.equal(items[0]?.State, 'Error');
     assert.match(items[0]!.Error, /InsufficientInstanceCapacity/);
     ec2.calls.length = 0;
-    assertExit(await store.moor(['rm', '-y', 'web'], { env: AWS_ENV }), 0, 'rm');
+    assertExit(await store.moor(['rm', '-y', 'web'], { env: EMULATOR_AWS_ENV }), 0, 'rm');
     assert.deepEqual(ec2.actions(), []);
     await assertNoMachines();
   });

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startEc2Emulator, type Ec2Emulator } from '../helpers/ec2-emulator.js';
+import { EMULATOR_AWS_ENV, startEc2Emulator, type Ec2Emulator } from '../helpers/ec2-emulator.js';
 import {
   allocateIp,
   cleanupHosts,
@@ -24,16 +24,6 @@ import { engineGet, hostOut, hostsOrPlaceholder, lsRow } from './generic-helpers
 import { assertExit, exists, parseJson, TempStore, type RunResult } from './helpers.js';
 
 const NAME = 'ec2-web';
-const AWS_ENV = {
-  AWS_ACCESS_KEY_ID: 'AKIDEMULATOREMULATOR',
-  AWS_SECRET_ACCESS_KEY: 'emulator-secret-from-env',
-  AWS_EC2_METADATA_DISABLED: 'true',
-  AWS_CONFIG_FILE: '/nonexistent/aws-config',
-  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
-  AWS_PROFILE: undefined,
-  AWS_DEFAULT_REGION: undefined,
-  AWS_REGION: undefined,
-};
 
 if (hostsOrPlaceholder('amazonec2 driver end to end (EC2 emulator + real test host)')) {
   describe('amazonec2 driver end to end (EC2 emulator + real test host)', () => {
@@ -44,7 +34,7 @@ if (hostsOrPlaceholder('amazonec2 driver end to end (EC2 emulator + real test ho
     let store: TempStore;
     let created: RunResult;
 
-    const moor = (args: string[], timeoutMs = 240_000) => store.moor(args, { env: AWS_ENV, timeoutMs });
+    const moor = (args: string[], timeoutMs = 240_000) => store.moor(args, { env: EMULATOR_AWS_ENV, timeoutMs });
 
     async function ping(ip: string) {
       const dir = store.machineDir(NAME);

@@ -21,6 +21,21 @@ import {
   type XmlValue,
 } from './ec2-query.js';
 
+/**
+ * The environment for moor processes that talk to the emulator: static credentials of the emulator's, no
+ * instance metadata lookups, no shared config or profile of the developer's, the default region.
+ */
+export const EMULATOR_AWS_ENV: Record<string, string | undefined> = {
+  AWS_ACCESS_KEY_ID: 'AKIDEMULATOREMULATOR',
+  AWS_SECRET_ACCESS_KEY: 'emulator-secret-from-env',
+  AWS_EC2_METADATA_DISABLED: 'true',
+  AWS_CONFIG_FILE: '/nonexistent/aws-config',
+  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+  AWS_PROFILE: undefined,
+  AWS_DEFAULT_REGION: undefined,
+  AWS_REGION: undefined,
+};
+
 export const EMULATOR_VPC = 'vpc-0emu0emu0emu0emu0';
 export const EMULATOR_AMI = 'ami-0ubuntu2404newest';
 
