@@ -3,10 +3,12 @@ import { UsageError } from '../src/core/errors.js';
 import type { DriverDefinition } from './driver.js';
 import { genericDriver } from './generic/definition.js';
 import { noneDriver } from './none/definition.js';
+import { virtualboxDriver } from './virtualbox/definition.js';
 
 export const DRIVERS: ReadonlyMap<string, DriverDefinition> = new Map([
   [noneDriver.name, noneDriver],
   [genericDriver.name, genericDriver],
+  [virtualboxDriver.name, virtualboxDriver],
 ]);
 
 export function driverNames(): string[] {
