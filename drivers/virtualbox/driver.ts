@@ -8,7 +8,7 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { MoorError, UsageError, messageOf } from '../../src/core/errors.js';
-import { writeFileAtomic } from '../../src/core/fsutil.js';
+import { ensureDir, writeFileAtomic } from '../../src/core/fsutil.js';
 import { withFileLock } from '../../src/core/lock.js';
 import { MachineState, type MachineStateValue } from '../../src/core/machine.js';
 import {
@@ -213,6 +213,7 @@ export class VirtualBoxDriver extends BaseDriver {
     );
 
     log.step('Setting up the host-only network');
+    await ensureDir(join(this.context.storePath, 'locks'));
     await withFileLock(
       join(this.context.storePath, 'locks', HOSTONLY_LOCK),
       {

@@ -138,7 +138,7 @@ export class VBoxManage {
   }
 
   async hostInfo(): Promise<Record<string, string>> {
-    return parseBlocks((await this.run(['list', 'hostinfo'])).stdout)[0] ?? {};
+    return Object.assign({}, ...parseBlocks((await this.run(['list', 'hostinfo'])).stdout)) as Record<string, string>;
   }
 }
 
