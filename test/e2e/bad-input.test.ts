@@ -210,7 +210,7 @@ describe('--json errors', () => {
       args: ['create', 'x', '-d', 'nope', '--url', 'tcp://127.0.0.1:2', '--json'],
       exitCode: 2,
       code: 'UNKNOWN_DRIVER',
-      message: 'Driver "nope" not found. Available drivers: none, generic.',
+      message: 'Driver "nope" not found. Available drivers: none, generic, virtualbox.',
     },
     {
       title: 'a missing machine',
