@@ -10,6 +10,7 @@ import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, join, resolve as resolvePath } from 'node:path';
 import { MoorError, UsageError } from '../../src/core/errors.js';
 import { ensureDir, isErrno, writeFileAtomic } from '../../src/core/fsutil.js';
+import { withFileLock } from '../../src/core/lock.js';
 import type { Logger } from '../../src/core/log.js';
 
 export interface ImageSource {
@@ -79,26 +80,37 @@ export async function ensureImage(source: ImageSource, options: ImageOptions): P
   const dir = join(options.cacheDir, 'images');
   const target = join(dir, `${key}-${name}`);
   const verified = `${target}.sha256`;
-  const cached = await readFile(verified, 'utf8').then(
-    (text) => text.trim(),
-    () => undefined,
-  );
-  if (cached && (await fileSize(target)) !== undefined && (!source.checksum || source.checksum === cached)) {
+  const isCached = async () => {
+    const cached = await readFile(verified, 'utf8').then(
+      (text) => text.trim(),
+      () => undefined,
+    );
+    return cached && (await fileSize(target)) !== undefined && (!source.checksum || source.checksum === cached);
+  };
+  if (await isCached()) {
     options.log.info(`Using the cached image ${target}`);
     return target;
   }
   await ensureDir(dir);
-  const expected = source.checksum ?? (await publishedChecksum(url, name));
-  const partial = `${target}.part`;
-  await download(url, partial, options);
-  const actual = await sha256File(partial);
-  if (actual !== expected) {
-    await rm(partial, { force: true });
-    throw new ChecksumMismatchError(url.href, expected, actual);
-  }
-  await rename(partial, target);
-  await writeFileAtomic(verified, `${actual}\n`, 0o644);
-  return target;
+  // One download per image at a time: parallel creates wait for it, then find it cached.
+  return withFileLock(
+    `${target}.lock`,
+    { operation: `download ${url.href}`, subject: `The image download ${name}`, timeoutMs: 6 * 3_600_000 },
+    async () => {
+      if (await isCached()) return target;
+      const expected = source.checksum ?? (await publishedChecksum(url, name));
+      const partial = `${target}.part`;
+      await download(url, partial, options);
+      const actual = await sha256File(partial);
+      if (actual !== expected) {
+        await rm(partial, { force: true });
+        throw new ChecksumMismatchError(url.href, expected, actual);
+      }
+      await rename(partial, target);
+      await writeFileAtomic(verified, `${actual}\n`, 0o644);
+      return target;
+    },
+  );
 }
 
 async function localImage(source: ImageSource): Promise<string> {

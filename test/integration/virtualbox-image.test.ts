@@ -97,6 +97,19 @@ describe('virtualbox image cache', () => {
     await rm(cache, { recursive: true, force: true });
   });
 
+  it('parallel creates download the image once: the others wait and use the cached file', async () => {
+    const paths = await Promise.all(
+      [1, 2, 3].map(() => ensureImage({ location: `${base}/rel/disk.vmdk`, checksum: SHA }, { cacheDir: cache, log })),
+    );
+    assert.equal(new Set(paths).size, 1);
+    assert.deepEqual(await readFile(paths[0]!), IMAGE);
+    assert.deepEqual(
+      requests.map((r) => r.url),
+      ['/rel/disk.vmdk'],
+    );
+    await rm(cache, { recursive: true, force: true });
+  });
+
   it('progress is reported as the bytes arrive, up to the total', async () => {
     const seen: [number, number | undefined][] = [];
     await ensureImage(
@@ -123,7 +136,7 @@ describe('virtualbox image cache', () => {
         return true;
       },
     );
-    assert.deepEqual(await readdir(join(cache, 'images')), []);
+    assert.deepEqual(await readdir(join(cache, 'images')), [], 'no image, partial file or lock is left');
     await rm(cache, { recursive: true, force: true });
   });
 
