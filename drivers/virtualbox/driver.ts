@@ -20,7 +20,7 @@ import {
 } from '../driver.js';
 import { buildSeedIso } from './cloud-init.js';
 import { ensureImage, isUrl, normalizeChecksum, progressReporter } from './image.js';
-import { inNetwork, ipToNumber, parseHostOnlyCidr, pickFreeAddress, type HostOnlyNetwork } from './network.js';
+import { inNetwork, parseHostOnlyCidr, pickFreeAddress, type HostOnlyNetwork } from './network.js';
 import {
   findVBoxManage,
   isSupportedVersion,
@@ -612,10 +612,12 @@ function text(flags: DriverFlagValues, name: string): string {
 export const factory: DriverFactory = {
   fromFlags(context, flags) {
     const cidr = text(flags, 'virtualbox-hostonly-cidr');
-    parseHostOnlyCidr(cidr);
+    const network = parseHostOnlyCidr(cidr);
     const ip = text(flags, 'virtualbox-hostonly-ip');
-    if (ip && Number.isNaN(ipToNumber(ip))) {
-      throw new UsageError(`--virtualbox-hostonly-ip must be an IPv4 address; got "${ip}".`);
+    if (ip && !network.staticPool.includes(ip)) {
+      throw new UsageError(
+        `--virtualbox-hostonly-ip must be an address for machines in ${cidr}: ${network.staticPool[0]} to ${network.staticPool.at(-1)} (the rest is the host's and DHCP's); got "${ip}".`,
+      );
     }
     const checksum = text(flags, 'virtualbox-image-checksum');
     const shares = (flags['virtualbox-share-folder'] as string[] | undefined) ?? [];

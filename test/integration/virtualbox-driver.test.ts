@@ -466,6 +466,21 @@ describe('virtualbox driver: failures and their cleanup', () => {
     await assert.rejects(driver.preCreateCheck(), /VirtualBox already has a VM named "old"/);
   });
 
+  it("--virtualbox-hostonly-ip outside the machines' half of the network is refused before anything is made", async () => {
+    await newFake();
+    for (const ip of ['192.168.56.200', '192.168.56.1', '192.168.57.5', 'nope']) {
+      await assert.rejects(driverFor('badip', { 'virtualbox-hostonly-ip': ip }), (error: MoorError) => {
+        assert.equal(error.exitCode, 2);
+        assert.match(error.message, /192\.168\.56\.2 to 192\.168\.56\.127/);
+        return true;
+      });
+    }
+    const { driver } = await driverFor('goodip', { 'virtualbox-hostonly-ip': '192.168.56.77' });
+    await driver.create();
+    assert.equal(driver.toJSON()['IPAddress'], '192.168.56.77');
+    await rm(join(storePath, 'machines'), { recursive: true, force: true });
+  });
+
   it('host-only interface creation fails: nothing else is made', async () => {
     const { error, machineDir, calls } = await failingCreate('hostonlyif create', 'hof');
     assert.match(error.message, /VBoxManage hostonlyif create failed/);
