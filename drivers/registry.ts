@@ -4,11 +4,13 @@ import { amazonec2Driver } from './amazonec2/definition.js';
 import type { DriverDefinition } from './driver.js';
 import { genericDriver } from './generic/definition.js';
 import { noneDriver } from './none/definition.js';
+import { virtualboxDriver } from './virtualbox/definition.js';
 
 export const DRIVERS: ReadonlyMap<string, DriverDefinition> = new Map([
   [noneDriver.name, noneDriver],
   [genericDriver.name, genericDriver],
   [amazonec2Driver.name, amazonec2Driver],
+  [virtualboxDriver.name, virtualboxDriver],
 ]);
 
 export function driverNames(): string[] {

@@ -210,7 +210,7 @@ describe('--json errors', () => {
       args: ['create', 'x', '-d', 'nope', '--url', 'tcp://127.0.0.1:2', '--json'],
       exitCode: 2,
       code: 'UNKNOWN_DRIVER',
-      message: 'Driver "nope" not found. Available drivers: none, generic, amazonec2.',
+      message: 'Driver "nope" not found. Available drivers: none, generic, amazonec2, virtualbox.',
     },
     {
       title: 'a missing machine',
