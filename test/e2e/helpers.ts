@@ -64,8 +64,8 @@ export function run(command: string, args: string[], options: RunOptions = {}): 
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${command} ${args.join(' ')} did not finish within ${options.timeoutMs ?? 30_000} ms`));
-    }, options.timeoutMs ?? 30_000);
+      reject(new Error(`${command} ${args.join(' ')} did not finish within ${options.timeoutMs ?? 120_000} ms`));
+    }, options.timeoutMs ?? 120_000);
     child.on('error', (error) => {
       clearTimeout(timer);
       reject(error);
