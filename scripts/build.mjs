@@ -50,7 +50,6 @@ const imports = oclifSource.match(/\bimport\((?=[\w$(])/g) ?? [];
 if (imports.length < 2) throw new Error(`build: expected oclif's dynamic import() calls, found ${imports.length}`);
 writeFileSync(join(root, 'dist/oclif.cjs'), oclifSource.replace(/\bimport\((?=[\w$(])/g, '__moorImport('));
 cpSync(join(root, 'scripts/oclif-loader.cjs'), join(root, 'dist/oclif-loader.cjs'));
-execFileSync(process.execPath, [join(root, 'dist/oclif-loader.cjs'), '--make-cache'], { stdio: 'inherit' });
 
 await build({
   absWorkingDir: root,
@@ -118,4 +117,8 @@ if (Object.keys(manifest.commands).length === 0) {
   process.exit(1);
 }
 writeFileSync(join(root, 'oclif.manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+// The code cache, made once the CLI is built: oclif compiled and warmed up by everyday commands.
+execFileSync(process.execPath, [join(root, 'dist/oclif-loader.cjs'), '--make-cache', 'ls -q', 'ls', 'version'], {
+  stdio: 'inherit',
+});
 console.error(`build: dist/ and oclif.manifest.json (${Object.keys(manifest.commands).length} commands)`);

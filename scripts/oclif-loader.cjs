@@ -37,10 +37,35 @@ function readCache() {
 }
 
 if (require.main === module && process.argv[2] === '--make-cache') {
-  // Build step (node dist/oclif-loader.cjs --make-cache): compile, run oclif's top level, save the code.
+  // Build step (node dist/oclif-loader.cjs --make-cache [COMMAND...]): compile oclif, run the given
+  // commands of the built CLI in a throw-away store (so that the functions every start needs are compiled
+  // too), then save the compiled code.
   const script = compile(undefined);
-  run(script);
-  writeFileSync(cacheFile, script.createCachedData());
+  module.exports = run(script);
+  const warmUp = async () => {
+    const { mkdtempSync, rmSync } = require('node:fs');
+    const { tmpdir } = require('node:os');
+    const store = mkdtempSync(join(tmpdir(), 'moor-cache-'));
+    const { execute, quietLogger } = await import(join(__dirname, 'src', 'main.js'));
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = () => true; // the commands' output is not wanted
+    process.env.MOOR_STORAGE_PATH = store;
+    try {
+      for (const command of process.argv.slice(3)) {
+        await execute({
+          args: command.split(' '),
+          loadOptions: { root: join(__dirname, '..'), logger: quietLogger() },
+        }).catch(() => undefined);
+      }
+    } finally {
+      process.stdout.write = write;
+      rmSync(store, { recursive: true, force: true });
+    }
+  };
+  warmUp().then(() => {
+    writeFileSync(cacheFile, script.createCachedData());
+    process.exitCode = 0;
+  });
 } else {
   module.exports = run(compile(readCache()));
 }
