@@ -80,7 +80,7 @@ await build({
     ].join(' '),
   },
   logLevel: 'warning',
-  plugins: [oclifFromLoaderPlugin(), wslUtilsStubPlugin()],
+  plugins: [oclifFromLoaderPlugin()],
 });
 
 /** `@oclif/core` in the ESM bundle is the CommonJS build above, through its loader (see the banner). */

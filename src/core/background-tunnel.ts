@@ -127,7 +127,6 @@ export interface SpawnTunnelOptions {
 export async function spawnBackgroundTunnel(options: SpawnTunnelOptions): Promise<TunnelRecord> {
   const [command, ...prefix] = options.self ?? defaultSelfCommand();
   const logPath = join(options.machineDir, TUNNEL_LOG_FILE);
-  await forgetTunnel(options.machineDir, -1).catch(() => undefined); // a dead tunnel's record
   const logFd = openSync(logPath, 'w', PRIVATE_FILE_MODE);
   let child;
   try {

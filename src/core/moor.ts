@@ -345,20 +345,18 @@ export class Moor {
   }
 
   /**
-   * `moor tunnel`: forwards a local socket (default: a private one under the temp folder) or a loopback
+   * `moor tunnel`: forwards a local socket (default: docker.sock in the machine's folder) or a loopback
    * port to the machine's engine socket over one SSH connection, until closed.
    */
   async tunnel(name: string, listen: TunnelListen, options: { detached?: boolean } = {}) {
     const machine = await this.runningMachine(name);
     const running = runningTunnel(machine.dir, name);
     if (options.detached && running) throw tunnelRunning(name, running);
-    const socketPath =
-      listen.port === undefined ? (listen.socketPath ?? (await defaultTunnelSocket(machine.dir, name))) : undefined;
     const { startTunnel } = await import('./tunnel.js');
     const tunnel = await startTunnel({
       target: await this.sshTargetOf(machine),
       ...engineSocketOf(machine),
-      listen: socketPath !== undefined ? { socketPath } : { port: listen.port! },
+      listen: await listenOf(machine, listen),
       log: this.log,
     });
     if (options.detached) {
@@ -391,15 +389,15 @@ export class Moor {
         if (!wanted) throw tunnelRunning(name, running);
         return { pid: running.Pid, dockerHost: running.DockerHost, started: false };
       }
-      const socketPath =
-        listen.port === undefined ? (listen.socketPath ?? (await defaultTunnelSocket(machine.dir, name))) : '';
+      const where = await listenOf(machine, listen);
       const { spawnBackgroundTunnel } = await import('./background-tunnel.js');
       this.log.step(`Starting a background tunnel to "${name}"`);
       const record = await spawnBackgroundTunnel({
         machine: name,
         machineDir: machine.dir,
         storePath: this.store.root,
-        listenArgs: socketPath ? ['--socket', resolvePath(socketPath)] : ['--port', String(listen.port)],
+        listenArgs:
+          'socketPath' in where ? ['--socket', resolvePath(where.socketPath)] : ['--port', String(where.port)],
         env: this.env,
         ...(this.self ? { self: this.self } : {}),
       });
@@ -455,6 +453,15 @@ export class Moor {
     }
     return machine;
   }
+}
+
+/** Where a tunnel listens: the port or socket asked for, else the machine's default socket. */
+async function listenOf(
+  { dir, record }: Machine,
+  listen: TunnelListen,
+): Promise<{ socketPath: string } | { port: number }> {
+  if (listen.port !== undefined) return { port: listen.port };
+  return { socketPath: listen.socketPath ?? (await defaultTunnelSocket(dir, record.Name)) };
 }
 
 /**

@@ -84,16 +84,7 @@ export async function provisionMachine(
       await runStep(session, 'restart-docker', restartScript(sudo), record.Name, log);
     }
 
-    log.step('Waiting for the Docker engine');
-    const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
-    const version = await waitForLocalEngine(
-      session,
-      sudo,
-      deadline,
-      record.Name,
-      record.HostOptions.EngineOptions.Socket,
-    );
-    if (tls) await waitForTlsEngine(await driver.getURL(), machineDir, deadline, record.Name);
+    const version = await waitForEngine(session, sudo, record, driver, machineDir, options, log);
     log.info(`${record.Name}: Docker ${version} is up and running.`);
     return { hostKey: session.hostKey, changed, os: os.prettyName || os.id, engineVersion: version };
   } finally {
@@ -197,16 +188,7 @@ export async function upgradeEngine(
     });
     log.step(`Upgrading Docker (${installMethod})`);
     const outcome = await runStep(session, 'upgrade-docker', script, record.Name, log);
-    log.step('Waiting for the Docker engine');
-    const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
-    const version = await waitForLocalEngine(
-      session,
-      sudo,
-      deadline,
-      record.Name,
-      record.HostOptions.EngineOptions.Socket,
-    );
-    if (transportOf(engine) === 'tls') await waitForTlsEngine(await driver.getURL(), machineDir, deadline, record.Name);
+    const version = await waitForEngine(session, sudo, record, driver, machineDir, options, log);
     return { changed: outcome.changed, engineVersion: version };
   } finally {
     await session.close();
@@ -324,6 +306,27 @@ function restartScript(sudo: string): string {
   ].join('\n');
 }
 
+/**
+ * After installing, configuring or upgrading: the engine answers on its socket through the SSH connection,
+ * then (tls transport) on its TLS endpoint from here. Resolves with its version.
+ */
+async function waitForEngine(
+  session: SSHSession,
+  sudo: string,
+  record: MachineRecord,
+  driver: Driver,
+  machineDir: string,
+  options: Pick<ProvisionOptions, 'readyTimeoutMs'>,
+  log: Logger,
+): Promise<string> {
+  log.step('Waiting for the Docker engine');
+  const engine = record.HostOptions.EngineOptions;
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
+  const version = await waitForLocalEngine(session, sudo, deadline, record.Name, engine.Socket);
+  if (transportOf(engine) === 'tls') await waitForTlsEngine(await driver.getURL(), machineDir, deadline, record.Name);
+  return version;
+}
+
 /** The engine's API on its own socket, through the SSH connection: /_ping, then /version. */
 async function waitForLocalEngine(
   session: SSHSession,
@@ -334,6 +337,7 @@ async function waitForLocalEngine(
 ): Promise<string> {
   let lastError: unknown;
   let delay = 200;
+  const host = socket === DEFAULT_ENGINE_SOCKET ? '' : `-H ${shellQuote(`unix://${socket}`)} `;
   while (Date.now() < deadline) {
     try {
       if (!sudo) {
@@ -342,7 +346,6 @@ async function waitForLocalEngine(
         return (JSON.parse(body) as { Version: string }).Version;
       }
       // A user outside the docker group cannot open the socket itself: ask through sudo.
-      const host = socket === DEFAULT_ENGINE_SOCKET ? '' : `-H ${shellQuote(`unix://${socket}`)} `;
       const result = await session.exec(`${sudo}docker ${host}version --format '{{.Server.Version}}'`);
       if (result.code === 0 && result.stdout.trim() !== '') return result.stdout.trim();
       lastError = new Error(result.stderr.trim() || `docker version exited ${result.code}`);
