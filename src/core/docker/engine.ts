@@ -50,7 +50,11 @@ export async function engineRequest(
   timeoutMs: number,
 ): Promise<unknown> {
   const target = new URL(url);
-  if (target.protocol === 'unix:') return unixRequest(url, decodeURIComponent(target.pathname), path, timeoutMs);
+  const deadline = Date.now() + timeoutMs;
+  if (target.protocol === 'unix:') {
+    // A tunnel's socket: plain HTTP, the socket's mode keeps others out.
+    return get(url, { socketPath: decodeURIComponent(target.pathname) }, path, deadline, timeoutMs);
+  }
   if (target.protocol !== 'tcp:' && target.protocol !== 'https:') {
     throw new MoorError(`Cannot reach ${url} over TLS: only tcp:// endpoints are supported here.`, {
       code: 'ENGINE_UNREACHABLE',
@@ -58,95 +62,74 @@ export async function engineRequest(
   }
   const host = target.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(target.port || 2376);
-  const deadline = Date.now() + timeoutMs;
-  const unreachable = (error: unknown) =>
-    new MoorError(`Cannot reach the Docker engine at ${url}: ${messageOf(error)}`, {
-      code: 'ENGINE_UNREACHABLE',
-      cause: error,
-    });
 
   let socket: Socket;
   try {
     socket = await connectTcp(host, port, timeoutMs);
   } catch (error) {
-    throw unreachable(error);
+    throw unreachable(url, error);
   }
   try {
-    const [{ request }, { connect }, secureContext] = await Promise.all([
-      import('node:http'),
+    const [{ connect }, secureContext] = await Promise.all([
       import('node:tls'),
       secureContextFor(typeof tls === 'function' ? await tls() : tls),
     ]);
-    return await new Promise((resolve, reject) => {
-      const req = request(
-        {
-          host,
-          port,
-          path,
-          method: 'GET',
-          headers: { Host: 'docker' },
-          // The TLS session runs on the socket connected above; host is what the certificate must name.
-          createConnection: () =>
-            connect({ socket, host, secureContext, ...(isIpLiteral(host) ? {} : { servername: host }) }),
-        },
-        readBody(url, resolve, reject),
-      );
-      const timer = setTimeout(
-        () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)),
-        Math.max(1, deadline - Date.now()),
-      );
-      req.on('close', () => clearTimeout(timer));
-      req.on('error', (error) => reject(unreachable(error)));
-      req.end();
-    });
+    // The TLS session runs on the socket connected above; host is what the certificate must name.
+    const createConnection = () =>
+      connect({ socket, host, secureContext, ...(isIpLiteral(host) ? {} : { servername: host }) });
+    return await get(url, { host, port, createConnection }, path, deadline, timeoutMs);
   } finally {
     socket.destroy();
   }
 }
 
-/** GET `path` over a local Unix socket (a tunnel's): plain HTTP, the socket's mode keeps others out. */
-async function unixRequest(url: string, socketPath: string, path: string, timeoutMs: number): Promise<unknown> {
-  const { request } = await import('node:http');
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { socketPath, path, method: 'GET', headers: { Host: 'docker' } },
-      readBody(url, resolve, reject),
-    );
-    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), Math.max(1, timeoutMs));
-    req.on('close', () => clearTimeout(timer));
-    req.on('error', (error) =>
-      reject(
-        new MoorError(`Cannot reach the Docker engine at ${url}: ${messageOf(error)}`, {
-          code: 'ENGINE_UNREACHABLE',
-          cause: error,
-        }),
-      ),
-    );
-    req.end();
+function unreachable(url: string, error: unknown): MoorError {
+  return new MoorError(`Cannot reach the Docker engine at ${url}: ${messageOf(error)}`, {
+    code: 'ENGINE_UNREACHABLE',
+    cause: error,
   });
 }
 
-/** A response handler: the JSON body (or its text) for a success, an ENGINE_ERROR for an error status. */
-function readBody(url: string, resolve: (body: unknown) => void, reject: (error: Error) => void) {
-  return (res: import('node:http').IncomingMessage) => {
-    const chunks: Buffer[] = [];
-    res.on('data', (chunk: Buffer) => chunks.push(chunk));
-    res.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      if ((res.statusCode ?? 500) >= 400) {
-        reject(
-          new MoorError(`The engine at ${url} answered ${res.statusCode}: ${body.trim()}`, { code: 'ENGINE_ERROR' }),
-        );
-        return;
-      }
-      try {
-        resolve(JSON.parse(body));
-      } catch {
-        resolve(body);
-      }
+/**
+ * One GET through `connection` (host and port with a createConnection, or a socketPath) until `deadline`:
+ * the JSON body (or its text) for a success, ENGINE_ERROR for an error status, ENGINE_UNREACHABLE otherwise.
+ */
+async function get(
+  url: string,
+  connection: import('node:http').RequestOptions,
+  path: string,
+  deadline: number,
+  timeoutMs: number,
+): Promise<unknown> {
+  const { request } = await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = request({ ...connection, path, method: 'GET', headers: { Host: 'docker' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        if ((res.statusCode ?? 500) >= 400) {
+          reject(
+            new MoorError(`The engine at ${url} answered ${res.statusCode}: ${body.trim()}`, { code: 'ENGINE_ERROR' }),
+          );
+          return;
+        }
+        try {
+          resolve(JSON.parse(body));
+        } catch {
+          resolve(body);
+        }
+      });
+      res.on('error', reject);
     });
-    res.on('error', reject);
-  };
+    const timer = setTimeout(
+      () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)),
+      Math.max(1, deadline - Date.now()),
+    );
+    req.on('close', () => clearTimeout(timer));
+    req.on('error', (error) => reject(unreachable(url, error)));
+    req.end();
+  });
 }
 
 async function connectTcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
