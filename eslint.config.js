@@ -1,6 +1,26 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// The dependency direction (see ARCHITECTURE.md): the core stays free of oclif and reaches drivers only
+// through drivers/registry.ts; drivers reach moor only through drivers/api.ts.
+const noOclif = { group: ['@oclif/*'], message: 'Keep core free of oclif.' };
+const driversOnlyThroughRegistry = {
+  group: ['**/drivers/*', '**/drivers/**', '!**/drivers/registry.js'],
+  message: 'Outside drivers/, reach drivers only through drivers/registry.ts.',
+};
+const moorOnlyThroughDriverApi = {
+  group: ['**/src/*', '**/src/**'],
+  message: 'A driver imports moor only through drivers/api.ts.',
+};
+const noOtherDriver = {
+  group: ['../*/*', '!../shared/*', '!../shared/**'],
+  message: "A driver imports only its own folder, drivers/api.ts and drivers/shared/, never another driver's code.",
+};
+/** The same rule for import() expressions, which no-restricted-imports does not see. */
+function dynamicImport(pattern, rule) {
+  return { selector: `ImportExpression[source.value=/${pattern}/]`, message: rule.message };
+}
+
 export default tseslint.config(
   { ignores: ['dist/**', 'coverage/**', 'node_modules/**'] },
   js.configs.recommended,
@@ -18,19 +38,33 @@ export default tseslint.config(
     },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@oclif/*'], message: 'Keep core free of oclif.' }] }],
+      'no-restricted-imports': ['error', { patterns: [noOclif] }],
     },
   },
   {
-    files: [
-      'src/commands/**',
-      'src/base-command.ts',
-      'src/help.ts',
-      'src/main.ts',
-      'src/cli/**',
-      'scripts/**',
-      'bin/**',
-    ],
+    files: ['src/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [noOclif, driversOnlyThroughRegistry] }],
+      'no-restricted-syntax': ['error', dynamicImport('drivers\\/(?!registry\\.js)', driversOnlyThroughRegistry)],
+    },
+  },
+  {
+    files: ['drivers/**'],
+    ignores: ['drivers/api.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [noOclif, moorOnlyThroughDriverApi, noOtherDriver] }],
+      'no-restricted-syntax': ['error', dynamicImport('\\/src\\/', moorOnlyThroughDriverApi)],
+    },
+  },
+  {
+    files: ['src/commands/**', 'src/base-command.ts', 'src/help.ts', 'src/main.ts', 'src/cli/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [driversOnlyThroughRegistry] }],
+      'no-restricted-syntax': ['error', dynamicImport('drivers\\/(?!registry\\.js)', driversOnlyThroughRegistry)],
+    },
+  },
+  {
+    files: ['scripts/**', 'bin/**'],
     rules: { 'no-restricted-imports': 'off' },
   },
   {

@@ -1,7 +1,9 @@
-/** The explicit list of drivers moor knows. Adding a driver means adding one line here. */
-import { UsageError } from '../src/core/errors.js';
+/**
+ * The explicit list of drivers moor knows, and the core's only way to reach a driver. Adding a driver means
+ * adding one line here. The contract's types come along, so that code outside drivers/ needs no other import.
+ */
+import { type DriverDefinition, UsageError } from './api.js';
 import { amazonec2Driver } from './amazonec2/definition.js';
-import type { DriverDefinition } from './driver.js';
 import { genericDriver } from './generic/definition.js';
 import { noneDriver } from './none/definition.js';
 import { virtualboxDriver } from './virtualbox/definition.js';
@@ -36,3 +38,5 @@ export function getDriverDefinition(name: string): DriverDefinition {
 export function registerDriver(definition: DriverDefinition): void {
   (DRIVERS as Map<string, DriverDefinition>).set(definition.name, definition);
 }
+
+export type { Driver, DriverContext, DriverDefinition, DriverFlag, DriverFlagValues } from './api.js';

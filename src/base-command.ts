@@ -3,7 +3,7 @@
  * stderr progress, and the one place where errors are printed (catch) with their documented exit codes.
  */
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
-import type { Logger } from './core/log.js';
+import { megabytes, type Logger } from './core/log.js';
 import type { Moor } from './core/moor.js';
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
@@ -70,6 +70,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       debug: (message) => {
         if (debug) process.stderr.write(`${stamp()}debug: ${message}\n`);
       },
+      ...(tty ? { progress: progressBar(process.stderr) } : {}),
     };
   }
 
@@ -141,4 +142,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (debug && error.stack) lines.push(error.stack);
     process.stderr.write(`${lines.join('\n')}\n`);
   }
+}
+
+/** A download's progress on a TTY: one line redrawn in place. */
+function progressBar(stream: NodeJS.WriteStream): (done: number, total: number | undefined) => void {
+  return (done, total) => {
+    const fraction = total ? Math.min(1, done / total) : 0;
+    const bar = total ? `[${'#'.repeat(Math.round(fraction * 30)).padEnd(30, '.')}] ${Math.floor(fraction * 100)}%` : '';
+    stream.write(`\r${bar} ${megabytes(done)}${total ? ` of ${megabytes(total)}` : ''}`);
+    if (total && done >= total) stream.write('\n');
+  };
 }

@@ -1,4 +1,4 @@
-import type { DriverDefinition, DriverFlag } from '../driver.js';
+import type { DriverDefinition, DriverFlag } from '../api.js';
 
 /** `amazonec2-<name>`, with MOOR_AMAZONEC2_<NAME> and Docker Machine's variables as env fallbacks. */
 function flag(name: string, spec: Omit<DriverFlag, 'name' | 'env'>, dockerMachineEnv: string[] = []): DriverFlag {

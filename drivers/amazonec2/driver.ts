@@ -6,15 +6,20 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MoorError, TimeoutError, UsageError, messageOf } from '../../src/core/errors.js';
-import { MachineState, type MachineStateValue } from '../../src/core/machine.js';
 import {
   BaseDriver,
   type DriverContext,
   type DriverFactory,
   type DriverFlagValues,
+  loadSSH,
+  MachineState,
+  type MachineStateValue,
+  messageOf,
+  MoorError,
   type SSHConfig,
-} from '../driver.js';
+  TimeoutError,
+  UsageError,
+} from '../api.js';
 import type { Ec2Api, Ec2ClientOptions, Ec2Instance, Ec2Subnet, IngressRule, Tag } from './ec2-api.js';
 import { Ec2Error } from './ec2-api.js';
 
@@ -233,7 +238,7 @@ export class AmazonEc2Driver extends BaseDriver {
   override async preCreateCheck(): Promise<void> {
     const config = this.requireConfig();
     if (config.sshKeyPath) {
-      const { checkPrivateKey } = await import('../../src/core/ssh/index.js');
+      const { checkPrivateKey } = await loadSSH();
       await checkPrivateKey(config.sshKeyPath);
       if (!config.keyPairName) await readPublicKey(config.sshKeyPath);
     }
@@ -371,7 +376,7 @@ export class AmazonEc2Driver extends BaseDriver {
       await chmod(join(dir, USER_KEY_FILE), 0o600);
       this.state.SSHKeyPath = USER_KEY_FILE;
     } else {
-      const { generateKeyPair } = await import('../../src/core/ssh/index.js');
+      const { generateKeyPair } = await loadSSH();
       publicKey = (await generateKeyPair(dir, KEY_FILE)).publicKey;
       this.state.SSHKeyPath = KEY_FILE;
     }

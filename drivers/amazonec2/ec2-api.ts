@@ -3,7 +3,7 @@
  * The SDK is imported on first use only, so that no other command pays for loading it. Errors come back
  * as Ec2Error (a MoorError with the API's error code), with suggestions for the usual causes.
  */
-import { ExitCode, MoorError, messageOf } from '../../src/core/errors.js';
+import { ExitCode, MoorError, messageOf } from '../api.js';
 
 export interface Ec2ClientOptions {
   region: string;

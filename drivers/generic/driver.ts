@@ -5,15 +5,20 @@
 import { copyFile, chmod } from 'node:fs/promises';
 import { connect as connectTcp } from 'node:net';
 import { join, resolve as resolvePath } from 'node:path';
-import { MoorError, UsageError } from '../../src/core/errors.js';
-import { MachineState, type MachineStateValue } from '../../src/core/machine.js';
 import {
   BaseDriver,
   type DriverContext,
   type DriverFactory,
   type DriverFlagValues,
+  loadSSH,
+  MachineState,
+  type MachineStateValue,
+  MoorError,
+  notYet,
   type SSHConfig,
-} from '../driver.js';
+  UsageError,
+  waitFor,
+} from '../api.js';
 
 interface GenericState {
   IPAddress: string;
@@ -49,7 +54,7 @@ export class GenericDriver extends BaseDriver {
 
   override async preCreateCheck(): Promise<void> {
     if (this.sourceKeyPath) {
-      const { checkPrivateKey } = await import('../../src/core/ssh/index.js');
+      const { checkPrivateKey } = await loadSSH();
       await checkPrivateKey(this.sourceKeyPath);
     } else if (!this.agentSocket()) {
       throw new UsageError('No SSH key: give --generic-ssh-key, or run an SSH agent that holds a key for the server.', [
@@ -70,7 +75,7 @@ export class GenericDriver extends BaseDriver {
       await chmod(target, 0o600);
       return;
     }
-    const ssh = await import('../../src/core/ssh/index.js');
+    const ssh = await loadSSH();
     const { publicKey } = await ssh.generateKeyPair(this.context.machineDir, GENERATED_KEY_FILE);
     this.context.log.step(
       `Installing the machine's SSH key for ${this.state.SSHUser} (logging in with your SSH agent)`,
@@ -105,7 +110,7 @@ export class GenericDriver extends BaseDriver {
   }
 
   private agentSocket(): string | undefined {
-    return process.env['SSH_AUTH_SOCK'] || undefined;
+    return this.context.env['SSH_AUTH_SOCK'] || undefined;
   }
 
   /** moor never created the server, so it does not destroy it: only the record goes. */
@@ -122,7 +127,7 @@ export class GenericDriver extends BaseDriver {
   }
 
   override async restart(): Promise<void> {
-    const { connect, sudoPrefix } = await import('../../src/core/ssh/index.js');
+    const { connect, sudoPrefix } = await loadSSH();
     const session = await connect(await this.sshTarget(), { timeoutMs: 60_000, log: this.context.log });
     try {
       // The connection drops as the host goes down: the command's result is not awaited beyond that.
@@ -158,14 +163,7 @@ export class GenericDriver extends BaseDriver {
   }
 
   private async sshTarget() {
-    const config = await this.getSSHConfig();
-    return {
-      host: config.host,
-      port: config.port,
-      user: config.user,
-      privateKeyPath: config.keyPath!,
-      ...(config.keySource ? { keySource: config.keySource } : {}),
-    };
+    return (await loadSSH()).sshTargetOf(await this.getSSHConfig());
   }
 }
 
@@ -185,11 +183,14 @@ function portAnswers(host: string, port: number, timeoutMs: number): Promise<boo
 
 /** Waits until the port stops answering (down) or answers (up); used to see a reboot begin. */
 async function waitForPortState(host: string, port: number, up: boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if ((await portAnswers(host, port, 1_000)) === up) return;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  await waitFor(async () => (await portAnswers(host, port, 1_000)) === up || notYet(), {
+    what: `port ${port} on ${host} to go ${up ? 'up' : 'down'}`,
+    timeoutMs,
+    initialDelayMs: 250,
+    maxDelayMs: 250,
+    jitter: false,
+    onTimeout: () => true,
+  });
 }
 
 function integerFlag(flags: DriverFlagValues, name: string): number {

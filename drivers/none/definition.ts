@@ -1,4 +1,4 @@
-import type { DriverDefinition } from '../driver.js';
+import type { DriverDefinition } from '../api.js';
 
 export const noneDriver: DriverDefinition = {
   name: 'none',

@@ -1,7 +1,13 @@
 /** The `none` driver: a Docker engine that already exists at a URL. Always Running; nothing to manage. */
-import { UsageError } from '../../src/core/errors.js';
-import { MachineState, type MachineStateValue } from '../../src/core/machine.js';
-import { BaseDriver, type DriverContext, type DriverFactory, type DriverFlagValues } from '../driver.js';
+import {
+  BaseDriver,
+  type DriverContext,
+  type DriverFactory,
+  type DriverFlagValues,
+  MachineState,
+  type MachineStateValue,
+  UsageError,
+} from '../api.js';
 
 const SUPPORTED_SCHEMES = ['tcp:', 'unix:', 'ssh:', 'http:', 'https:', 'npipe:'];
 

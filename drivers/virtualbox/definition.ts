@@ -1,4 +1,4 @@
-import type { DriverDefinition, DriverFlag } from '../driver.js';
+import type { DriverDefinition, DriverFlag } from '../api.js';
 
 /**
  * Ubuntu 24.04 LTS's current cloud image as a VMDK (the `<release>-server-cloudimg-<arch>.vmdk` artefact of

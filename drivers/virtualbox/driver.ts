@@ -4,22 +4,29 @@
  * then provisions Docker over SSH through a NAT port-forward on 127.0.0.1, like any other host.
  */
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
-import { MoorError, UsageError, messageOf } from '../../src/core/errors.js';
-import { ensureDir, writeFileAtomic } from '../../src/core/fsutil.js';
-import { withFileLock } from '../../src/core/lock.js';
-import { MachineState, type MachineStateValue } from '../../src/core/machine.js';
 import {
   BaseDriver,
   type DriverContext,
   type DriverFactory,
   type DriverFlagValues,
+  formatDuration,
+  loadSSH,
+  MachineState,
+  type MachineStateValue,
+  messageOf,
+  MoorError,
+  notYet,
+  progressLines,
   type SSHConfig,
-} from '../driver.js';
+  UsageError,
+  waitFor,
+  writeFileAtomic,
+} from '../api.js';
 import { buildSeedIso } from './cloud-init.js';
-import { ensureImage, isUrl, normalizeChecksum, progressReporter } from './image.js';
+import { ensureImage, isUrl, normalizeChecksum } from './image.js';
 import { inNetwork, parseHostOnlyCidr, pickFreeAddress, type HostOnlyNetwork } from './network.js';
 import {
   findVBoxManage,
@@ -66,7 +73,7 @@ const DISK_FILE = 'disk.vdi';
 const SEED_FILE = 'seed.iso';
 /** Written under the host-only lock, so that parallel creates never hand out the same address or port. */
 const CLAIM_FILE = 'virtualbox-claim.json';
-const HOSTONLY_LOCK = 'virtualbox-hostonly.lock';
+const HOSTONLY_LOCK = 'virtualbox-hostonly';
 const STORAGE_CONTROLLER = 'SATA';
 
 /** VMState of `showvminfo --machinereadable` -> moor's state. */
@@ -94,8 +101,8 @@ export function stateFromVMState(vmState: string | undefined): MachineStateValue
 }
 
 /** Seconds `stop` waits for the guest to power off after the ACPI power button before it pulls the plug. */
-function stopTimeoutMs(): number {
-  const seconds = Number(process.env['MOOR_VIRTUALBOX_STOP_TIMEOUT'] ?? '');
+function stopTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const seconds = Number(env['MOOR_VIRTUALBOX_STOP_TIMEOUT'] ?? '');
   return (Number.isFinite(seconds) && seconds > 0 ? seconds : 90) * 1000;
 }
 
@@ -129,9 +136,9 @@ export class VirtualBoxDriver extends BaseDriver {
 
   private manage(): VBoxManage {
     if (this.vbox) return this.vbox;
-    const path = findVBoxManage(this.state.VBoxManagePath || undefined);
+    const path = findVBoxManage(this.state.VBoxManagePath || undefined, this.context.env);
     if (!path) throw new VirtualBoxMissingError(this.state.VBoxManagePath || undefined);
-    this.vbox = new VBoxManage(path);
+    this.vbox = new VBoxManage(path, this.context.env);
     return this.vbox;
   }
 
@@ -203,19 +210,18 @@ export class VirtualBoxDriver extends BaseDriver {
   async create(): Promise<void> {
     const { log } = this.context;
     const network = parseHostOnlyCidr(this.state.HostOnlyCIDR);
-    const ssh = await import('../../src/core/ssh/index.js');
+    const ssh = await loadSSH();
     const { publicKey } = await ssh.generateKeyPair(this.dir, KEY_FILE);
 
     log.step('Getting the machine image');
     const image = await ensureImage(
       { location: this.state.ImageURL, ...(this.state.ImageChecksum ? { checksum: this.state.ImageChecksum } : {}) },
-      { cacheDir: join(this.context.storePath, 'cache'), log, progress: progressReporter(log) },
+      { cacheDir: this.context.cacheDir, log, progress: progressLines(log) },
     );
 
     log.step('Setting up the host-only network');
-    await ensureDir(join(this.context.storePath, 'locks'));
-    await withFileLock(
-      join(this.context.storePath, 'locks', HOSTONLY_LOCK),
+    await this.context.withLock(
+      HOSTONLY_LOCK,
       {
         operation: `create ${this.context.machineName}`,
         subject: 'The VirtualBox host-only network',
@@ -485,22 +491,19 @@ export class VirtualBoxDriver extends BaseDriver {
 
   /** Addresses and ports held by the store's other VirtualBox machines (their records or create-time claims). */
   private async otherClaims(): Promise<{ ip: string; sshPort: number }[]> {
-    const machines = join(this.context.storePath, 'machines');
-    const names = await readdir(machines).catch(() => [] as string[]);
     const claims: { ip: string; sshPort: number }[] = [];
-    for (const name of names) {
-      if (name.startsWith('.') || name === this.context.machineName) continue;
-      for (const file of [CLAIM_FILE, 'config.json']) {
-        try {
-          const data = JSON.parse(await readFile(join(machines, name, file), 'utf8')) as Record<string, unknown>;
-          const driver = file === 'config.json' ? (data['Driver'] as Record<string, unknown> | undefined) : data;
-          if (file === 'config.json' && data['DriverName'] !== 'virtualbox') continue;
-          const ip = String(driver?.['IPAddress'] ?? driver?.['ip'] ?? '');
-          const sshPort = Number(driver?.['SSHPort'] ?? driver?.['sshPort'] ?? 0);
-          if (ip || sshPort) claims.push({ ip, sshPort });
-        } catch {
-          // no such file, or a record being written
-        }
+    for (const machine of await this.context.otherMachines()) {
+      const states: (Record<string, unknown> | undefined)[] = [];
+      try {
+        states.push(JSON.parse(await readFile(join(machine.dir, CLAIM_FILE), 'utf8')) as Record<string, unknown>);
+      } catch {
+        // no claim: created before claims existed, or not a VirtualBox machine
+      }
+      if (machine.driverName === 'virtualbox') states.push(machine.driverState);
+      for (const state of states) {
+        const ip = String(state?.['IPAddress'] ?? state?.['ip'] ?? '');
+        const sshPort = Number(state?.['SSHPort'] ?? state?.['sshPort'] ?? 0);
+        if (ip || sshPort) claims.push({ ip, sshPort });
       }
     }
     return claims;
@@ -537,15 +540,17 @@ export class VirtualBoxDriver extends BaseDriver {
   /** The ACPI power button (a clean shutdown); after MOOR_VIRTUALBOX_STOP_TIMEOUT seconds, power off. */
   override async stop(): Promise<void> {
     await this.run(['controlvm', this.state.VMName, 'acpipowerbutton']);
-    const deadline = Date.now() + stopTimeoutMs();
-    let delay = 250;
-    while (Date.now() < deadline) {
-      if ((await this.getState()) === MachineState.Stopped) return;
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 2, 2_000);
-    }
+    const timeoutMs = stopTimeoutMs(this.context.env);
+    const stopped = await waitFor(async () => (await this.getState()) === MachineState.Stopped || notYet(), {
+      what: 'the ACPI shutdown',
+      timeoutMs,
+      maxDelayMs: 2_000,
+      jitter: false,
+      onTimeout: () => false,
+    });
+    if (stopped) return;
     this.context.log.warn(
-      `"${this.context.machineName}" did not shut down within ${stopTimeoutMs() / 1000} s of the ACPI power button: powering it off.`,
+      `"${this.context.machineName}" did not shut down within ${formatDuration(timeoutMs)} of the ACPI power button: powering it off.`,
     );
     await this.run(['controlvm', this.state.VMName, 'poweroff']);
   }

@@ -8,10 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, join, resolve as resolvePath } from 'node:path';
-import { MoorError, UsageError } from '../../src/core/errors.js';
-import { ensureDir, isErrno, writeFileAtomic } from '../../src/core/fsutil.js';
-import { withFileLock } from '../../src/core/lock.js';
-import type { Logger } from '../../src/core/log.js';
+import { ensureDir, isErrno, type Logger, MoorError, UsageError, withFileLock, writeFileAtomic } from '../api.js';
 
 export interface ImageSource {
   /** http(s) URL or local path. */
@@ -221,27 +218,4 @@ async function downloadOnce(url: URL, partial: string, options: ImageOptions): P
     await file.close();
   }
   if (total !== undefined && done < total) throw new Error(`connection closed after ${done} of ${total} bytes`);
-}
-
-/** Progress output: a redrawn bar on a TTY, otherwise a plain line at each 10 %. */
-export function progressReporter(log: Logger, stream: NodeJS.WriteStream = process.stderr) {
-  let lastTenth = -1;
-  return (done: number, total: number | undefined) => {
-    const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MB`;
-    if (stream.isTTY) {
-      const fraction = total ? Math.min(1, done / total) : 0;
-      const bar = total
-        ? `[${'#'.repeat(Math.round(fraction * 30)).padEnd(30, '.')}] ${Math.floor(fraction * 100)}%`
-        : '';
-      stream.write(`\r${bar} ${mb(done)}${total ? ` of ${mb(total)}` : ''}`);
-      if (total && done >= total) stream.write('\n');
-      return;
-    }
-    if (!total) return;
-    const tenth = Math.floor((done / total) * 10);
-    if (tenth !== lastTenth) {
-      lastTenth = tenth;
-      log.info(`Downloaded ${tenth * 10}% (${mb(done)} of ${mb(total)})`);
-    }
-  };
 }

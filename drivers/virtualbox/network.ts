@@ -4,7 +4,7 @@
  * The network's usable addresses are split in two: the lower half (less the host's own address) holds
  * the machines' static addresses, the upper half the DHCP server and its range.
  */
-import { UsageError } from '../../src/core/errors.js';
+import { UsageError } from '../api.js';
 
 export const ALLOWED_RANGE = '192.168.56.0/21';
 const ALLOWED_START = ipToNumber('192.168.56.0');

@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
-import { MoorError } from '../../src/core/errors.js';
+import { MoorError } from '../api.js';
 
 /** The oldest VirtualBox moor supports: 6.1 (the `dhcpserver --server-ip` syntax and the 192.168.56.0/21 rule). */
 export const MIN_VERSION: readonly [number, number] = [6, 1];
@@ -37,7 +37,7 @@ const NAMES = process.platform === 'win32' ? ['VBoxManage.exe'] : ['VBoxManage',
  * Where VBoxManage is: the --virtualbox-vboxmanage flag, else $VBOX_INSTALL_PATH (a folder, or the
  * program itself), else PATH. Undefined when none has it.
  */
-export function findVBoxManage(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function findVBoxManage(explicit: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
   if (explicit) return explicit;
   const candidates: string[] = [];
   const install = env['VBOX_INSTALL_PATH'] || env['VBOX_MSI_INSTALL_PATH'];
@@ -85,7 +85,10 @@ export interface VBoxResult {
 }
 
 export class VBoxManage {
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
 
   /** Runs VBoxManage with these arguments; rejects with a VBoxManageError when it exits non-zero. */
   run(args: string[], timeoutMs = 600_000): Promise<VBoxResult> {
@@ -93,7 +96,7 @@ export class VBoxManage {
       execFile(
         this.path,
         args,
-        { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, windowsHide: true, env: { ...process.env, LC_ALL: 'C' } },
+        { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, windowsHide: true, env: { ...this.env, LC_ALL: 'C' } },
         (error, stdout, stderr) => {
           if (!error) return resolve({ stdout, stderr });
           const code = (error as NodeJS.ErrnoException).code;

@@ -1,6 +1,6 @@
 /** Maps the drivers' framework-free flag declarations to oclif flags for `moor create`. */
 import { Flags } from '@oclif/core';
-import type { DriverFlag, DriverFlagValues } from '../../drivers/driver.js';
+import type { DriverFlag, DriverFlagValues } from '../../drivers/registry.js';
 import { DRIVERS } from '../../drivers/registry.js';
 
 export const DRIVER_HELP_GROUP_SUFFIX = ' DRIVER';

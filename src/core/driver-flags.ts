@@ -1,5 +1,5 @@
 /** Resolves a driver's create flags: given value, else environment variable, else default; then validates. */
-import type { DriverDefinition, DriverFlag, DriverFlagValue, DriverFlagValues } from '../../drivers/driver.js';
+import type { DriverDefinition, DriverFlag, DriverFlagValue, DriverFlagValues } from './driver.js';
 import { UsageError } from './errors.js';
 
 export function resolveDriverFlags(

@@ -5,7 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import type { Driver, DriverContext, DriverFlagValues } from '../../drivers/driver.js';
+import { driverContext } from './driver-context.js';
+import type { Driver, DriverFlagValues } from './driver.js';
 import { getDriverDefinition } from '../../drivers/registry.js';
 import type { CertPaths, ExternalCertOptions } from './certs.js';
 import type { ProvisionOptions, ProvisionResult, UpgradeResult } from './provision/provision.js';
@@ -55,10 +56,6 @@ export interface CreateOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-function driverContext(store: Store, name: string, log: Logger): DriverContext {
-  return { machineName: name, machineDir: store.machineDir(name), storePath: store.root, log };
-}
-
 export async function openMachine(store: Store, name: string, log: Logger): Promise<Machine> {
   return machineFromRecord(store, await store.load(name), log);
 }
@@ -90,10 +87,9 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
 
   const factory = await definition.load();
   const driver = factory.fromFlags(
-    {
-      ...driverContext(store, name, log),
+    driverContext(store, name, log, {
       engineTransport: transportOf({ ...defaultEngineOptions(), ...options.engine }),
-    },
+    }),
     flags,
   );
   if (driver.provisions) {

@@ -23,7 +23,7 @@ import {
 import { listMachines, type ListItem, type ListOptions } from './ls.js';
 import { type Logger, silentLogger } from './log.js';
 import { assertValidName, MachineState, type MachineRecord, type MachineStateValue, transportOf } from './machine.js';
-import { Store } from './store.js';
+import { defaultStoragePath, Store } from './store.js';
 import { ensureDir, writeFileAtomic } from './fsutil.js';
 import { runningTunnel, type SelfCommand, type TunnelRecord } from './background-tunnel.js';
 
@@ -78,9 +78,9 @@ export class Moor {
       self?: SelfCommand;
     } = {},
   ) {
-    this.store = new Store(options.storagePath);
-    this.log = options.log ?? silentLogger;
     this.env = options.env ?? process.env;
+    this.store = new Store(options.storagePath ?? defaultStoragePath(this.env), { env: this.env });
+    this.log = options.log ?? silentLogger;
     this.self = options.self;
   }
 
@@ -222,17 +222,11 @@ export class Moor {
   }
 
   private async sshTargetOf({ driver, record }: Machine) {
-    const name = record.Name;
-    const config = await driver.getSSHConfig();
-    return {
-      host: config.host,
-      port: config.port,
-      user: config.user,
-      privateKeyPath: config.keyPath ?? '',
-      ...(config.keySource ? { keySource: config.keySource } : {}),
-      machineName: name,
+    const { sshTargetOf } = await import('./ssh/target.js');
+    return sshTargetOf(await driver.getSSHConfig(), {
+      machineName: record.Name,
       ...(record.SSHHostKey ? { hostKey: record.SSHHostKey } : {}),
-    };
+    });
   }
 
   changeState(names: string[], operation: StateOperation) {

@@ -27,9 +27,12 @@ export function defaultStoragePath(env: NodeJS.ProcessEnv = process.env): string
 
 export class Store {
   readonly root: string;
+  /** The environment the store's machines are driven with (drivers read it through their context). */
+  readonly env: NodeJS.ProcessEnv;
 
-  constructor(root: string = defaultStoragePath()) {
+  constructor(root: string = defaultStoragePath(), options: { env?: NodeJS.ProcessEnv } = {}) {
     this.root = resolve(root);
+    this.env = options.env ?? process.env;
   }
 
   get machinesDir(): string {

@@ -10,11 +10,13 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import type { Driver } from '../../drivers/driver.js';
+import type { Driver } from '../../drivers/api.js';
 import { virtualboxDriver } from '../../drivers/virtualbox/definition.js';
 import { factory } from '../../drivers/virtualbox/driver.js';
+import { driverContext } from '../../src/core/driver-context.js';
 import { resolveDriverFlags } from '../../src/core/driver-flags.js';
 import { MoorError } from '../../src/core/errors.js';
+import { Store } from '../../src/core/store.js';
 import { silentLogger } from '../../src/core/log.js';
 import { FAKE_VBOXMANAGE, FakeVBox } from '../helpers/fake-vbox.js';
 
@@ -38,7 +40,7 @@ async function driverFor(name: string, given: Record<string, string | number | b
     { 'virtualbox-vboxmanage': FAKE_VBOXMANAGE, 'virtualbox-image-url': image, ...given },
     {},
   );
-  const driver = factory.fromFlags({ machineName: name, machineDir, storePath, log: silentLogger }, flags);
+  const driver = factory.fromFlags(driverContext(new Store(storePath), name, silentLogger), flags);
   return { driver, machineDir };
 }
 
@@ -51,10 +53,7 @@ async function saveRecord(name: string, driver: Driver): Promise<void> {
 }
 
 function reopen(name: string, driver: Driver): Driver {
-  return factory.fromRecord(
-    { machineName: name, machineDir: join(storePath, 'machines', name), storePath, log: silentLogger },
-    driver.toJSON(),
-  );
+  return factory.fromRecord(driverContext(new Store(storePath), name, silentLogger), driver.toJSON());
 }
 
 function isoFile(iso: string, file: string): string {

@@ -11,9 +11,11 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import nock from 'nock';
 import { amazonec2Driver } from '../../drivers/amazonec2/definition.js';
 import { ec2Timing, factory, resetEc2Clients } from '../../drivers/amazonec2/driver.js';
-import type { Driver, DriverFlagValues } from '../../drivers/driver.js';
+import type { Driver, DriverFlagValues } from '../../drivers/api.js';
+import { driverContext } from '../../src/core/driver-context.js';
 import { resolveDriverFlags } from '../../src/core/driver-flags.js';
 import { MoorError } from '../../src/core/errors.js';
+import { Store } from '../../src/core/store.js';
 import { EC2_ENDPOINT, ec2Script, fakeAwsEnv, type Step } from '../helpers/ec2-nock.js';
 import { instanceXml, type QueryParams } from '../helpers/ec2-query.js';
 
@@ -110,7 +112,8 @@ async function newDriver(
   name = 'web',
   engineTransport: 'tls' | 'ssh' = 'tls',
 ): Promise<TestDriver> {
-  const machineDir = join(root, `m${++counter}`, name);
+  const store = new Store(join(root, `m${++counter}`));
+  const machineDir = store.machineDir(name);
   await mkdir(machineDir, { recursive: true });
   const logs: string[] = [];
   const log = {
@@ -120,22 +123,19 @@ async function newDriver(
     debug: () => {},
   };
   const flags = resolveDriverFlags(amazonec2Driver, given, {});
-  const driver = factory.fromFlags({ machineName: name, machineDir, storePath: root, log, engineTransport }, flags);
+  const driver = factory.fromFlags(driverContext(store, name, log, { engineTransport }), flags);
   return { driver, logs, machineDir };
 }
 
 function fromRecord(state: Record<string, unknown>, name = 'web'): Driver {
   const log = { step() {}, info() {}, warn() {}, debug() {} };
-  return factory.fromRecord(
-    { machineName: name, machineDir: join(root, name), storePath: root, log },
-    {
-      Region: 'us-east-1',
-      SSHUser: 'ubuntu',
-      SSHPort: 22,
-      SSHKeyPath: 'id_ed25519',
-      ...state,
-    },
-  );
+  return factory.fromRecord(driverContext(new Store(root), name, log), {
+    Region: 'us-east-1',
+    SSHUser: 'ubuntu',
+    SSHPort: 22,
+    SSHKeyPath: 'id_ed25519',
+    ...state,
+  });
 }
 
 async function createFully(test: TestDriver): Promise<void> {
@@ -933,12 +933,12 @@ describe('amazonec2 rm', () => {
     ]);
     const logs: string[] = [];
     const driver = factory.fromRecord(
-      {
-        machineName: 'web',
-        machineDir: join(root, 'web'),
-        storePath: root,
-        log: { step() {}, info: (message) => logs.push(message), warn() {}, debug() {} },
-      },
+      driverContext(new Store(root), 'web', {
+        step() {},
+        info: (message) => logs.push(message),
+        warn() {},
+        debug() {},
+      }),
       {
         Region: 'us-east-1',
         InstanceId: 'i-0abc',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DriverDefinition } from '../../drivers/driver.js';
+import type { DriverDefinition } from '../../drivers/api.js';
 import { getDriverDefinition } from '../../drivers/registry.js';
 import { resolveDriverFlags } from '../../src/core/driver-flags.js';
 import { UsageError } from '../../src/core/errors.js';

@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BaseDriver, type DriverContext } from '../../drivers/driver.js';
+import { BaseDriver, type DriverContext } from '../../drivers/api.js';
 import { registerDriver } from '../../drivers/registry.js';
 import { describeCertificate } from '../../src/core/certs.js';
 import { changeState, createMachine } from '../../src/core/lifecycle.js';

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BaseDriver, type DriverContext } from '../../drivers/driver.js';
+import { BaseDriver, type DriverContext } from '../../drivers/api.js';
 import { registerDriver } from '../../drivers/registry.js';
 import { MoorError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';

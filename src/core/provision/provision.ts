@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Driver } from '../../../drivers/driver.js';
+import type { Driver } from '../driver.js';
 import { engineTLSFrom, engineVersion } from '../docker/engine.js';
 import { DEFAULT_ENGINE_SOCKET, httpOverStream } from '../docker/remote.js';
 import { shellQuote } from '../ssh/quote.js';
@@ -124,15 +124,10 @@ async function openHost(
     throw new MoorError(`Machine "${record.Name}" has no SSH key to provision it with.`, { code: 'NO_SSH_KEY' });
   }
   const session = await ssh.connect(
-    {
-      host: sshConfig.host,
-      port: sshConfig.port,
-      user: sshConfig.user,
-      privateKeyPath: sshConfig.keyPath,
+    ssh.sshTargetOf(sshConfig, {
       machineName: record.Name,
-      ...(sshConfig.keySource ? { keySource: sshConfig.keySource } : {}),
       ...(pinnedHostKey(record, sshConfig.hostKey, options.repinHostKey) ?? {}),
-    },
+    }),
     { timeoutMs: options.sshTimeoutMs ?? 300_000, log },
   );
   try {

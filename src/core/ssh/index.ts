@@ -7,3 +7,4 @@ export { connect } from './connect.js';
 export { checkPrivateKey, fingerprint, generateKeyPair } from './keys.js';
 export { shellQuote, sudoPrefix } from './quote.js';
 export { HostKeyChangedError, SSHAuthError } from './errors.js';
+export { sshTargetOf } from './target.js';

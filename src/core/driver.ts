@@ -1,11 +1,14 @@
 /**
  * The Driver interface: one small async contract that every way of getting a host (an existing URL, an
- * SSH server, a cloud instance, a local VM) implements. A driver never writes the store: it returns its
- * state through toJSON() and the core persists it.
+ * SSH server, a cloud instance, a local VM) implements. The core owns it (it says what the core needs of a
+ * driver); drivers see it through drivers/api.ts. A driver never writes the store: it returns its state
+ * through toJSON() and the core persists it, and it never computes store paths: its context hands it its
+ * own folder, a cache folder, store-wide locks and a view of the other machines.
  */
-import { NotSupportedError } from '../src/core/errors.js';
-import type { Logger } from '../src/core/log.js';
-import type { MachineStateValue } from '../src/core/machine.js';
+import { NotSupportedError } from './errors.js';
+import type { LockOptions } from './lock.js';
+import type { Logger } from './log.js';
+import type { MachineStateValue } from './machine.js';
 
 export type DriverFlagType = 'string' | 'boolean' | 'integer' | 'strings';
 export type DriverFlagValue = string | number | boolean | string[];
@@ -40,14 +43,34 @@ export interface SSHConfig {
 
 export type DriverLogger = Logger;
 
+/** Another machine of the store, as a driver may see it (to avoid handing out an address twice). */
+export interface OtherMachine {
+  name: string;
+  /** Absolute path of its folder (a driver may read its own driver's files there, never write them). */
+  dir: string;
+  /** Its driver and driver state; undefined when its config.json is missing or broken. */
+  driverName?: string;
+  driverState?: Record<string, unknown>;
+}
+
 export interface DriverContext {
   machineName: string;
   /** Absolute path of the machine's folder in the store (read-only for drivers except their own files). */
   machineDir: string;
-  storePath: string;
+  /** Absolute path of the store's cache folder, shared by machines and drivers (images, downloads). */
+  cacheDir: string;
   log: DriverLogger;
+  /** The environment moor runs with (read this, never process.env: a library user may pass another). */
+  env: NodeJS.ProcessEnv;
   /** How the Docker engine will be reached (set for create): a cloud driver opens 2376 for 'tls' only. */
   engineTransport?: 'tls' | 'ssh';
+  /**
+   * Runs `fn` holding a store-wide lock named `key` (for example "virtualbox-hostonly"), waited for by every
+   * other moor process that takes the same key; the options name the holder in a busy lock's message.
+   */
+  withLock<T>(key: string, options: LockOptions, fn: () => Promise<T>): Promise<T>;
+  /** The store's other machines (not this one), every driver's: filter on driverName. */
+  otherMachines(): Promise<OtherMachine[]>;
 }
 
 export interface Driver {
