@@ -148,7 +148,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 function progressBar(stream: NodeJS.WriteStream): (done: number, total: number | undefined) => void {
   return (done, total) => {
     const fraction = total ? Math.min(1, done / total) : 0;
-    const bar = total ? `[${'#'.repeat(Math.round(fraction * 30)).padEnd(30, '.')}] ${Math.floor(fraction * 100)}%` : '';
+    const bar = total
+      ? `[${'#'.repeat(Math.round(fraction * 30)).padEnd(30, '.')}] ${Math.floor(fraction * 100)}%`
+      : '';
     stream.write(`\r${bar} ${megabytes(done)}${total ? ` of ${megabytes(total)}` : ''}`);
     if (total && done >= total) stream.write('\n');
   };

@@ -85,7 +85,12 @@ export async function waitFor<T>(
     }
     const now = Date.now();
     const left = deadline - now;
-    const info: RetryInfo = { attempt, delayMs: Math.max(0, Math.min(delayFor(attempt), left)), elapsedMs: now - started, reason };
+    const info: RetryInfo = {
+      attempt,
+      delayMs: Math.max(0, Math.min(delayFor(attempt), left)),
+      elapsedMs: now - started,
+      reason,
+    };
     if (left <= 0) {
       if (options.onTimeout) return options.onTimeout({ ...info, timeoutMs: options.timeoutMs });
       throw new TimeoutError(
