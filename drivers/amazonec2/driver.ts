@@ -23,7 +23,7 @@ import {
 } from '../api.js';
 import { type ClientEntry, clientFor } from './client-cache.js';
 import type { Ec2Api, Ec2Instance, Ec2Subnet, IngressRule, Tag } from './ec2-api.js';
-import { Ec2Error } from './ec2-api.js';
+import { hasAwsCode } from './ec2-api.js';
 import { settingsFromFlags } from './flags.js';
 import { waitUntilReachable, waitUntilTerminated } from './instance-waits.js';
 import {
@@ -204,11 +204,8 @@ export class AmazonEc2Driver extends BaseDriver {
   }
 
   private async ensureKeyPair(api: Ec2Api, config: CreateConfig, tags: Tag[], created: Created[]): Promise<void> {
-    const dir = this.context.machineDir;
     if (config.keyPairName) {
-      await copyFile(config.sshKeyPath!, join(dir, USER_KEY_FILE));
-      await chmod(join(dir, USER_KEY_FILE), 0o600);
-      this.state.SSHKeyPath = USER_KEY_FILE;
+      await this.copyUserKey(config.sshKeyPath!);
       this.state.KeyPairName = config.keyPairName;
       this.state.KeyPairUserSupplied = true;
       return;
@@ -216,12 +213,10 @@ export class AmazonEc2Driver extends BaseDriver {
     let publicKey: string;
     if (config.sshKeyPath) {
       publicKey = await readPublicKey(config.sshKeyPath);
-      await copyFile(config.sshKeyPath, join(dir, USER_KEY_FILE));
-      await chmod(join(dir, USER_KEY_FILE), 0o600);
-      this.state.SSHKeyPath = USER_KEY_FILE;
+      await this.copyUserKey(config.sshKeyPath);
     } else {
       const { generateKeyPair } = await loadSSH();
-      publicKey = (await generateKeyPair(dir, KEY_FILE)).publicKey;
+      publicKey = (await generateKeyPair(this.context.machineDir, KEY_FILE)).publicKey;
       this.state.SSHKeyPath = KEY_FILE;
     }
     const keyName = `moor-${this.context.machineName}-${randomBytes(4).toString('hex')}`;
@@ -230,6 +225,14 @@ export class AmazonEc2Driver extends BaseDriver {
     created.push({ kind: 'key-pair', id: keyName });
     this.state.KeyPairName = keyName;
     this.state.KeyPairUserSupplied = false;
+  }
+
+  /** The user's private key (--amazonec2-ssh-keypath), copied into the machine folder, 0600. */
+  private async copyUserKey(path: string): Promise<void> {
+    const copy = join(this.context.machineDir, USER_KEY_FILE);
+    await copyFile(path, copy);
+    await chmod(copy, 0o600);
+    this.state.SSHKeyPath = USER_KEY_FILE;
   }
 
   private async ensureSecurityGroups(api: Ec2Api, config: CreateConfig, created: Created[]): Promise<void> {
@@ -252,7 +255,7 @@ export class AmazonEc2Driver extends BaseDriver {
           group = { id, name: groupName, openRules: [], managed: true };
         } catch (error) {
           // Another create made it in the meantime (two creates at once): use theirs.
-          if (!(error instanceof Ec2Error && error.awsCode === 'InvalidGroup.Duplicate')) throw error;
+          if (!hasAwsCode(error, 'InvalidGroup.Duplicate')) throw error;
           group = await api.findSecurityGroup(vpcId, groupName);
           if (!group) throw error;
         }
@@ -366,9 +369,9 @@ export class AmazonEc2Driver extends BaseDriver {
         await api.deleteSecurityGroup(groupId);
         this.context.log.step(`Deleted security group ${groupId}`);
       } catch (error) {
-        if (error instanceof Ec2Error && error.awsCode === 'DependencyViolation') {
+        if (hasAwsCode(error, 'DependencyViolation')) {
           this.context.log.info(`Security group ${groupId} is still used by other instances: kept.`);
-        } else if (!(error instanceof Ec2Error && error.awsCode === 'InvalidGroup.NotFound')) {
+        } else if (!hasAwsCode(error, 'InvalidGroup.NotFound')) {
           throw error;
         }
       }
@@ -465,7 +468,7 @@ async function ignoring<T>(codes: string[], fn: () => Promise<T>): Promise<T | u
   try {
     return await fn();
   } catch (error) {
-    if (error instanceof Ec2Error && codes.includes(error.awsCode)) return undefined;
+    if (hasAwsCode(error, ...codes)) return undefined;
     throw error;
   }
 }
@@ -485,7 +488,7 @@ async function authorizeMissing(api: Ec2Api, groupId: string, rules: IngressRule
   try {
     await api.authorizeIngress(groupId, rules);
   } catch (error) {
-    if (!(error instanceof Ec2Error && error.awsCode === 'InvalidPermission.Duplicate')) throw error;
+    if (!hasAwsCode(error, 'InvalidPermission.Duplicate')) throw error;
     if (rules.length === 1) return;
     // One call adds all or nothing: add them one by one, skipping those that exist.
     for (const rule of rules)

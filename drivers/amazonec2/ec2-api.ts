@@ -140,6 +140,11 @@ export class Ec2Error extends MoorError {
   }
 }
 
+/** Whether the error is the EC2 API's answer with one of these codes. */
+export function hasAwsCode(error: unknown, ...codes: string[]): error is Ec2Error {
+  return error instanceof Ec2Error && codes.includes(error.awsCode);
+}
+
 const CREDENTIAL_CODES = new Set([
   'AuthFailure',
   'UnrecognizedClientException',
