@@ -183,22 +183,11 @@ export class VirtualBoxDriver extends BaseDriver {
     }
     for (const share of this.state.ShareFolders) {
       const { hostPath } = parseShareFolder(share);
-      if (
-        !(await stat(hostPath).then(
-          (info) => info.isDirectory(),
-          () => false,
-        ))
-      ) {
+      if (!(await isKind(hostPath, 'directory'))) {
         throw new UsageError(`--virtualbox-share-folder: ${hostPath} is not a folder.`);
       }
     }
-    if (
-      !isUrl(this.state.ImageURL) &&
-      !(await stat(this.state.ImageURL).then(
-        (info) => info.isFile(),
-        () => false,
-      ))
-    ) {
+    if (!isUrl(this.state.ImageURL) && !(await isKind(this.state.ImageURL, 'file'))) {
       throw new UsageError(`--virtualbox-image-url: ${this.state.ImageURL} is neither an http(s) URL nor a file.`);
     }
   }
@@ -290,7 +279,7 @@ export class VirtualBoxDriver extends BaseDriver {
         ]);
       }
       log.step(`Starting the VM (${this.state.UIType})`);
-      await this.run(['startvm', this.state.VMName, '--type', this.state.UIType]);
+      await this.startVm();
     } catch (error) {
       log.warn(`Creating the VM failed (${messageOf(error)}); removing what was made.`);
       await this.cleanUp(made, disk);
@@ -387,8 +376,7 @@ export class VirtualBoxDriver extends BaseDriver {
     };
     if (made.looseDisk) await attempt(['closemedium', 'disk', disk, '--delete']);
     if (made.vm) await attempt(['unregistervm', this.state.VMName, '--delete']);
-    await rm(disk, { force: true });
-    await rm(join(this.dir, SEED_FILE), { force: true });
+    await this.removeDiskAndSeed();
   }
 
   override async remove(): Promise<void> {
@@ -396,12 +384,16 @@ export class VirtualBoxDriver extends BaseDriver {
     if (info) {
       const state = stateFromVMState(info['VMState']);
       if (state !== MachineState.Stopped && state !== MachineState.Saved) {
-        await this.run(['controlvm', this.state.VMName, 'poweroff']).catch(() => undefined);
+        await this.powerOff().catch(() => undefined);
       }
       await this.run(['unregistervm', this.state.VMName, '--delete']);
     } else {
       this.context.log.info(`VirtualBox has no VM "${this.state.VMName}": removing moor's files only.`);
     }
+    await this.removeDiskAndSeed();
+  }
+
+  private async removeDiskAndSeed(): Promise<void> {
     await rm(join(this.dir, DISK_FILE), { force: true });
     await rm(join(this.dir, SEED_FILE), { force: true });
   }
@@ -416,7 +408,7 @@ export class VirtualBoxDriver extends BaseDriver {
       await this.run(['controlvm', this.state.VMName, 'resume']);
       return;
     }
-    await this.run(['startvm', this.state.VMName, '--type', this.state.UIType]);
+    await this.startVm();
   }
 
   /** The ACPI power button (a clean shutdown); after MOOR_VIRTUALBOX_STOP_TIMEOUT seconds, power off. */
@@ -434,17 +426,25 @@ export class VirtualBoxDriver extends BaseDriver {
     this.context.log.warn(
       `"${this.context.machineName}" did not shut down within ${formatDuration(timeoutMs)} of the ACPI power button: powering it off.`,
     );
-    await this.run(['controlvm', this.state.VMName, 'poweroff']);
+    await this.powerOff();
   }
 
   override async kill(): Promise<void> {
-    await this.run(['controlvm', this.state.VMName, 'poweroff']);
+    await this.powerOff();
   }
 
   override async restart(): Promise<void> {
     const state = await this.getState();
     if (state === MachineState.Running || state === MachineState.Paused) await this.stop();
-    await this.run(['startvm', this.state.VMName, '--type', this.state.UIType]);
+    await this.startVm();
+  }
+
+  private startVm() {
+    return this.run(['startvm', this.state.VMName, '--type', this.state.UIType]);
+  }
+
+  private powerOff() {
+    return this.run(['controlvm', this.state.VMName, 'poweroff']);
   }
 
   async getIP(): Promise<string> {
@@ -467,6 +467,13 @@ export class VirtualBoxDriver extends BaseDriver {
   toJSON(): Record<string, unknown> {
     return { MachineName: this.context.machineName, ...this.state };
   }
+}
+
+async function isKind(path: string, kind: 'file' | 'directory'): Promise<boolean> {
+  return stat(path).then(
+    (info) => (kind === 'file' ? info.isFile() : info.isDirectory()),
+    () => false,
+  );
 }
 
 function positiveInteger(flags: DriverFlagValues, name: string, min: number): number {
