@@ -2,6 +2,9 @@
  * The `amazonec2` driver: an EC2 instance that moor creates (key pair, security groups, instance) and
  * removes again without leaving anything behind. Credentials come from the SDK's default chain; the
  * explicit credential flags of create are used in this process only and never reach toJSON().
+ *
+ * Its parts: flags.ts (flags -> state), state.ts (the record), client-cache.ts (one client per region and
+ * credentials, DescribeInstances coalescing), instance-waits.ts, ec2-api.ts (the SDK behind a narrow API).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, copyFile, readFile } from 'node:fs/promises';
@@ -10,101 +13,33 @@ import {
   BaseDriver,
   type DriverContext,
   type DriverFactory,
-  type DriverFlagValues,
   loadSSH,
   MachineState,
   type MachineStateValue,
   messageOf,
   MoorError,
   type SSHConfig,
-  TimeoutError,
   UsageError,
 } from '../api.js';
-import type { Ec2Api, Ec2ClientOptions, Ec2Instance, Ec2Subnet, IngressRule, Tag } from './ec2-api.js';
-import { Ec2Error } from './ec2-api.js';
+import { type ClientEntry, clientFor } from './client-cache.js';
+import type { Ec2Api, Ec2Instance, Ec2Subnet, IngressRule, Tag } from './ec2-api.js';
+import { hasAwsCode } from './ec2-api.js';
+import { settingsFromFlags } from './flags.js';
+import { waitUntilReachable, waitUntilTerminated } from './instance-waits.js';
+import {
+  type CreateConfig,
+  type Ec2State,
+  ENGINE_PORT,
+  KEY_FILE,
+  MACHINE_TAG,
+  MANAGED_TAG,
+  stateFromRecord,
+  USER_KEY_FILE,
+} from './state.js';
 
 /** Canonical's account: owner of the official Ubuntu images. */
 export const CANONICAL_OWNER = '099720109477';
 export const UBUNTU_IMAGE_PATTERN = 'ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*';
-export const ENGINE_PORT = 2376;
-/** The tag moor puts on everything it creates. */
-export const MACHINE_TAG = 'moor:machine';
-/** The tag of security groups moor created (shared by machines): any machine's rm may delete an unused one. */
-export const MANAGED_TAG = 'moor:managed';
-
-const KEY_FILE = 'id_ed25519';
-const USER_KEY_FILE = 'id_ssh';
-
-/** Waiting and retry timing; tests shorten it. */
-export const ec2Timing: {
-  pollInitialMs: number;
-  pollMaxMs: number;
-  waitTimeoutMs: number;
-  retryDelayMs: ((attempt: number) => number) | undefined;
-} = {
-  pollInitialMs: 1_000,
-  pollMaxMs: 10_000,
-  waitTimeoutMs: 600_000,
-  retryDelayMs: undefined,
-};
-
-interface Ec2State {
-  Region: string;
-  Endpoint?: string;
-  Profile?: string;
-  Retries: number;
-  InstanceId?: string;
-  SpotRequestId?: string;
-  IPAddress?: string;
-  PrivateIPAddress?: string;
-  UsePrivateAddress: boolean;
-  SSHUser: string;
-  SSHPort: number;
-  /** File name of the private key inside the machine folder. */
-  SSHKeyPath: string;
-  KeyPairName?: string;
-  /** The key pair existed before (--amazonec2-keypair-name): rm keeps it. */
-  KeyPairUserSupplied: boolean;
-  VpcId?: string;
-  SubnetId?: string;
-  AMI?: string;
-  InstanceType: string;
-  SecurityGroupIds: string[];
-  /**
-   * The groups moor made (by this create or an earlier one: tagged moor:managed), among SecurityGroupIds:
-   * rm deletes them when no other instance uses them.
-   */
-  MoorSecurityGroupIds: string[];
-}
-
-/** What create needs beyond the stored state; never persisted. */
-interface CreateConfig {
-  credentials?: Ec2ClientOptions['credentials'];
-  zone?: string;
-  vpcId?: string;
-  subnetId?: string;
-  ami?: string;
-  rootSize: number;
-  volumeType: string;
-  encrypted: boolean;
-  kmsKey?: string;
-  iamInstanceProfile?: string;
-  securityGroups: string[];
-  securityGroupReadonly: boolean;
-  openPorts: IngressRule[];
-  sshKeyPath?: string;
-  keyPairName?: string;
-  tags: Tag[];
-  privateAddressOnly: boolean;
-  spot: boolean;
-  spotPrice?: string;
-  monitoring: boolean;
-  ebsOptimized: boolean;
-  userdataPath?: string;
-  metadataHttpTokens: 'required' | 'optional';
-  metadataHopLimit: number;
-  tlsTransport: boolean;
-}
 
 /** What preCreateCheck found, used by create. */
 interface Plan {
@@ -117,87 +52,6 @@ type Created =
   | { kind: 'key-pair'; id: string }
   | { kind: 'security-group'; id: string }
   | { kind: 'instance'; id: string; spotRequestId?: string };
-
-// ---------------------------------------------------------------------------------------------------------
-// Clients, one per region/endpoint/profile/credentials in a process, and DescribeInstances coalescing: the
-// getState calls of one tick (moor ls queries every machine at once) become one DescribeInstances per client.
-
-interface ClientEntry {
-  api: Promise<Ec2Api>;
-  loader: InstanceLoader;
-}
-
-const clients = new Map<string, ClientEntry>();
-
-function clientFor(options: Ec2ClientOptions): ClientEntry {
-  const key = JSON.stringify([options.region, options.endpoint, options.profile, options.credentials?.accessKeyId]);
-  let entry = clients.get(key);
-  if (!entry) {
-    const api = import('./ec2-api.js').then(({ createEc2Api }) =>
-      createEc2Api({ ...options, ...(ec2Timing.retryDelayMs ? { retryDelayMs: ec2Timing.retryDelayMs } : {}) }),
-    );
-    // A failed client creation is not cached.
-    api.catch(() => clients.delete(key));
-    entry = { api, loader: new InstanceLoader(api) };
-    clients.set(key, entry);
-  }
-  return entry;
-}
-
-/** Forgets the clients made so far (tests change endpoints and timing between cases). */
-export function resetEc2Clients(): void {
-  clients.clear();
-}
-
-const DESCRIBE_BATCH = 200;
-
-export class InstanceLoader {
-  private queue = new Map<
-    string,
-    { resolve: (value: Ec2Instance | undefined) => void; reject: (error: unknown) => void }[]
-  >();
-  private scheduled = false;
-
-  constructor(private readonly api: Promise<Ec2Api>) {}
-
-  load(id: string): Promise<Ec2Instance | undefined> {
-    return new Promise((resolve, reject) => {
-      const waiting = this.queue.get(id) ?? [];
-      waiting.push({ resolve, reject });
-      this.queue.set(id, waiting);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
-    });
-  }
-
-  private async flush(): Promise<void> {
-    let api: Ec2Api | undefined;
-    let failure: unknown;
-    try {
-      api = await this.api;
-    } catch (error) {
-      failure = error;
-    }
-    const batch = this.queue;
-    this.queue = new Map();
-    this.scheduled = false;
-    const ids = [...batch.keys()];
-    for (let start = 0; start < ids.length; start += DESCRIBE_BATCH) {
-      const chunk = ids.slice(start, start + DESCRIBE_BATCH);
-      try {
-        if (!api) throw failure;
-        const found = new Map((await api.describeInstances(chunk)).map((instance) => [instance.id, instance]));
-        for (const id of chunk) for (const waiter of batch.get(id) ?? []) waiter.resolve(found.get(id));
-      } catch (error) {
-        for (const id of chunk) for (const waiter of batch.get(id) ?? []) waiter.reject(error);
-      }
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
 
 const STATE_MAP: Record<string, MachineStateValue> = {
   pending: MachineState.Starting,
@@ -341,17 +195,7 @@ export class AmazonEc2Driver extends BaseDriver {
       });
 
       this.context.log.step(`Waiting for instance ${instance.id} to run`);
-      const running = await this.waitFor(api, instance.id, (item) => {
-        if (item.state === 'terminated' || item.state === 'shutting-down') {
-          throw new MoorError(
-            `Instance ${instance.id} was terminated while starting (capacity, limits or spot price).`,
-            {
-              code: 'EC2_INSTANCE_TERMINATED',
-            },
-          );
-        }
-        return item.state === 'running' && Boolean(this.addressOf(item));
-      });
+      const running = await waitUntilReachable(api, instance.id, (item) => this.addressOf(item));
       if (running.spotRequestId) this.state.SpotRequestId = running.spotRequestId;
       this.remember(running);
     } catch (error) {
@@ -360,11 +204,8 @@ export class AmazonEc2Driver extends BaseDriver {
   }
 
   private async ensureKeyPair(api: Ec2Api, config: CreateConfig, tags: Tag[], created: Created[]): Promise<void> {
-    const dir = this.context.machineDir;
     if (config.keyPairName) {
-      await copyFile(config.sshKeyPath!, join(dir, USER_KEY_FILE));
-      await chmod(join(dir, USER_KEY_FILE), 0o600);
-      this.state.SSHKeyPath = USER_KEY_FILE;
+      await this.copyUserKey(config.sshKeyPath!);
       this.state.KeyPairName = config.keyPairName;
       this.state.KeyPairUserSupplied = true;
       return;
@@ -372,12 +213,10 @@ export class AmazonEc2Driver extends BaseDriver {
     let publicKey: string;
     if (config.sshKeyPath) {
       publicKey = await readPublicKey(config.sshKeyPath);
-      await copyFile(config.sshKeyPath, join(dir, USER_KEY_FILE));
-      await chmod(join(dir, USER_KEY_FILE), 0o600);
-      this.state.SSHKeyPath = USER_KEY_FILE;
+      await this.copyUserKey(config.sshKeyPath);
     } else {
       const { generateKeyPair } = await loadSSH();
-      publicKey = (await generateKeyPair(dir, KEY_FILE)).publicKey;
+      publicKey = (await generateKeyPair(this.context.machineDir, KEY_FILE)).publicKey;
       this.state.SSHKeyPath = KEY_FILE;
     }
     const keyName = `moor-${this.context.machineName}-${randomBytes(4).toString('hex')}`;
@@ -386,6 +225,14 @@ export class AmazonEc2Driver extends BaseDriver {
     created.push({ kind: 'key-pair', id: keyName });
     this.state.KeyPairName = keyName;
     this.state.KeyPairUserSupplied = false;
+  }
+
+  /** The user's private key (--amazonec2-ssh-keypath), copied into the machine folder, 0600. */
+  private async copyUserKey(path: string): Promise<void> {
+    const copy = join(this.context.machineDir, USER_KEY_FILE);
+    await copyFile(path, copy);
+    await chmod(copy, 0o600);
+    this.state.SSHKeyPath = USER_KEY_FILE;
   }
 
   private async ensureSecurityGroups(api: Ec2Api, config: CreateConfig, created: Created[]): Promise<void> {
@@ -408,7 +255,7 @@ export class AmazonEc2Driver extends BaseDriver {
           group = { id, name: groupName, openRules: [], managed: true };
         } catch (error) {
           // Another create made it in the meantime (two creates at once): use theirs.
-          if (!(error instanceof Ec2Error && error.awsCode === 'InvalidGroup.Duplicate')) throw error;
+          if (!hasAwsCode(error, 'InvalidGroup.Duplicate')) throw error;
           group = await api.findSecurityGroup(vpcId, groupName);
           if (!group) throw error;
         }
@@ -446,7 +293,7 @@ export class AmazonEc2Driver extends BaseDriver {
         if (resource.kind === 'instance') {
           if (resource.spotRequestId) await api.cancelSpotRequest(resource.spotRequestId);
           await api.terminateInstance(resource.id);
-          await this.waitFor(api, resource.id, (item) => item.state === 'terminated', true);
+          await waitUntilTerminated(api, resource.id);
           removed.push(
             `instance ${resource.id}${resource.spotRequestId ? ` (spot request ${resource.spotRequestId})` : ''}`,
           );
@@ -487,36 +334,6 @@ export class AmazonEc2Driver extends BaseDriver {
     });
   }
 
-  /**
-   * Polls one instance (DescribeInstances) with backoff until `done` says so. `gone` accepts an instance
-   * that no longer exists as done (terminated instances disappear after a while).
-   */
-  private async waitFor(
-    api: Ec2Api,
-    id: string,
-    done: (instance: Ec2Instance) => boolean,
-    gone = false,
-  ): Promise<Ec2Instance> {
-    const deadline = Date.now() + ec2Timing.waitTimeoutMs;
-    let delay = ec2Timing.pollInitialMs;
-    for (;;) {
-      const [instance] = await api.describeInstances([id]);
-      if (!instance) {
-        if (gone) return { id, state: 'terminated', securityGroupIds: [] };
-        // Eventual consistency: a new instance may not be described yet.
-      } else if (done(instance)) {
-        return instance;
-      }
-      if (Date.now() + delay > deadline) {
-        throw new TimeoutError(
-          `Instance ${id} did not reach the expected state in ${Math.round(ec2Timing.waitTimeoutMs / 1000)} s (it is ${instance?.state ?? 'not found'}).`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 2, ec2Timing.pollMaxMs);
-    }
-  }
-
   private addressOf(instance: Ec2Instance): string | undefined {
     return this.state.UsePrivateAddress ? instance.privateIp : instance.publicIp;
   }
@@ -541,7 +358,7 @@ export class AmazonEc2Driver extends BaseDriver {
         await api.terminateInstance(id);
         return true;
       });
-      if (exists) await this.waitFor(api, id, (item) => item.state === 'terminated', true);
+      if (exists) await waitUntilTerminated(api, id);
     }
     if (this.state.KeyPairName && !this.state.KeyPairUserSupplied) {
       this.context.log.step(`Deleting key pair ${this.state.KeyPairName}`);
@@ -552,9 +369,9 @@ export class AmazonEc2Driver extends BaseDriver {
         await api.deleteSecurityGroup(groupId);
         this.context.log.step(`Deleted security group ${groupId}`);
       } catch (error) {
-        if (error instanceof Ec2Error && error.awsCode === 'DependencyViolation') {
+        if (hasAwsCode(error, 'DependencyViolation')) {
           this.context.log.info(`Security group ${groupId} is still used by other instances: kept.`);
-        } else if (!(error instanceof Ec2Error && error.awsCode === 'InvalidGroup.NotFound')) {
+        } else if (!hasAwsCode(error, 'InvalidGroup.NotFound')) {
           throw error;
         }
       }
@@ -651,7 +468,7 @@ async function ignoring<T>(codes: string[], fn: () => Promise<T>): Promise<T | u
   try {
     return await fn();
   } catch (error) {
-    if (error instanceof Ec2Error && codes.includes(error.awsCode)) return undefined;
+    if (hasAwsCode(error, ...codes)) return undefined;
     throw error;
   }
 }
@@ -671,7 +488,7 @@ async function authorizeMissing(api: Ec2Api, groupId: string, rules: IngressRule
   try {
     await api.authorizeIngress(groupId, rules);
   } catch (error) {
-    if (!(error instanceof Ec2Error && error.awsCode === 'InvalidPermission.Duplicate')) throw error;
+    if (!hasAwsCode(error, 'InvalidPermission.Duplicate')) throw error;
     if (rules.length === 1) return;
     // One call adds all or nothing: add them one by one, skipping those that exist.
     for (const rule of rules)
@@ -689,178 +506,12 @@ function uniqueRules(rules: IngressRule[]): IngressRule[] {
   });
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Flags
-
-function str(flags: DriverFlagValues, name: string): string | undefined {
-  const value = flags[`amazonec2-${name}`];
-  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
-}
-
-function bool(flags: DriverFlagValues, name: string): boolean {
-  return flags[`amazonec2-${name}`] === true;
-}
-
-function list(flags: DriverFlagValues, name: string): string[] {
-  const value = flags[`amazonec2-${name}`];
-  return Array.isArray(value) ? value.map((item) => String(item).trim()).filter(Boolean) : [];
-}
-
-function int(flags: DriverFlagValues, name: string, min: number, max: number, what: string): number {
-  const value = flags[`amazonec2-${name}`];
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new UsageError(`--amazonec2-${name} must be ${what} (${min}-${max}); got ${String(value)}.`);
-  }
-  return value;
-}
-
-function parseTags(items: string[]): Tag[] {
-  return items.map((item) => {
-    const index = item.indexOf('=');
-    const key = index > 0 ? item.slice(0, index).trim() : '';
-    if (!key) throw new UsageError(`--amazonec2-tags "${item}" must be KEY=VALUE.`);
-    if (key.toLowerCase().startsWith('aws:') || key === MACHINE_TAG) {
-      throw new UsageError(`--amazonec2-tags: the tag key "${key}" is reserved.`);
-    }
-    return { key, value: item.slice(index + 1).trim() };
-  });
-}
-
-function parsePorts(items: string[]): IngressRule[] {
-  return items.map((item) => {
-    const match = /^(\d{1,5})(?:\/(tcp|udp))?$/i.exec(item);
-    const port = match ? Number(match[1]) : NaN;
-    if (!match || port < 1 || port > 65_535) {
-      throw new UsageError(`--amazonec2-open-port "${item}" must be PORT or PORT/udp (1-65535).`);
-    }
-    return { protocol: (match[2]?.toLowerCase() ?? 'tcp') as 'tcp' | 'udp', port };
-  });
-}
-
 export const factory: DriverFactory = {
   fromFlags(context, flags) {
-    const region = str(flags, 'region') ?? 'us-east-1';
-    if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
-      throw new UsageError(`--amazonec2-region "${region}" is not an AWS region (like us-east-1).`);
-    }
-    const zoneFlag = str(flags, 'zone');
-    if (zoneFlag && !/^([a-z]{2}(-[a-z]+)+-\d+)?[a-z]$/.test(zoneFlag)) {
-      throw new UsageError(`--amazonec2-zone "${zoneFlag}" must be a zone letter (a) or name (${region}a).`);
-    }
-    const zone = zoneFlag && zoneFlag.length === 1 ? `${region}${zoneFlag}` : zoneFlag;
-    const endpoint = str(flags, 'endpoint');
-    if (endpoint && !/^https?:\/\/[^\s/]+/.test(endpoint)) {
-      throw new UsageError(`--amazonec2-endpoint "${endpoint}" must be an http(s) URL.`);
-    }
-    const accessKey = str(flags, 'access-key');
-    const secretKey = str(flags, 'secret-key');
-    const sessionToken = str(flags, 'session-token');
-    if (Boolean(accessKey) !== Boolean(secretKey)) {
-      throw new UsageError('--amazonec2-access-key and --amazonec2-secret-key go together.');
-    }
-    const sshKeyPath = str(flags, 'ssh-keypath');
-    const keyPairName = str(flags, 'keypair-name');
-    if (keyPairName && !sshKeyPath) {
-      throw new UsageError(
-        '--amazonec2-keypair-name needs --amazonec2-ssh-keypath (the private key of that key pair).',
-      );
-    }
-    const spot = bool(flags, 'request-spot-instance');
-    const spotPrice = str(flags, 'spot-price');
-    if (spotPrice && !spot) throw new UsageError('--amazonec2-spot-price needs --amazonec2-request-spot-instance.');
-    if (spotPrice && !/^\d+(\.\d+)?$/.test(spotPrice)) {
-      throw new UsageError(`--amazonec2-spot-price "${spotPrice}" must be a price in USD, like 0.05.`);
-    }
-    const sshUser = str(flags, 'ssh-user') ?? 'ubuntu';
-    if (!/^[a-z_][a-z0-9_.-]*$/i.test(sshUser))
-      throw new UsageError(`--amazonec2-ssh-user "${sshUser}" is not a valid user name.`);
-    const securityGroups = list(flags, 'security-group');
-    const privateAddressOnly = bool(flags, 'private-address-only');
-    const metadataHttpTokens = str(flags, 'metadata-http-tokens') ?? 'required';
-    if (metadataHttpTokens !== 'required' && metadataHttpTokens !== 'optional') {
-      throw new UsageError('--amazonec2-metadata-http-tokens must be required or optional.');
-    }
-    const kmsKey = str(flags, 'kms-key');
-    const config: CreateConfig = {
-      ...(accessKey && secretKey
-        ? {
-            credentials: {
-              accessKeyId: accessKey,
-              secretAccessKey: secretKey,
-              ...(sessionToken ? { sessionToken } : {}),
-            },
-          }
-        : {}),
-      ...(zone ? { zone } : {}),
-      ...optional('vpcId', str(flags, 'vpc-id')),
-      ...optional('subnetId', str(flags, 'subnet-id')),
-      ...optional('ami', str(flags, 'ami')),
-      rootSize: int(flags, 'root-size', 1, 16_384, 'a size in GiB'),
-      volumeType: str(flags, 'volume-type') ?? 'gp3',
-      encrypted: bool(flags, 'encrypt-ebs-volume') || Boolean(kmsKey),
-      ...optional('kmsKey', kmsKey),
-      ...optional('iamInstanceProfile', str(flags, 'iam-instance-profile')),
-      securityGroups: securityGroups.length > 0 ? [...new Set(securityGroups)] : ['moor'],
-      securityGroupReadonly: bool(flags, 'security-group-readonly'),
-      openPorts: parsePorts(list(flags, 'open-port')),
-      ...optional('sshKeyPath', sshKeyPath),
-      ...optional('keyPairName', keyPairName),
-      tags: parseTags(list(flags, 'tags')),
-      privateAddressOnly,
-      spot,
-      ...optional('spotPrice', spotPrice),
-      monitoring: bool(flags, 'monitoring'),
-      ebsOptimized: bool(flags, 'use-ebs-optimized-instance'),
-      ...optional('userdataPath', str(flags, 'userdata')),
-      metadataHttpTokens,
-      metadataHopLimit: int(flags, 'metadata-hop-limit', 1, 64, 'a hop count'),
-      tlsTransport: context.engineTransport !== 'ssh',
-    };
-    const state: Ec2State = {
-      Region: region,
-      ...optional('Endpoint', endpoint),
-      ...optional('Profile', str(flags, 'profile')),
-      Retries: int(flags, 'retries', 1, 20, 'a number of attempts'),
-      UsePrivateAddress: privateAddressOnly || bool(flags, 'use-private-address'),
-      SSHUser: sshUser,
-      SSHPort: int(flags, 'ssh-port', 1, 65_535, 'a port number'),
-      SSHKeyPath: KEY_FILE,
-      KeyPairUserSupplied: Boolean(keyPairName),
-      InstanceType: str(flags, 'instance-type') ?? 't3.micro',
-      SecurityGroupIds: [],
-      MoorSecurityGroupIds: [],
-    };
+    const { state, config } = settingsFromFlags(flags, context.engineTransport);
     return new AmazonEc2Driver(context, state, config);
   },
   fromRecord(context, raw) {
-    const text = (key: string) => (typeof raw[key] === 'string' && raw[key] !== '' ? (raw[key] as string) : undefined);
-    const strings = (key: string) => (Array.isArray(raw[key]) ? (raw[key] as unknown[]).map(String) : []);
-    const state: Ec2State = {
-      Region: text('Region') ?? 'us-east-1',
-      ...optional('Endpoint', text('Endpoint')),
-      ...optional('Profile', text('Profile')),
-      Retries: Number(raw['Retries'] ?? 5) || 5,
-      ...optional('InstanceId', text('InstanceId')),
-      ...optional('SpotRequestId', text('SpotRequestId')),
-      ...optional('IPAddress', text('IPAddress')),
-      ...optional('PrivateIPAddress', text('PrivateIPAddress')),
-      UsePrivateAddress: raw['UsePrivateAddress'] === true,
-      SSHUser: text('SSHUser') ?? 'ubuntu',
-      SSHPort: Number(raw['SSHPort'] ?? 22),
-      SSHKeyPath: text('SSHKeyPath') ?? KEY_FILE,
-      ...optional('KeyPairName', text('KeyPairName')),
-      KeyPairUserSupplied: raw['KeyPairUserSupplied'] === true,
-      ...optional('VpcId', text('VpcId')),
-      ...optional('SubnetId', text('SubnetId')),
-      ...optional('AMI', text('AMI')),
-      InstanceType: text('InstanceType') ?? 't3.micro',
-      SecurityGroupIds: strings('SecurityGroupIds'),
-      MoorSecurityGroupIds: strings('MoorSecurityGroupIds'),
-    };
-    return new AmazonEc2Driver(context, state);
+    return new AmazonEc2Driver(context, stateFromRecord(raw));
   },
 };
-
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}

@@ -77,6 +77,22 @@ export interface RunInstanceParams {
   clientToken: string;
 }
 
+/** How the SDK's waiters poll, in milliseconds (the SDK takes seconds; fractions work, tests use 1 ms). */
+export interface WaiterTiming {
+  /** The whole budget. */
+  timeoutMs: number;
+  /** The first pause; each next one doubles (with jitter) up to maxDelayMs. */
+  minDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** How waitUntilRunning ended; `instance` is the last one described. */
+export type RunningWait =
+  | { outcome: 'running'; instance: Ec2Instance }
+  /** The SDK's failure acceptors: the instance is shutting down, terminated or stopping. */
+  | { outcome: 'failed'; instance: Ec2Instance }
+  | { outcome: 'timeout'; instance?: Ec2Instance };
+
 export interface Ec2Api {
   defaultVpcId(): Promise<string | undefined>;
   /** The subnet with this id, or the default subnet (else any) of the VPC, in the zone when given. */
@@ -99,6 +115,11 @@ export interface Ec2Api {
   rebootInstance(id: string): Promise<void>;
   terminateInstance(id: string): Promise<void>;
   cancelSpotRequest(id: string): Promise<void>;
+  /**
+   * Polls the instance with the SDK's InstanceRunning waiter (DescribeInstances filtered by instance-id): an
+   * instance not described yet is waited for; an API error ends the wait and is thrown.
+   */
+  waitUntilRunning(id: string, timing: WaiterTiming): Promise<RunningWait>;
 }
 
 /** An error answered by the EC2 API (or by the SDK on its way there). */
@@ -117,6 +138,11 @@ export class Ec2Error extends MoorError {
       cause,
     });
   }
+}
+
+/** Whether the error is the EC2 API's answer with one of these codes. */
+export function hasAwsCode(error: unknown, ...codes: string[]): error is Ec2Error {
+  return error instanceof Ec2Error && codes.includes(error.awsCode);
 }
 
 const CREDENTIAL_CODES = new Set([
@@ -183,6 +209,7 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
     ResourceType: resourceType,
     Tags: tags.map((tag) => ({ Key: tag.key, Value: tag.value })),
   });
+  const instanceFilter = (ids: string[]) => [{ Name: 'instance-id', Values: ids }];
   const toInstance = (item: import('@aws-sdk/client-ec2').Instance): Ec2Instance => ({
     id: item.InstanceId ?? '',
     state: (item.State?.Name ?? 'pending') as Ec2InstanceState,
@@ -386,7 +413,7 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
         do {
           const out = await client.send(
             new sdk.DescribeInstancesCommand({
-              Filters: [{ Name: 'instance-id', Values: ids }],
+              Filters: instanceFilter(ids),
               ...(nextToken ? { NextToken: nextToken } : {}),
             }),
           );
@@ -417,5 +444,51 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
       call('CancelSpotInstanceRequests', async () => {
         await client.send(new sdk.CancelSpotInstanceRequestsCommand({ SpotInstanceRequestIds: [id] }));
       }),
+    waitUntilRunning: async (id, timing) => {
+      let last: Ec2Instance | undefined;
+      let failure: Ec2Error | undefined;
+      const stop = new AbortController();
+      // The waiter sees the client through this: it keeps the last instance described (the waiter's
+      // time-out result carries none, and moor's message names the state), and ends the wait on an API
+      // error (the waiter would retry every error until the time-out; moor fails at once, as for any call).
+      const watched = {
+        config: client.config,
+        send: async (command: import('@aws-sdk/client-ec2').DescribeInstancesCommand) => {
+          try {
+            const out = await client.send(command);
+            const item = out.Reservations?.[0]?.Instances?.[0];
+            if (item) last = toInstance(item);
+            return out;
+          } catch (error) {
+            const ec2Error = toEc2Error('DescribeInstances', error);
+            if (ec2Error.awsCode !== 'InvalidInstanceID.NotFound') {
+              failure = ec2Error;
+              stop.abort();
+            }
+            throw error;
+          }
+        },
+      };
+      try {
+        await sdk.waitUntilInstanceRunning(
+          {
+            client: watched as unknown as import('@aws-sdk/client-ec2').EC2Client,
+            maxWaitTime: timing.timeoutMs / 1000,
+            minDelay: timing.minDelayMs / 1000,
+            maxDelay: timing.maxDelayMs / 1000,
+            abortSignal: stop.signal,
+          },
+          { Filters: instanceFilter([id]) },
+        );
+        return { outcome: 'running', instance: last! };
+      } catch (error) {
+        if (failure) throw failure;
+        const name = (error as Error).name;
+        if (name === 'TimeoutError') return { outcome: 'timeout', ...(last ? { instance: last } : {}) };
+        // A failure acceptor matched (the waiter's error is the JSON of its result; `last` is that reply).
+        if (last && name !== 'AbortError') return { outcome: 'failed', instance: last };
+        throw error;
+      }
+    },
   };
 }

@@ -4,8 +4,7 @@
  * then provisions Docker over SSH through a NAT port-forward on 127.0.0.1, like any other host.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import {
   BaseDriver,
@@ -27,7 +26,7 @@ import {
 } from '../api.js';
 import { buildSeedIso } from './cloud-init.js';
 import { ensureImage, isUrl, normalizeChecksum } from './image.js';
-import { inNetwork, parseHostOnlyCidr, pickFreeAddress, type HostOnlyNetwork } from './network.js';
+import { type HostOnlyState, parseHostOnlyCidr, setUpHostOnlyNetwork } from './network.js';
 import {
   findVBoxManage,
   isSupportedVersion,
@@ -37,7 +36,7 @@ import {
   VirtualBoxMissingError,
 } from './vboxmanage.js';
 
-export interface VirtualBoxState {
+export interface VirtualBoxState extends HostOnlyState {
   VMName: string;
   /** --virtualbox-vboxmanage as given; empty: found at each use (VBOX_INSTALL_PATH, PATH). */
   VBoxManagePath: string;
@@ -71,9 +70,6 @@ const SSH_USER = 'docker';
 const KEY_FILE = 'id_ed25519';
 const DISK_FILE = 'disk.vdi';
 const SEED_FILE = 'seed.iso';
-/** Written under the host-only lock, so that parallel creates never hand out the same address or port. */
-const CLAIM_FILE = 'virtualbox-claim.json';
-const HOSTONLY_LOCK = 'virtualbox-hostonly';
 const STORAGE_CONTROLLER = 'SATA';
 
 /** VMState of `showvminfo --machinereadable` -> moor's state. */
@@ -187,22 +183,11 @@ export class VirtualBoxDriver extends BaseDriver {
     }
     for (const share of this.state.ShareFolders) {
       const { hostPath } = parseShareFolder(share);
-      if (
-        !(await stat(hostPath).then(
-          (info) => info.isDirectory(),
-          () => false,
-        ))
-      ) {
+      if (!(await isKind(hostPath, 'directory'))) {
         throw new UsageError(`--virtualbox-share-folder: ${hostPath} is not a folder.`);
       }
     }
-    if (
-      !isUrl(this.state.ImageURL) &&
-      !(await stat(this.state.ImageURL).then(
-        (info) => info.isFile(),
-        () => false,
-      ))
-    ) {
+    if (!isUrl(this.state.ImageURL) && !(await isKind(this.state.ImageURL, 'file'))) {
       throw new UsageError(`--virtualbox-image-url: ${this.state.ImageURL} is neither an http(s) URL nor a file.`);
     }
   }
@@ -220,17 +205,11 @@ export class VirtualBoxDriver extends BaseDriver {
     );
 
     log.step('Setting up the host-only network');
-    await this.context.withLock(
-      HOSTONLY_LOCK,
-      {
-        operation: `create ${this.context.machineName}`,
-        subject: 'The VirtualBox host-only network',
-        timeoutMs: 300_000,
-      },
-      async () => {
-        this.state.HostOnlyInterface = await this.ensureHostOnlyNetwork(network);
-        await this.claimAddressAndPort(network);
-      },
+    await setUpHostOnlyNetwork(
+      this.context,
+      { vbox: this.manage(), run: (args) => this.run(args) },
+      this.state,
+      network,
     );
 
     this.state.NatMAC = randomMac();
@@ -300,7 +279,7 @@ export class VirtualBoxDriver extends BaseDriver {
         ]);
       }
       log.step(`Starting the VM (${this.state.UIType})`);
-      await this.run(['startvm', this.state.VMName, '--type', this.state.UIType]);
+      await this.startVm();
     } catch (error) {
       log.warn(`Creating the VM failed (${messageOf(error)}); removing what was made.`);
       await this.cleanUp(made, disk);
@@ -397,116 +376,7 @@ export class VirtualBoxDriver extends BaseDriver {
     };
     if (made.looseDisk) await attempt(['closemedium', 'disk', disk, '--delete']);
     if (made.vm) await attempt(['unregistervm', this.state.VMName, '--delete']);
-    await rm(disk, { force: true });
-    await rm(join(this.dir, SEED_FILE), { force: true });
-  }
-
-  /**
-   * The host-only interface whose address is the CIDR's host address (reused), else a new one configured
-   * with it; and its DHCP server (the upper half of the network), created when missing. Run under the lock.
-   */
-  private async ensureHostOnlyNetwork(network: HostOnlyNetwork): Promise<string> {
-    const vbox = this.manage();
-    const interfaces = await vbox.hostOnlyInterfaces();
-    let name = interfaces.find((i) => i['IPAddress'] === network.hostIp && i['NetworkMask'] === network.netmask)?.[
-      'Name'
-    ];
-    if (!name) {
-      const clash = interfaces.find((i) => i['IPAddress'] && inNetwork(i['IPAddress'], network));
-      if (clash) {
-        throw new MoorError(
-          `Host-only interface ${clash['Name']} already uses ${clash['IPAddress']}/${clash['NetworkMask']}, which overlaps ${this.state.HostOnlyCIDR}.`,
-          {
-            code: 'VIRTUALBOX_HOSTONLY_CLASH',
-            suggestions: [
-              `Use --virtualbox-hostonly-cidr ${clash['IPAddress']}/${network.prefix} to share it, or a network that does not overlap.`,
-            ],
-          },
-        );
-      }
-      const created = await this.run(['hostonlyif', 'create']);
-      name = /Interface '([^']+)' was successfully created/.exec(created.stdout + created.stderr)?.[1];
-      if (!name) {
-        throw new MoorError(
-          `VBoxManage hostonlyif create did not name the interface it made: ${created.stdout.trim()}`,
-          {
-            code: 'VIRTUALBOX_HOSTONLY_FAILED',
-          },
-        );
-      }
-      await this.run(['hostonlyif', 'ipconfig', name, '--ip', network.hostIp, '--netmask', network.netmask]);
-    }
-    const servers = await vbox.dhcpServers();
-    if (!servers.some((server) => server['NetworkName'] === `HostInterfaceNetworking-${name}`)) {
-      await this.run([
-        'dhcpserver',
-        'add',
-        `--interface=${name}`,
-        `--server-ip=${network.dhcp.serverIp}`,
-        `--netmask=${network.netmask}`,
-        `--lower-ip=${network.dhcp.lowerIp}`,
-        `--upper-ip=${network.dhcp.upperIp}`,
-        '--enable',
-      ]);
-    }
-    return name;
-  }
-
-  /** Picks (or checks) the static address and a free SSH port; records both in the machine folder. */
-  private async claimAddressAndPort(network: HostOnlyNetwork): Promise<void> {
-    const claims = await this.otherClaims();
-    const usedIps = new Set(claims.map((claim) => claim.ip));
-    if (this.state.IPAddress) {
-      if (!inNetwork(this.state.IPAddress, network) || this.state.IPAddress === network.hostIp) {
-        throw new UsageError(
-          `--virtualbox-hostonly-ip ${this.state.IPAddress} is not a free address of ${this.state.HostOnlyCIDR}.`,
-        );
-      }
-      if (usedIps.has(this.state.IPAddress)) {
-        throw new UsageError(`--virtualbox-hostonly-ip ${this.state.IPAddress} is used by another moor machine.`);
-      }
-    } else {
-      const ip = pickFreeAddress(network, usedIps);
-      if (!ip) {
-        throw new MoorError(`No free address left in ${this.state.HostOnlyCIDR} for another VirtualBox machine.`, {
-          code: 'VIRTUALBOX_NO_ADDRESS',
-          suggestions: ['Remove a machine, or use a larger network with --virtualbox-hostonly-cidr.'],
-        });
-      }
-      this.state.IPAddress = ip;
-    }
-    const usedPorts = new Set(claims.map((claim) => claim.sshPort));
-    for (let tries = 0; ; tries++) {
-      const port = await freeLoopbackPort();
-      if (!usedPorts.has(port) || tries > 20) {
-        this.state.SSHPort = port;
-        break;
-      }
-    }
-    await writeFileAtomic(
-      join(this.dir, CLAIM_FILE),
-      JSON.stringify({ ip: this.state.IPAddress, sshPort: this.state.SSHPort }),
-    );
-  }
-
-  /** Addresses and ports held by the store's other VirtualBox machines (their records or create-time claims). */
-  private async otherClaims(): Promise<{ ip: string; sshPort: number }[]> {
-    const claims: { ip: string; sshPort: number }[] = [];
-    for (const machine of await this.context.otherMachines()) {
-      const states: (Record<string, unknown> | undefined)[] = [];
-      try {
-        states.push(JSON.parse(await readFile(join(machine.dir, CLAIM_FILE), 'utf8')) as Record<string, unknown>);
-      } catch {
-        // no claim: created before claims existed, or not a VirtualBox machine
-      }
-      if (machine.driverName === 'virtualbox') states.push(machine.driverState);
-      for (const state of states) {
-        const ip = String(state?.['IPAddress'] ?? state?.['ip'] ?? '');
-        const sshPort = Number(state?.['SSHPort'] ?? state?.['sshPort'] ?? 0);
-        if (ip || sshPort) claims.push({ ip, sshPort });
-      }
-    }
-    return claims;
+    await this.removeDiskAndSeed();
   }
 
   override async remove(): Promise<void> {
@@ -514,12 +384,16 @@ export class VirtualBoxDriver extends BaseDriver {
     if (info) {
       const state = stateFromVMState(info['VMState']);
       if (state !== MachineState.Stopped && state !== MachineState.Saved) {
-        await this.run(['controlvm', this.state.VMName, 'poweroff']).catch(() => undefined);
+        await this.powerOff().catch(() => undefined);
       }
       await this.run(['unregistervm', this.state.VMName, '--delete']);
     } else {
       this.context.log.info(`VirtualBox has no VM "${this.state.VMName}": removing moor's files only.`);
     }
+    await this.removeDiskAndSeed();
+  }
+
+  private async removeDiskAndSeed(): Promise<void> {
     await rm(join(this.dir, DISK_FILE), { force: true });
     await rm(join(this.dir, SEED_FILE), { force: true });
   }
@@ -534,7 +408,7 @@ export class VirtualBoxDriver extends BaseDriver {
       await this.run(['controlvm', this.state.VMName, 'resume']);
       return;
     }
-    await this.run(['startvm', this.state.VMName, '--type', this.state.UIType]);
+    await this.startVm();
   }
 
   /** The ACPI power button (a clean shutdown); after MOOR_VIRTUALBOX_STOP_TIMEOUT seconds, power off. */
@@ -552,17 +426,25 @@ export class VirtualBoxDriver extends BaseDriver {
     this.context.log.warn(
       `"${this.context.machineName}" did not shut down within ${formatDuration(timeoutMs)} of the ACPI power button: powering it off.`,
     );
-    await this.run(['controlvm', this.state.VMName, 'poweroff']);
+    await this.powerOff();
   }
 
   override async kill(): Promise<void> {
-    await this.run(['controlvm', this.state.VMName, 'poweroff']);
+    await this.powerOff();
   }
 
   override async restart(): Promise<void> {
     const state = await this.getState();
     if (state === MachineState.Running || state === MachineState.Paused) await this.stop();
-    await this.run(['startvm', this.state.VMName, '--type', this.state.UIType]);
+    await this.startVm();
+  }
+
+  private startVm() {
+    return this.run(['startvm', this.state.VMName, '--type', this.state.UIType]);
+  }
+
+  private powerOff() {
+    return this.run(['controlvm', this.state.VMName, 'poweroff']);
   }
 
   async getIP(): Promise<string> {
@@ -587,18 +469,11 @@ export class VirtualBoxDriver extends BaseDriver {
   }
 }
 
-/** A TCP port nothing listens on at 127.0.0.1 right now (the OS picks it). */
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
+async function isKind(path: string, kind: 'file' | 'directory'): Promise<boolean> {
+  return stat(path).then(
+    (info) => (kind === 'file' ? info.isFile() : info.isDirectory()),
+    () => false,
+  );
 }
 
 function positiveInteger(flags: DriverFlagValues, name: string, min: number): number {

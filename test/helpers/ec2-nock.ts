@@ -13,6 +13,11 @@ export interface Step {
   action: string;
   /** Fields of the reply (default: none), or an error reply. */
   reply?: Record<string, XmlValue> | { error: string; message?: string; status?: number };
+  /**
+   * Answers one or more calls of its action in a row (a poll whose count depends on timing). The next step
+   * must be another action.
+   */
+  repeat?: boolean;
 }
 
 export interface Ec2Script {
@@ -26,17 +31,28 @@ export interface Ec2Script {
 
 export function ec2Script(steps: Step[], endpoint = EC2_ENDPOINT): Ec2Script {
   const calls: QueryParams[] = [];
+  /** The step each call matched (-1: none). */
+  const matched: number[] = [];
+  let next = 0;
   nock(endpoint)
     .persist()
     .post('/')
     .reply((_uri, body) => {
       const params = parseQuery(typeof body === 'string' ? body : new URLSearchParams(body as never).toString());
       calls.push(params);
-      const step = steps[calls.length - 1];
-      if (!step || step.action !== params.Action) {
+      const previous = steps[next - 1];
+      let index = -1;
+      if (steps[next]?.action === params.Action) index = next++;
+      else if (previous?.repeat && previous.action === params.Action && matched.at(-1) === next - 1) index = next - 1;
+      matched.push(index);
+      const step = steps[index];
+      if (!step) {
         return [
           400,
-          ec2ErrorReply('UnexpectedCall', `test: unexpected ${params.Action} (expected ${step?.action ?? 'no call'})`),
+          ec2ErrorReply(
+            'UnexpectedCall',
+            `test: unexpected ${params.Action} (expected ${steps[next]?.action ?? 'no call'})`,
+          ),
         ];
       }
       const reply = step.reply ?? {};
@@ -57,8 +73,9 @@ export function ec2Script(steps: Step[], endpoint = EC2_ENDPOINT): Ec2Script {
       return found;
     },
     assertDone() {
+      // The calls a repeated step answered count once.
       assert.deepEqual(
-        calls.map((params) => params.Action),
+        calls.filter((_, n) => matched[n] === -1 || matched[n] !== matched[n - 1]).map((params) => params.Action),
         steps.map((step) => step.action),
       );
     },

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import nock from 'nock';
 import { amazonec2Driver } from '../../drivers/amazonec2/definition.js';
-import { ec2Timing, factory, resetEc2Clients } from '../../drivers/amazonec2/driver.js';
+import { resetEc2Clients } from '../../drivers/amazonec2/client-cache.js';
+import { factory } from '../../drivers/amazonec2/driver.js';
+import { ec2Timing } from '../../drivers/amazonec2/timing.js';
 import type { Driver, DriverFlagValues } from '../../drivers/api.js';
 import { driverContext } from '../../src/core/driver-context.js';
 import { resolveDriverFlags } from '../../src/core/driver-flags.js';
@@ -839,10 +841,10 @@ describe('amazonec2 create: keys, groups shared with other creates, options', ()
 
   it('an instance that never runs: timeout (exit 7), and it is terminated with the rest', async () => {
     const saved = ec2Timing.waitTimeoutMs;
-    // No waiting budget at all: one look at the instance, then the timeout (deterministic, no clock).
-    ec2Timing.waitTimeoutMs = 0;
+    // A budget of a few polls (1-2 ms apart): the instance stays pending, however many looks fit in it.
+    ec2Timing.waitTimeoutMs = 20;
     try {
-      const pending = describeInstances({ id: 'i-0abc', state: 'pending' });
+      const pending: Step = { ...describeInstances({ id: 'i-0abc', state: 'pending' }), repeat: true };
       const script = ec2Script([
         ...base,
         importKeyPair,
@@ -866,6 +868,46 @@ describe('amazonec2 create: keys, groups shared with other creates, options', ()
     } finally {
       ec2Timing.waitTimeoutMs = saved;
     }
+  });
+
+  it('an API error while waiting for the instance ends the wait at once, and it is terminated with the rest', async () => {
+    const script = ec2Script([
+      ...base,
+      importKeyPair,
+      noSecurityGroup,
+      createSecurityGroup,
+      authorize,
+      runInstances(),
+      describeInstances({ id: 'i-0abc', state: 'pending' }),
+      { action: 'DescribeInstances', reply: { error: 'UnauthorizedOperation', message: 'DescribeInstances broke' } },
+      { action: 'TerminateInstances', reply: { instancesSet: [] } },
+      describeInstances({ id: 'i-0abc', state: 'terminated' }),
+      { action: 'DeleteSecurityGroup', reply: { return: true } },
+      { action: 'DeleteKeyPair', reply: { return: true } },
+    ]);
+    const error = await rejection(createFully(await newDriver()));
+    script.assertDone();
+    assert.match(
+      error.message,
+      /EC2 DescribeInstances failed: UnauthorizedOperation: .* Rolled back: removed instance i-0abc, security group sg-new, key pair/,
+    );
+  });
+
+  it('an instance running before its public IP shows is waited for until it has one', async () => {
+    const script = ec2Script([
+      ...base,
+      importKeyPair,
+      noSecurityGroup,
+      createSecurityGroup,
+      authorize,
+      runInstances(),
+      describeInstances({ id: 'i-0abc', state: 'running', privateIp: '172.31.5.6' }),
+      running(),
+    ]);
+    const test = await newDriver();
+    await createFully(test);
+    script.assertDone();
+    assert.equal(await test.driver.getIP(), '203.0.113.10');
   });
 
   it('a profile of the shared credentials file (--amazonec2-profile) signs the calls and is remembered', async () => {
