@@ -228,7 +228,7 @@ export class GobEncoder {
       case 'int':
       case 'uint': {
         const number = missing ? 0 : value;
-        if (!(typeof number === 'bigint' || Number.isSafeInteger(number))) mismatch(path, 'an integer', value);
+        if (!(typeof number === 'bigint' || Number.isInteger(number))) mismatch(path, 'an integer', value);
         try {
           if (type.kind === 'int') message.int(number as number | bigint);
           else message.uint(number as number | bigint);

@@ -157,14 +157,14 @@ export function map(key: GobType, elem: GobType): MapType {
   return { kind: 'map', key, elem, goName: '', goString: `map[${key.goString}]${elem.goString}` };
 }
 
-/** The short name gob uses for a type ("pkg.Name" -> "Name"). */
+/** The short name gob uses for a type ("pkg.Name" -> "Name"; an anonymous "struct {...}" has none). */
 function shortName(qualified: string): string {
-  return qualified.slice(qualified.lastIndexOf('.') + 1);
+  return qualified.startsWith('struct {') ? '' : qualified.slice(qualified.lastIndexOf('.') + 1);
 }
 
 /**
  * A struct type. `qualifiedName` is Go's "package.Name" (as in "mcnflag.StringFlag"); gob sends the part
- * after the dot as the type's name. `registeredName` is what gob.Register recorded (libmachine registers
+ * after the dot as the type's name. An anonymous struct is spelled as Go prints it ("struct {}"). `registeredName` is what gob.Register recorded (libmachine registers
  * pointers, so "*mcnflag.StringFlag"); it defaults to the qualified name.
  */
 export function struct(
