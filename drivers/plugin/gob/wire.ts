@@ -160,7 +160,10 @@ export class ByteReader {
 
   /** A count and that many bytes, copied. */
   counted(what: string): Uint8Array {
-    const length = this.count(`${what} length`, this.end - this.pos);
+    const length = this.uint();
+    if (typeof length === 'bigint' || length > this.remaining) {
+      this.fail(`${what} length ${length} exceeds the ${this.remaining} bytes left in the message`);
+    }
     const bytes = this.bytes.slice(this.pos, this.pos + length);
     this.pos += length;
     return bytes;
