@@ -10,6 +10,8 @@ import {
   bootstrap,
   BuiltinId,
   GobError,
+  MAX_NAME_LENGTH,
+  type DecodedInterface,
   type GobValue,
   type Marshaled,
   type StructType,
@@ -25,9 +27,10 @@ export interface DecoderOptions {
   readonly maxDepth?: number;
 }
 
-const MAX_NAME_LENGTH = 1024;
 /** Go refuses type definitions for ids below its first user id (64). */
 const LOWEST_DEFINABLE_ID = 64;
+
+const utf8 = new TextDecoder();
 
 /** The wire form of gob's own description types, which every stream knows under fixed ids. */
 function bootstrapWireTypes(): Map<number, WireType> {
@@ -263,11 +266,11 @@ class Attempt extends ByteReader {
     }
   }
 
-  private interfaceValue(depth: number): DecodedInterfaceOrNull {
+  private interfaceValue(depth: number): DecodedInterface | null {
     const length = this.count('interface type name length', MAX_NAME_LENGTH);
     if (length > this.remaining) this.fail(`interface type name of ${length} bytes exceeds its message`);
     if (length === 0) return null;
-    const name = new TextDecoder().decode(this.bytes.subarray(this.pos, this.pos + length));
+    const name = utf8.decode(this.bytes.subarray(this.pos, this.pos + length));
     this.pos += length;
     const id = this.interfaceTypeId();
     this.uint(); // the value's byte count: Go ignores it, and it only counts the first message of a split value
@@ -316,8 +319,6 @@ class Attempt extends ByteReader {
     return null;
   }
 }
-
-type DecodedInterfaceOrNull = { type: string; value: GobValue } | null;
 
 /** Sets a field without ever touching the prototype (a field named __proto__ stays a field). */
 function define(target: object, name: string, value: GobValue): void {

@@ -11,14 +11,13 @@ import {
   BuiltinId,
   FIRST_USER_ID,
   GobError,
+  MAX_NAME_LENGTH,
   registeredNameOf,
   type GobType,
   type InterfaceValue,
   type StructType,
   type WireType,
 } from './types.js';
-
-const MAX_NAME_LENGTH = 1024;
 
 interface Defined {
   id: number;

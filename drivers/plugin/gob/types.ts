@@ -122,6 +122,9 @@ export const BuiltinId = {
   gobEncoderType: 24,
 } as const;
 
+/** The longest name an interface value may carry (Go's decoder refuses longer ones). */
+export const MAX_NAME_LENGTH = 1024;
+
 /** The first id gob assigns to a user type (Go's firstUserId + 1). */
 export const FIRST_USER_ID = 65;
 
