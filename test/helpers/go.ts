@@ -104,14 +104,15 @@ export function gobdump(
   input?: Uint8Array,
 ): Promise<{ stdout: Buffer; stderr: string; status: number | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(programs.gobdump, [mode, name], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(programs.gobdump, [mode, name], { stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
     child.on('close', (status) => resolve({ stdout: Buffer.concat(stdout), stderr, status }));
-    child.stdin.end(input ?? new Uint8Array(0));
+    // A failed write (gobdump exited early) shows in its status and stderr.
+    child.stdin?.on('error', () => {}).end(input);
   });
 }
 
