@@ -25,12 +25,13 @@ import {
   type SSHTarget,
 } from '../../src/core/ssh/index.js';
 import { type InProcessSshServer, startSshServer } from '../helpers/ssh-server.js';
+import { skipOutsideCI } from '../helpers/prerequisites.js';
 import { authorizeKey, LOOPBACK, reservePort, type SshdHandle, sshdMissingReason, startSshd } from '../helpers/sshd.js';
 
 const run = promisify(execFile);
 const missing = sshdMissingReason();
-// CI installs openssh-server: there a missing sshd is a failure (startSshd says what to install).
-const skip = missing !== undefined && !process.env['CI'] ? missing : false;
+// CI installs openssh-server: there a missing sshd fails the suite (startSshd says what to install).
+const skip = skipOutsideCI(missing);
 
 function targetOf(sshd: SshdHandle, extra: Partial<SSHTarget> = {}): SSHTarget {
   return { host: LOOPBACK, port: sshd.port, user: sshd.user, privateKeyPath: sshd.clientKeyPath, ...extra };

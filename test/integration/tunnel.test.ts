@@ -16,11 +16,12 @@ import { MoorError } from '../../src/core/errors.js';
 import type { Logger } from '../../src/core/log.js';
 import type { SSHTarget } from '../../src/core/ssh/index.js';
 import { startTunnel, type Tunnel, type TunnelOptions } from '../../src/core/tunnel.js';
+import { skipOutsideCI } from '../helpers/prerequisites.js';
 import { LOOPBACK, type SshdHandle, sshdMissingReason, startSshd } from '../helpers/sshd.js';
 
 const missing = sshdMissingReason();
-// CI installs openssh-server: there a missing sshd is a failure (startSshd says what to install).
-const skip = missing !== undefined && !process.env['CI'] ? missing : false;
+// CI installs openssh-server: there a missing sshd fails the suite (startSshd says what to install).
+const skip = skipOutsideCI(missing);
 
 function targetOf(sshd: SshdHandle): SSHTarget {
   return { host: LOOPBACK, port: sshd.port, user: sshd.user, privateKeyPath: sshd.clientKeyPath };
