@@ -115,13 +115,6 @@ export function show(result: RunResult): string {
   return `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
 }
 
-/** Milliseconds that `fn` took, and its result. */
-export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const start = Date.now();
-  const value = await fn();
-  return { ms: Date.now() - start, value };
-}
-
 /**
  * GET `path` on the engine's TLS port with node's https client: `tls` holds the CA (always) and, optionally,
  * the client certificate and key. Resolves with the status and body, or rejects with the TLS/socket error.
