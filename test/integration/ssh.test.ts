@@ -2,6 +2,8 @@
  * moor's SSH client against a real OpenSSH server (test/helpers/sshd.ts) on 127.0.0.1: commands, uploads,
  * forwarding, shells, host key pinning, authentication failures and waiting for a server to come up.
  * Needs Debian's openssh-server; without it these tests are skipped, except in CI where they fail.
+ * How many channels the client opens at once is shown against an SSH server in this process
+ * (test/helpers/ssh-server.ts), which holds commands and counts channels: no sshd needed, no timing.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
