@@ -115,10 +115,10 @@ const CASES: BadCase[] = [
     absent: ['badenv'],
   },
   {
-    title: 'a flag of another driver (only none is registered, so it is an unknown flag)',
+    title: "a flag of another driver (virtualbox's, given with -d none)",
     args: ['create', 'otherflag', '-d', 'none', '--url', URL, '--virtualbox-memory', '2048'],
     exitCode: 2,
-    message: ['--virtualbox-memory'],
+    message: ['Flag --virtualbox-memory does not belong to the none driver', 'moor create --driver none --help'],
     absent: ['otherflag'],
   },
   {

@@ -27,8 +27,9 @@ if (hostsOrPlaceholder('generic driver with an SSH agent')) {
         agentSocket = store.path('agent.sock');
         const agent = spawn('ssh-agent', ['-D', '-a', agentSocket], { stdio: 'ignore' });
         agentPid = agent.pid;
-        for (let tries = 0; tries < 50; tries++) {
-          if (await stat(agentSocket).catch(() => undefined)) break;
+        // ssh-agent -D says nothing when it listens: wait for its socket (bounded by the hook's timeout only).
+        while (!(await stat(agentSocket).catch(() => undefined))) {
+          if (agent.exitCode !== null) assert.fail(`ssh-agent exited (${agent.exitCode}) before listening`);
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
         await execFileP('ssh-add', [host.keyPath], { env: { ...process.env, SSH_AUTH_SOCK: agentSocket } });

@@ -5,26 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { request as httpsRequest } from 'node:https';
-import { it } from 'node:test';
+import { canRun } from '../helpers/prerequisites.js';
 import type { TestHost } from '../helpers/testhost.js';
 import { testHostsAvailable } from '../helpers/testhost.js';
 import { assertExit, run, type RunResult, type TempStore } from './helpers.js';
 
 /**
  * Whether this file can run its host tests. When it cannot, registers one test in their place: skipped with
- * the reason on a developer's machine, failed under CI (CI must have test hosts: a silent skip would hide
- * that nothing ran).
+ * the reason on a developer's machine, failed under CI (test/helpers/prerequisites.ts).
  */
 export function hostsOrPlaceholder(title: string): boolean {
   const availability = testHostsAvailable();
-  if (availability.ok) return true;
-  const reason = availability.reason ?? 'test hosts unavailable';
-  if (process.env['CI']) {
-    it(title, () => assert.fail(`CI must run the test-host tests, but test hosts are unavailable: ${reason}`));
-  } else {
-    it(title, { skip: reason }, () => undefined);
-  }
-  return false;
+  return canRun(title, availability.ok ? undefined : (availability.reason ?? 'test hosts unavailable'));
 }
 
 export interface GenericOptions {
@@ -121,13 +113,6 @@ export function lsRow(stdout: string, name: string): Record<string, string> {
 /** A string of the output for assertion messages. */
 export function show(result: RunResult): string {
   return `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
-}
-
-/** Milliseconds that `fn` took, and its result. */
-export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const start = Date.now();
-  const value = await fn();
-  return { ms: Date.now() - start, value };
 }
 
 /**

@@ -3,8 +3,8 @@
  * temporary root (the scripts' fsRoot), and the commands that would touch the host (sudo, systemctl,
  * rc-service, package managers, curl, dockerd…) are stubs that log their arguments to $SANDBOX/calls.
  *
- * Extracted from test/unit/provision-run.test.ts (which keeps its own copy for now), with what the upgrade
- * script needs on top: `dockerd --version` prints the version in $SANDBOX/engine-version (24.0.7 when the
+ * Used by test/unit/provision-run.test.ts (install and configure scripts) and provision-upgrade.test.ts
+ * (the upgrade script), which needs this on top: `dockerd --version` prints the version in $SANDBOX/engine-version (24.0.7 when the
  * file is missing), and a package manager or install script that installs or upgrades Docker moves
  * $SANDBOX/next-version there when it exists. Files in $SANDBOX steer the other stubs (see STUBS).
  */

@@ -109,10 +109,9 @@ describe('engine requests over TLS', () => {
     const silent = createTcpServer(() => undefined);
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const silentPort = (silent.address() as { port: number }).port;
-    const started = Date.now();
     try {
+      // The message shows that the 300 ms deadline ended it (the server itself never gives up).
       await assert.rejects(engineVersion(`tcp://127.0.0.1:${silentPort}`, tls, 300), /no answer within 300 ms/);
-      assert.ok(Date.now() - started < 2_000);
     } finally {
       silent.close();
     }

@@ -14,6 +14,7 @@ import {
   type ShellName,
 } from '../../src/core/env.js';
 import { ExitCode, UsageError } from '../../src/core/errors.js';
+import { needs, programMissing } from '../helpers/prerequisites.js';
 
 const machine = {
   name: 'web',
@@ -404,37 +405,41 @@ describe('escaping hostile values', () => {
   }
 
   for (const shellProgram of ['bash', 'sh'] as const) {
-    const available = spawnSync(shellProgram, ['-c', 'true']).status === 0;
+    const missing = programMissing(
+      shellProgram,
+      ['-c', 'true'],
+      `apt-get install ${shellProgram === 'sh' ? 'dash' : 'bash'}`,
+    );
 
-    it(`${shellProgram} evaluates the output back to the original value`, { skip: !available }, () => {
+    it(`${shellProgram} evaluates the output back to the original value`, (t) => {
+      if (!needs(t, missing)) return;
       const rendered = renderSet(shellProgram, hostileSet);
       assert.equal(evaluate(shellProgram, rendered, rendered), hostilePath);
     });
 
-    it(`${shellProgram} gets the original value through the documented eval $(...)`, { skip: !available }, () => {
+    it(`${shellProgram} gets the original value through the documented eval $(...)`, (t) => {
+      if (!needs(t, missing)) return;
       const rendered = renderSet(shellProgram, hostileSet);
       assert.equal(evaluate(shellProgram, `eval $(printf '%s' "$RENDERED")`, rendered), hostilePath);
     });
   }
 
-  const tcshAvailable = spawnSync('tcsh', ['-f', '-c', 'true']).status === 0;
+  // CI installs tcsh (.ci/run): there a missing tcsh fails the test.
+  const tcshMissing = programMissing('tcsh', ['-f', '-c', 'true'], 'apt-get install tcsh');
 
-  it(
-    'tcsh gets the original value, run directly and through the documented eval `...`',
-    { skip: !tcshAvailable },
-    () => {
-      const value = `${hostilePath} a!b 'q'`;
-      const rendered = renderEnv({ shell: 'tcsh', set: [{ name: 'X', value }], unset: [], commandLine: [] });
-      for (const script of [`${rendered}printenv X`, 'eval `printenv RENDERED`; printenv X']) {
-        const result = spawnSync('tcsh', ['-f', '-c', script], {
-          env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', RENDERED: rendered },
-          encoding: 'utf8',
-        });
-        assert.equal(result.status, 0, result.stderr);
-        assert.equal(result.stdout, `${value}\n`, script);
-      }
-    },
-  );
+  it('tcsh gets the original value, run directly and through the documented eval `...`', (t) => {
+    if (!needs(t, tcshMissing)) return;
+    const value = `${hostilePath} a!b 'q'`;
+    const rendered = renderEnv({ shell: 'tcsh', set: [{ name: 'X', value }], unset: [], commandLine: [] });
+    for (const script of [`${rendered}printenv X`, 'eval `printenv RENDERED`; printenv X']) {
+      const result = spawnSync('tcsh', ['-f', '-c', script], {
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', RENDERED: rendered },
+        encoding: 'utf8',
+      });
+      assert.equal(result.status, 0, result.stderr);
+      assert.equal(result.stdout, `${value}\n`, script);
+    }
+  });
 
   it('backslash-escapes for bash-like shells', () => {
     assert.equal(

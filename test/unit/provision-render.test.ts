@@ -2,15 +2,15 @@
  * The rendered provisioning scripts: template rules, strict rendering, shellcheck, `sh -n` and golden files
  * (test/fixtures/golden/provision; regenerate with UPDATE_GOLDEN=1).
  *
- * shellcheck is required in CI (the test fails there without it: apt-get install shellcheck) and skipped
- * elsewhere when it is missing.
+ * shellcheck and the golden files go through test/helpers/scripts.ts: shellcheck is required under CI (the
+ * test fails there without it: apt-get install shellcheck) and skipped elsewhere when it is missing.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it, type TestContext } from 'node:test';
+import { after, describe, it } from 'node:test';
 import Handlebars from 'handlebars';
 
 import { MoorError } from '../../src/core/errors.js';
@@ -18,11 +18,9 @@ import { defaultEngineOptions, type EngineOptions } from '../../src/core/machine
 import { parseOsRelease, type Family } from '../../src/core/provision/os.js';
 import { buildProvisionPlan, type InstallMethod } from '../../src/core/provision/plan.js';
 import { checkAst, packageRoot, quoteValue, renderScript, templatesDir } from '../../src/core/provision/render.js';
+import { GoldenFiles, shellcheck } from '../helpers/scripts.js';
 
-const GOLDEN_DIR = join(packageRoot(), 'test/fixtures/golden/provision');
-const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
-const CI = (process.env['CI'] ?? '') !== '' && process.env['CI'] !== 'false';
-const HAVE_SHELLCHECK = spawnSync('shellcheck', ['--version']).status === 0;
+const golden = new GoldenFiles('provision');
 
 const HOSTILE = `it's "double" $(touch /tmp/moor-pwned) \`touch /tmp/moor-pwned\`; touch /tmp/moor-pwned & | > * ~ \\ %h %% $HOME $$`;
 const HOSTILE_ENGINE: EngineOptions = {
@@ -67,36 +65,6 @@ function render(testCase: (typeof CASES)[number], method: InstallMethod, hostile
 const work = mkdtempSync(join(tmpdir(), 'moor-render-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-function needShellcheck(t: TestContext): boolean {
-  if (HAVE_SHELLCHECK) return true;
-  if (CI) assert.fail('shellcheck is not installed; CI must install it (apt-get install shellcheck)');
-  t.skip('shellcheck is not installed (apt-get install shellcheck): skipped outside CI');
-  return false;
-}
-
-/**
- * Runs shellcheck on the script rendered with `plan` and on the same script rendered with plain values:
- * the plain one must be spotless. In the hostile one, two notes about single-quoted text that looks like
- * code are the point, since `$(…)`, backticks and backslashes in a value are data: SC2016 ("expressions
- * don't expand in single quotes") and SC1003 ("want to escape a single quote?").
- */
-function shellcheck(file: string, hostile: boolean): void {
-  const args = ['-s', 'sh', ...(hostile ? ['-e', 'SC2016,SC1003'] : []), file];
-  const check = spawnSync('shellcheck', args, { encoding: 'utf8' });
-  assert.equal(check.status, 0, check.stdout + check.stderr);
-}
-
-function compareGolden(file: string, actual: string): void {
-  const path = join(GOLDEN_DIR, file);
-  if (UPDATE) {
-    mkdirSync(GOLDEN_DIR, { recursive: true });
-    writeFileSync(path, actual);
-    return;
-  }
-  assert.ok(existsSync(path), `golden file ${path} is missing: run the tests with UPDATE_GOLDEN=1`);
-  assert.equal(actual, readFileSync(path, 'utf8'), `${file} differs from its golden file (UPDATE_GOLDEN=1 updates it)`);
-}
-
 describe('rendered scripts, for every family and install method, with hostile values', () => {
   for (const testCase of CASES) {
     for (const method of METHODS) {
@@ -110,12 +78,11 @@ describe('rendered scripts, for every family and install method, with hostile va
         assert.match(script, /^#!\/bin\/sh\n/);
         assert.match(script, /^set -eu$/m);
         assert.equal(script.includes('| sh'), false, 'nothing is piped into a shell');
-        compareGolden(install, script);
-        if (!needShellcheck(t)) return;
-        shellcheck(file, true);
+        golden.compare(install, script);
+        if (!shellcheck(t, file, true)) return;
         const plain = join(work, `plain.${install}`);
         writeFileSync(plain, render(testCase, method, false).steps[0]?.script ?? '');
-        shellcheck(plain, false);
+        shellcheck(t, plain, false);
       });
     }
     const configure = `${testCase.name}.configure-docker.sh`;
@@ -145,27 +112,20 @@ describe('rendered scripts, for every family and install method, with hostile va
       const json = JSON.parse(plan.daemonJson) as { labels: string[]; 'log-opts': Record<string, string> };
       assert.equal(json.labels[0], `evil=${HOSTILE}`);
       assert.equal(json['log-opts']['tag'], HOSTILE);
-      compareGolden(configure, script);
-      if (!needShellcheck(t)) return;
-      shellcheck(file, true);
+      golden.compare(configure, script);
+      if (!shellcheck(t, file, true)) return;
       const plain = join(work, `plain.${configure}`);
       writeFileSync(plain, render(testCase, 'packages', false).steps[1]?.script ?? '');
-      shellcheck(plain, false);
+      shellcheck(t, plain, false);
     });
   }
 
   it('has no golden file that no test renders', () => {
-    if (UPDATE || !existsSync(GOLDEN_DIR)) return;
-    const expected = new Set(
-      CASES.flatMap((testCase) => [
-        `${testCase.name}.configure-docker.sh`,
-        ...METHODS.map((method) => `${testCase.name}.${method}.install-docker.sh`),
-      ]),
-    );
-    assert.deepEqual(
-      readdirSync(GOLDEN_DIR).filter((file) => !expected.has(file)),
-      [],
-    );
+    const expected = CASES.flatMap((testCase) => [
+      `${testCase.name}.configure-docker.sh`,
+      ...METHODS.map((method) => `${testCase.name}.${method}.install-docker.sh`),
+    ]);
+    assert.deepEqual(golden.stale(expected), []);
   });
 });
 

@@ -3,20 +3,19 @@
  * every family and install method (sh -n, shellcheck, golden files in test/fixtures/golden/provision-upgrade,
  * regenerated with UPDATE_GOLDEN=1), and runs in a sandbox with stub commands.
  *
- * shellcheck is required in CI (the test fails there without it: apt-get install shellcheck) and skipped
- * elsewhere when it is missing.
+ * shellcheck and the golden files go through test/helpers/scripts.ts: shellcheck is required under CI (the
+ * test fails there without it: apt-get install shellcheck) and skipped elsewhere when it is missing.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 
 import { MoorError, UsageError } from '../../src/core/errors.js';
 import { parseOsRelease, UnsupportedOsError, type Family } from '../../src/core/provision/os.js';
 import type { InstallMethod } from '../../src/core/provision/plan.js';
-import { packageRoot } from '../../src/core/provision/render.js';
 import { buildUpgradeScript, type UpgradeInput } from '../../src/core/provision/upgrade.js';
 import {
   assertClean,
@@ -29,11 +28,9 @@ import {
   SHELLS,
   type Sandbox,
 } from '../helpers/provision-sandbox.js';
+import { GoldenFiles, shellcheck } from '../helpers/scripts.js';
 
-const GOLDEN_DIR = join(packageRoot(), 'test/fixtures/golden/provision-upgrade');
-const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
-const CI = (process.env['CI'] ?? '') !== '' && process.env['CI'] !== 'false';
-const HAVE_SHELLCHECK = spawnSync('shellcheck', ['--version']).status === 0;
+const golden = new GoldenFiles('provision-upgrade');
 
 const CASES: { name: string; family: Family | null; os: string; pins: boolean }[] = [
   { name: 'debian', family: 'debian', os: 'ID=debian\nVERSION_ID="12"', pins: true },
@@ -83,32 +80,6 @@ after(() => {
 });
 before(() => rmSync(MARKER, { force: true }));
 
-function needShellcheck(t: TestContext): boolean {
-  if (HAVE_SHELLCHECK) return true;
-  if (CI) assert.fail('shellcheck is not installed; CI must install it (apt-get install shellcheck)');
-  t.skip('shellcheck is not installed (apt-get install shellcheck): skipped outside CI');
-  return false;
-}
-
-/** As in provision-render.test.ts: the plain script must be spotless; the hostile one may only have the
- * notes about single-quoted text that looks like code (SC2016, SC1003), which is the point. */
-function shellcheck(file: string, hostile: boolean): void {
-  const args = ['-s', 'sh', ...(hostile ? ['-e', 'SC2016,SC1003'] : []), file];
-  const check = spawnSync('shellcheck', args, { encoding: 'utf8' });
-  assert.equal(check.status, 0, check.stdout + check.stderr);
-}
-
-function compareGolden(file: string, actual: string): void {
-  const path = join(GOLDEN_DIR, file);
-  if (UPDATE) {
-    mkdirSync(GOLDEN_DIR, { recursive: true });
-    writeFileSync(path, actual);
-    return;
-  }
-  assert.ok(existsSync(path), `golden file ${path} is missing: run the tests with UPDATE_GOLDEN=1`);
-  assert.equal(actual, readFileSync(path, 'utf8'), `${file} differs from its golden file (UPDATE_GOLDEN=1 updates it)`);
-}
-
 const renderedCases = CASES.flatMap((testCase) =>
   METHODS.filter((method) => testCase.family !== null || method !== 'packages').map(
     (method) => [testCase, method] as const,
@@ -146,12 +117,11 @@ describe('upgrade-docker.sh rendered for every family and install method, with h
         assert.equal(shell.stdout, HOSTILE_URL, shell.stderr);
         assert.equal(existsSync(MARKER), false);
       }
-      compareGolden(name, script);
-      if (!needShellcheck(t)) return;
-      shellcheck(file, true);
+      golden.compare(name, script);
+      if (!shellcheck(t, file, true)) return;
       const plain = join(work, `plain.${name}`);
       writeFileSync(plain, buildUpgradeScript(input(testCase, method, false)));
-      shellcheck(plain, false);
+      shellcheck(t, plain, false);
     });
   }
 
@@ -178,12 +148,8 @@ describe('upgrade-docker.sh rendered for every family and install method, with h
   });
 
   it('has no golden file that no test renders', () => {
-    if (UPDATE || !existsSync(GOLDEN_DIR)) return;
-    const expected = new Set(renderedCases.map(([testCase, method]) => `${testCase.name}.${method}.upgrade-docker.sh`));
-    assert.deepEqual(
-      readdirSync(GOLDEN_DIR).filter((file) => !expected.has(file)),
-      [],
-    );
+    const expected = renderedCases.map(([testCase, method]) => `${testCase.name}.${method}.upgrade-docker.sh`);
+    assert.deepEqual(golden.stale(expected), []);
   });
 });
 

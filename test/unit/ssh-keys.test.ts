@@ -65,12 +65,16 @@ describe('Limiter', () => {
     let running = 0;
     let peak = 0;
     const order: number[] = [];
+    // Every task waits until three run at once (a barrier, not a delay); from then on they pass.
+    let full!: () => void;
+    const threeRunning = new Promise<void>((resolve) => (full = resolve));
     const task = (i: number) =>
       limiter.run(async () => {
         running += 1;
         peak = Math.max(peak, running);
         order.push(i);
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (running === 3) full();
+        await threeRunning;
         running -= 1;
         if (i === 4) throw new Error('four');
         return i * 2;

@@ -127,12 +127,15 @@ describe('Store', () => {
     const order: string[] = [];
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const holding = new Promise<void>((resolve) => (entered = resolve));
     const first = store.withMachineLock('web', 'create', async () => {
       order.push('first-in');
+      entered();
       await held;
       order.push('first-out');
     });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await holding; // the first holder has the lock (not: a moment has passed)
     await assert.rejects(
       store.withMachineLock('web', 'rm', async () => undefined, 50),
       (error: Error) => {

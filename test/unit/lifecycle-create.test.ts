@@ -1,0 +1,251 @@
+/**
+ * createMachine's branches, through Moor.create with the fake driver (test/helpers/fake-driver.ts): what is
+ * refused before anything is written, what a failed create leaves in the store (a record in Error, or
+ * nothing when the driver removes its host again), and what a successful one writes. Nothing here needs
+ * SSH: the fake driver does not provision, and where it does, provisioning fails before connecting.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ExitCode, MoorError, UsageError } from '../../src/core/errors.js';
+import { silentLogger } from '../../src/core/log.js';
+import { CONFIG_VERSION } from '../../src/core/machine.js';
+import { Moor } from '../../src/core/moor.js';
+import { fakeDriver } from '../helpers/fake-driver.js';
+
+const roots: string[] = [];
+after(async () => {
+  for (const root of roots) await rm(root, { recursive: true, force: true });
+});
+
+/** A Moor on a new, empty store. */
+async function newMoor(): Promise<Moor> {
+  const root = await mkdtemp(join(tmpdir(), 'moor-create-'));
+  roots.push(root);
+  return new Moor({ storagePath: root, log: silentLogger, env: {} });
+}
+
+/** Rejects with a MoorError of `code` and `exitCode`; returns it. */
+async function failure(promise: Promise<unknown>, code: string, exitCode: number): Promise<MoorError> {
+  const error = await promise.then(
+    () => assert.fail(`expected ${code}, but create succeeded`),
+    (thrown: unknown) => thrown,
+  );
+  assert.ok(error instanceof MoorError, `expected a MoorError, got ${String(error)}`);
+  assert.equal(error.code, code, error.message);
+  assert.equal(error.exitCode, exitCode, error.message);
+  return error;
+}
+
+/** The store's top-level entries, and whether it has a folder for `name`. */
+async function storeContents(moor: Moor, name: string) {
+  const top = await readdir(moor.store.root).catch(() => [] as string[]);
+  return { top: top.sort(), machine: await moor.store.exists(name) };
+}
+
+describe('createMachine refuses before anything is written', () => {
+  it('an invalid name (exit 2)', async () => {
+    const driver = fakeDriver();
+    const moor = await newMoor();
+    const error = await failure(
+      moor.create({ name: 'no spaces', driver: driver.name, driverFlags: {} }),
+      'INVALID_NAME',
+      ExitCode.usage,
+    );
+    assert.ok(error instanceof UsageError);
+    assert.match(error.message, /Invalid machine name "no spaces"/);
+    assert.deepEqual(driver.calls, []);
+    assert.deepEqual((await storeContents(moor, 'no spaces')).top, []);
+  });
+
+  it('an unknown driver (exit 2), naming the drivers there are', async () => {
+    const moor = await newMoor();
+    const error = await failure(
+      moor.create({ name: 'web', driver: 'no-such-driver', driverFlags: {} }),
+      'UNKNOWN_DRIVER',
+      ExitCode.usage,
+    );
+    assert.match(error.message, /Driver "no-such-driver" not found\. Available drivers: .*\bnone\b/);
+    assert.deepEqual(await storeContents(moor, 'web'), { top: [], machine: false });
+  });
+
+  it('a bad engine option (exit 2)', async () => {
+    const driver = fakeDriver();
+    const moor = await newMoor();
+    const error = await failure(
+      moor.create({ name: 'web', driver: driver.name, driverFlags: {}, engine: { Labels: ['no-equals-sign'] } }),
+      'USAGE',
+      ExitCode.usage,
+    );
+    assert.match(error.message, /--engine-label "no-equals-sign" must be key=value/);
+    assert.deepEqual(driver.calls, []);
+    assert.deepEqual(await storeContents(moor, 'web'), { top: [], machine: false });
+  });
+
+  it('a machine that exists (exit 5), leaving it as it was', async () => {
+    const driver = fakeDriver();
+    const moor = await newMoor();
+    await moor.create({ name: 'web', driver: driver.name, driverFlags: {} });
+    const dir = moor.store.machineDir('web');
+    const files = await readdir(dir);
+    const before = await Promise.all(files.map((file) => readFile(join(dir, file), 'utf8')));
+    const callsBefore = driver.calls.length;
+
+    const other = fakeDriver();
+    const error = await failure(
+      moor.create({ name: 'web', driver: other.name, driverFlags: {}, tlsSans: ['other.example'] }),
+      'MACHINE_EXISTS',
+      ExitCode.alreadyExists,
+    );
+    assert.match(error.message, /Machine "web" already exists/);
+    assert.ok(error.suggestions.some((text) => text.includes('moor rm web')));
+    assert.deepEqual(await readdir(dir), files);
+    assert.deepEqual(await Promise.all(files.map((file) => readFile(join(dir, file), 'utf8'))), before);
+    assert.equal(driver.calls.length, callsBefore, 'the existing machine was not touched');
+    assert.deepEqual(other.calls, [], 'the new driver was not asked to do anything');
+  });
+
+  it('a failing pre-create check (exit 3): nothing written to the store, no host made', async () => {
+    const driver = fakeDriver();
+    driver.fail('preCreateCheck', new Error('no quota left in region x'));
+    const moor = await newMoor();
+    const error = await failure(
+      moor.create({ name: 'web', driver: driver.name, driverFlags: {} }),
+      'PRE_CREATE_CHECK',
+      ExitCode.preCreateCheck,
+    );
+    assert.equal(error.message, 'Pre-create check failed: no quota left in region x');
+    assert.deepEqual(driver.callsFor('web'), ['preCreateCheck']);
+    // No record, and not even the store's CA: that is made after the checks.
+    assert.deepEqual(await storeContents(moor, 'web'), { top: [], machine: false });
+  });
+
+  it('a pre-create check failing with a usage error keeps its exit code (2)', async () => {
+    const driver = fakeDriver();
+    driver.fail('preCreateCheck', new UsageError('--fake-size must be at least 1.'));
+    const moor = await newMoor();
+    const error = await failure(
+      moor.create({ name: 'web', driver: driver.name, driverFlags: {} }),
+      'USAGE',
+      ExitCode.usage,
+    );
+    assert.equal(error.message, '--fake-size must be at least 1.');
+    assert.equal(await moor.store.exists('web'), false);
+  });
+});
+
+describe('createMachine after the record was written', () => {
+  it("create() fails: the record is kept in Phase 'error' with LastError, and rm -y is suggested", async () => {
+    const driver = fakeDriver();
+    driver.fail('create', new Error('the API said no'));
+    const moor = await newMoor();
+    const error = await failure(
+      moor.create({ name: 'web', driver: driver.name, driverFlags: {} }),
+      'CREATE_FAILED',
+      ExitCode.failure,
+    );
+    assert.equal(error.message, 'Creating machine "web" failed: the API said no');
+    assert.ok(
+      error.suggestions.some((text) => text.includes('moor rm -y web')),
+      error.suggestions.join('\n'),
+    );
+    const record = await moor.store.load('web');
+    assert.equal(record.Phase, 'error');
+    assert.equal(record.LastError, 'the API said no');
+    assert.deepEqual(driver.callsFor('web'), ['preCreateCheck', 'create']);
+  });
+
+  it('create() fails with a MoorError: its code, exit code and suggestions come through', async () => {
+    const driver = fakeDriver({ removeOnFailedCreate: true });
+    driver.fail('create', new MoorError('Quota exceeded.', { code: 'QUOTA', suggestions: ['Ask for more.'] }));
+    const moor = await newMoor();
+    const error = await failure(
+      moor.create({ name: 'web', driver: driver.name, driverFlags: {} }),
+      'QUOTA',
+      ExitCode.failure,
+    );
+    assert.ok(error.suggestions.includes('Ask for more.'));
+    assert.ok(error.suggestions.some((text) => text.includes('moor rm -y web')));
+    // The host was never made, so there is nothing to remove: the record stays, in Error.
+    assert.equal((await moor.store.load('web')).Phase, 'error');
+    assert.ok(!driver.callsFor('web').includes('remove'));
+  });
+
+  // Provisioning fails at once, before any SSH: the fake host has no SSH key.
+  it('removeOnFailedCreate: a failure after the host was made removes host and record again', async () => {
+    const driver = fakeDriver({ provisions: true, removeOnFailedCreate: true });
+    const moor = await newMoor();
+    const error = await failure(
+      moor.create({ name: 'web', driver: driver.name, driverFlags: {} }),
+      'NO_SSH_KEY',
+      ExitCode.failure,
+    );
+    assert.match(error.message, /^Creating machine "web" failed: .*no SSH key.* The machine was removed again\.$/);
+    assert.ok(!error.suggestions.some((text) => text.includes('moor rm')), 'nothing left to remove');
+    assert.deepEqual(driver.callsFor('web'), ['preCreateCheck', 'create', 'getIP', 'getSSHConfig', 'remove']);
+    assert.equal(driver.hosts.has('web'), false, 'the host is gone');
+    assert.equal(await moor.store.exists('web'), false, 'the record is gone');
+  });
+
+  it('removeOnFailedCreate, but remove() fails too: the record is kept in Error for "moor rm"', async () => {
+    const driver = fakeDriver({ provisions: true, removeOnFailedCreate: true });
+    driver.fail('remove', new Error('instance is protected'));
+    const moor = await newMoor();
+    const error = await failure(
+      moor.create({ name: 'web', driver: driver.name, driverFlags: {} }),
+      'NO_SSH_KEY',
+      ExitCode.failure,
+    );
+    assert.doesNotMatch(error.message, /removed again/);
+    assert.ok(error.suggestions.some((text) => text.includes('moor rm -y web')));
+    assert.deepEqual(driver.callsFor('web').slice(-1), ['remove']);
+    assert.equal(driver.hosts.has('web'), true, 'the host is still there');
+    const record = await moor.store.load('web');
+    assert.equal(record.Phase, 'error');
+    assert.match(record.LastError ?? '', /no SSH key/);
+  });
+
+  it('without removeOnFailedCreate, the same failure keeps host and record', async () => {
+    const driver = fakeDriver({ provisions: true });
+    const moor = await newMoor();
+    await failure(moor.create({ name: 'web', driver: driver.name, driverFlags: {} }), 'NO_SSH_KEY', ExitCode.failure);
+    assert.ok(!driver.callsFor('web').includes('remove'));
+    assert.equal(driver.hosts.has('web'), true);
+    assert.equal((await moor.store.load('web')).Phase, 'error');
+  });
+});
+
+describe('createMachine succeeds', () => {
+  it("writes the record in Phase 'created', the certificates, and private modes (0600 files, 0700 folder)", async () => {
+    const driver = fakeDriver({ ip: '192.0.2.44' });
+    const moor = await newMoor();
+    const record = await moor.create({
+      name: 'web',
+      driver: driver.name,
+      driverFlags: {},
+      engine: { Labels: ['env=test'] },
+      tlsSans: ['web.example'],
+    });
+    assert.equal(record.Phase, 'created');
+    assert.equal(record.LastError, undefined);
+    assert.deepEqual(await moor.store.load('web'), record, 'the returned record is the stored one');
+    assert.equal(record.ConfigVersion, CONFIG_VERSION);
+    assert.equal(record.Name, 'web');
+    assert.equal(record.DriverName, driver.name);
+    assert.deepEqual(record.Driver, { IPAddress: '192.0.2.44' });
+    assert.deepEqual(record.HostOptions.EngineOptions.Labels, ['env=test']);
+    assert.deepEqual(record.HostOptions.AuthOptions.ServerCertSANs, ['web.example']);
+    assert.deepEqual(driver.callsFor('web'), ['preCreateCheck', 'create', 'getIP']);
+    assert.deepEqual(driver.host('web'), { state: 'Running', ip: '192.0.2.44' });
+
+    const dir = moor.store.machineDir('web');
+    assert.equal((await stat(dir)).mode & 0o777, 0o700);
+    const files = (await readdir(dir)).sort();
+    assert.deepEqual(files, ['ca.pem', 'cert.pem', 'config.json', 'key.pem', 'server-key.pem', 'server.pem']);
+    for (const file of files) {
+      assert.equal((await stat(join(dir, file))).mode & 0o777, 0o600, `${file} is private`);
+    }
+  });
+});
