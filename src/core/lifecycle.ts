@@ -37,6 +37,7 @@ import {
   validateEngineOptions,
 } from './machine.js';
 import type { Store } from './store.js';
+import { notYet, waitFor } from './wait.js';
 
 export interface Machine {
   record: MachineRecord;
@@ -445,25 +446,29 @@ export async function changeState(
   });
 }
 
+/** Polls the driver until the machine is in `target` (250 ms doubling up to 5 s between queries). */
 export async function waitForState(
   driver: Driver,
   target: MachineStateValue,
   timeoutMs: number,
   name: string,
 ): Promise<MachineStateValue> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 250;
-  for (;;) {
-    const state = await driver.getState();
-    if (state === target) return state;
-    if (Date.now() + delay > deadline) {
-      throw new TimeoutError(
-        `Machine "${name}" did not reach state ${target} in ${Math.round(timeoutMs / 1000)} s (it is ${state || 'unknown'}).`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    delay = Math.min(delay * 2, 5_000);
-  }
+  return waitFor(
+    async () => {
+      const state = await driver.getState();
+      return state === target ? state : notYet(state);
+    },
+    {
+      what: `machine "${name}" to be ${target}`,
+      timeoutMs,
+      jitter: false,
+      onTimeout: ({ reason: state }) => {
+        throw new TimeoutError(
+          `Machine "${name}" did not reach state ${target} in ${Math.round(timeoutMs / 1000)} s (it is ${(state as string) || 'unknown'}).`,
+        );
+      },
+    },
+  );
 }
 
 /** Runs `fn` for every name in parallel; returns the results in order, or throws a MultiError naming each failure. */
