@@ -164,8 +164,15 @@ export async function generateServerCert(
   return { certPem, keyPem: privateKeyPem(keys.privateKey) };
 }
 
+/** The PEM contents a machine folder needs for DOCKER_CERT_PATH. */
+export interface ClientBundle {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
 /** Reads the contents a machine folder needs for DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem). */
-export async function readClientBundle(paths: CertPaths): Promise<{ ca: string; cert: string; key: string }> {
+export async function readClientBundle(paths: CertPaths): Promise<ClientBundle> {
   const [ca, cert, key] = await Promise.all([
     readRequired(paths.caCert, 'CA certificate'),
     readRequired(paths.clientCert, 'client certificate'),
