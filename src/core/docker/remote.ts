@@ -8,6 +8,7 @@
 import type { Duplex } from 'node:stream';
 import { MoorError, messageOf } from '../errors.js';
 import { shellQuote } from '../ssh/quote.js';
+import { httpOverStream } from './http.js';
 import type { SSHSession } from '../ssh/types.js';
 
 export const DEFAULT_ENGINE_SOCKET = '/var/run/docker.sock';
@@ -166,35 +167,4 @@ export function chooseEngineRoute(
       ],
     },
   );
-}
-
-/** A GET on the engine's API over a stream (an SSH channel); resolves with the body. */
-export async function httpOverStream(stream: Duplex, path: string): Promise<string> {
-  const { request } = await import('node:http');
-  // http calls these socket methods; an SSH channel does not have them.
-  const socketLike = stream as Duplex & { setTimeout?: unknown; setNoDelay?: unknown; setKeepAlive?: unknown };
-  socketLike.setTimeout ??= () => stream;
-  socketLike.setNoDelay ??= () => stream;
-  socketLike.setKeepAlive ??= () => stream;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { path, method: 'GET', headers: { Host: 'docker' }, createConnection: () => stream as never },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          stream.destroy();
-          const body = Buffer.concat(chunks).toString('utf8');
-          if ((res.statusCode ?? 500) >= 400) reject(new Error(`${path} answered ${res.statusCode}: ${body.trim()}`));
-          else resolve(body);
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', (error) => {
-      stream.destroy();
-      reject(error);
-    });
-    req.end();
-  });
 }
