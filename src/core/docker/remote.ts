@@ -7,7 +7,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { MoorError, messageOf } from '../errors.js';
-import { shellQuote } from '../ssh/quote.js';
+import { shellQuote, SUDO } from '../ssh/quote.js';
 import { httpOverStream } from './http.js';
 import type { SSHSession } from '../ssh/types.js';
 
@@ -101,7 +101,7 @@ export function diagnosisScript(socket: string): string {
     `if [ -S ${s} ]; then echo socket=yes; if [ -r ${s} ] && [ -w ${s} ]; then echo access=yes; fi; fi`,
     'r="${XDG_RUNTIME_DIR:-/run/user/$uid}/docker.sock"; if [ -S "$r" ]; then echo "rootless=$r"; fi',
     'if command -v docker >/dev/null 2>&1; then echo cli=yes; fi',
-    'if [ "$uid" != 0 ] && sudo -n true >/dev/null 2>&1; then echo sudo=yes; fi',
+    `if [ "$uid" != 0 ] && ${SUDO} true >/dev/null 2>&1; then echo sudo=yes; fi`,
     'true',
   ].join('\n');
 }
@@ -131,7 +131,7 @@ export function chooseEngineRoute(
 ): EngineRoute {
   const { socket, where } = context;
   const dialStdio = (sudo: boolean) =>
-    `${sudo ? 'sudo -n ' : ''}docker${socket === DEFAULT_ENGINE_SOCKET ? '' : ` -H ${shellQuote(`unix://${socket}`)}`} system dial-stdio`;
+    `${sudo ? `${SUDO} ` : ''}docker${socket === DEFAULT_ENGINE_SOCKET ? '' : ` -H ${shellQuote(`unix://${socket}`)}`} system dial-stdio`;
   if (facts.socketExists && facts.socketAccess) {
     // The user may open it, so sshd refused the forward (AllowStreamLocalForwarding no, say).
     if (facts.dockerCli) return { kind: 'exec', command: dialStdio(false) };

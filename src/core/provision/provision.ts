@@ -11,7 +11,7 @@ import type { Driver } from '../driver.js';
 import { engineTLSFrom, engineVersion } from '../docker/engine.js';
 import { httpOverStream } from '../docker/http.js';
 import { DEFAULT_ENGINE_SOCKET } from '../docker/remote.js';
-import { shellQuote } from '../ssh/quote.js';
+import { shellQuote, SUDO } from '../ssh/quote.js';
 import { MoorError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { notYet, waitFor } from '../wait.js';
@@ -193,7 +193,7 @@ export async function upgradeEngine(
 }
 
 async function checkSudo(session: SSHSession, user: string, machine: string): Promise<void> {
-  const result = await session.exec('sudo -n true');
+  const result = await session.exec(`${SUDO} true`);
   if (result.code !== 0) {
     throw new MoorError(
       `User "${user}" cannot run sudo without a password on "${machine}": moor needs root or passwordless sudo to install and configure Docker. Nothing was changed.`,
@@ -226,7 +226,7 @@ async function uploadCertificates(
   const contents = await Promise.all(files.map((file) => readFile(join(machineDir, file.local))));
   const localHash = createHash('sha256').update(Buffer.concat(contents)).digest('hex');
   const paths = files.map((file) => file.remote).join(' ');
-  const remote = await session.exec(`${sudo ? 'sudo -n ' : ''}cat ${paths} 2>/dev/null | sha256sum`);
+  const remote = await session.exec(`${sudo ? `${SUDO} ` : ''}cat ${paths} 2>/dev/null | sha256sum`);
   if (remote.code === 0 && remote.stdout.trim().split(/\s+/)[0] === localHash) return false;
   log.step('Copying the engine certificates to /etc/docker');
   await Promise.all(files.map((file, index) => session.upload(file.remote, contents[index]!, file.mode, { sudo })));
