@@ -5,6 +5,7 @@
  * absolute, so a store can be moved or shared; they are resolved when loaded.
  */
 import { InvalidNameError } from './errors.js';
+import { isObject } from './values.js';
 
 export const CONFIG_VERSION = 1;
 
@@ -135,10 +136,6 @@ export function validateRecord(value: unknown, expectedName: string): string | u
     if (key in auth && typeof auth[key] !== 'string') return `HostOptions.AuthOptions.${key} must be a string`;
   }
   return undefined;
-}
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isStringArray(value: unknown): value is string[] {

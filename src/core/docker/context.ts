@@ -11,6 +11,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { MoorError, messageOf } from '../errors.js';
 import { CERT_FILE_MODE, ensureDir, isErrno, PRIVATE_FILE_MODE, writeFileAtomic } from '../fsutil.js';
+import { isObject } from '../values.js';
 
 export interface ContextEndpoint {
   host: string;
@@ -108,7 +109,7 @@ export class DockerContexts {
     }
     try {
       const value: unknown = JSON.parse(text);
-      if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+      if (isObject(value)) return value;
       throw new Error('not a JSON object');
     } catch (error) {
       throw new MoorError(`The docker CLI's ${file} cannot be read: ${messageOf(error)}.`, {
