@@ -58,7 +58,6 @@ export interface CreateOptions {
   engine?: Partial<EngineOptions>;
   tlsSans?: string[];
   certs?: ExternalCertOptions;
-  env?: NodeJS.ProcessEnv;
 }
 
 export async function openMachine(store: Store, name: string, log: Logger): Promise<Machine> {
@@ -119,7 +118,7 @@ async function validateCreate(
 ): Promise<{ definition: DriverDefinition; flags: DriverFlagValues }> {
   assertValidName(options.name);
   const definition = getDriverDefinition(options.driver);
-  const flags = resolveDriverFlags(definition, options.driverFlags, options.env);
+  const flags = resolveDriverFlags(definition, options.driverFlags, store.env);
   const engineProblem = validateEngineOptions(options.engine ?? {});
   if (engineProblem) throw new UsageError(`${engineProblem}.`);
   const { splitHosts } = await import('./certs.js');
@@ -281,7 +280,7 @@ async function issueServerCert(
   if (hosts.length === 0) return;
   log.step('Issuing the server certificate');
   const { generateServerCert } = await import('./certs.js');
-  const server = await generateServerCert(caPaths, hosts, record.Name);
+  const server = await generateServerCert(caPaths, hosts, record.Name, store.env);
   await store.writeMachineFile(record.Name, { name: 'server.pem', data: server.certPem, mode: CERT_FILE_MODE });
   await store.writeMachineFile(record.Name, { name: 'server-key.pem', data: server.keyPem, mode: PRIVATE_FILE_MODE });
 }
