@@ -40,7 +40,7 @@ import {
   transportOf,
   validateEngineOptions,
 } from './machine.js';
-import type { Store } from './store.js';
+import type { Store, StoredFile } from './store.js';
 import { notYet, waitFor } from './wait.js';
 
 export interface Machine {
@@ -89,11 +89,7 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
   const { driver, certPaths, bundle } = await prepareCreate(store, options, definition, flags, log);
   const record = newRecord(options, definition, driver, certPaths);
   return store.withMachineLock(options.name, 'create', async () => {
-    await store.add(record, [
-      { name: 'ca.pem', data: bundle.ca, mode: CERT_FILE_MODE },
-      { name: 'cert.pem', data: bundle.cert, mode: CERT_FILE_MODE },
-      { name: 'key.pem', data: bundle.key, mode: PRIVATE_FILE_MODE },
-    ]);
+    await store.add(record, clientCertFiles(bundle));
     try {
       log.step(`Creating the machine with the ${definition.name} driver`);
       await driver.create();
@@ -169,6 +165,15 @@ async function prepareCreate(
   const certPaths = await certs.ensureClientCerts(store, options.certs);
   const bundle = await certs.readClientBundle(certPaths);
   return { driver, certPaths, bundle };
+}
+
+/** The client certificates as the machine folder's DOCKER_CERT_PATH files. */
+function clientCertFiles(bundle: ClientBundle): StoredFile[] {
+  return [
+    { name: 'ca.pem', data: bundle.ca, mode: CERT_FILE_MODE },
+    { name: 'cert.pem', data: bundle.cert, mode: CERT_FILE_MODE },
+    { name: 'key.pem', data: bundle.key, mode: PRIVATE_FILE_MODE },
+  ];
 }
 
 /** The record a create starts with (Phase creating). */
@@ -306,9 +311,7 @@ export async function regenerateMachineCerts(
       : (options.clientCerts ?? (await certs.ensureClientCerts(store)));
     if (options.clientCerts && !external) {
       const bundle = await certs.readClientBundle(options.clientCerts);
-      await store.writeMachineFile(name, { name: 'ca.pem', data: bundle.ca, mode: CERT_FILE_MODE });
-      await store.writeMachineFile(name, { name: 'cert.pem', data: bundle.cert, mode: CERT_FILE_MODE });
-      await store.writeMachineFile(name, { name: 'key.pem', data: bundle.key, mode: PRIVATE_FILE_MODE });
+      for (const file of clientCertFiles(bundle)) await store.writeMachineFile(name, file);
     }
     await issueServerCert(store, record, driver, caPaths, log);
     if (driver.provisions) {

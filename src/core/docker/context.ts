@@ -6,11 +6,11 @@
  *   $DOCKER_CONFIG/config.json "currentContext"
  */
 import { readFileSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { MoorError, messageOf } from '../errors.js';
-import { CERT_FILE_MODE, ensureDir, isErrno, PRIVATE_FILE_MODE, writeFileAtomic } from '../fsutil.js';
+import { CERT_FILE_MODE, ensureDir, isErrno, pathExists, PRIVATE_FILE_MODE, writeFileAtomic } from '../fsutil.js';
 import { isObject } from '../values.js';
 
 export interface ContextEndpoint {
@@ -64,13 +64,7 @@ export class DockerContexts {
   }
 
   async exists(name: string): Promise<boolean> {
-    try {
-      await readFile(join(await this.metaDir(name), 'meta.json'));
-      return true;
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) return false;
-      throw error;
-    }
+    return pathExists(join(await this.metaDir(name), 'meta.json'));
   }
 
   async remove(name: string): Promise<void> {
