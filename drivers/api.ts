@@ -34,6 +34,7 @@ export { ensureDir, isErrno, pathExists, writeFileAtomic, PRIVATE_FILE_MODE } fr
 export { withFileLock, type LockOptions } from '../src/core/lock.js';
 export { megabytes, progressLines, silentLogger, type Logger } from '../src/core/log.js';
 export { MachineState, type MachineStateValue } from '../src/core/machine.js';
+export { portAnswers } from '../src/core/tcp.js';
 export { backoffDelay, formatDuration, notYet, NotYet, sleep, waitFor, type WaitOptions } from '../src/core/wait.js';
 export type { SSHSession, SSHTarget } from '../src/core/ssh/index.js';
 

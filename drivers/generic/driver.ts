@@ -3,7 +3,6 @@
  * host; it records how to reach it, and provisioning installs and configures Docker on it.
  */
 import { copyFile, chmod } from 'node:fs/promises';
-import { connect as connectTcp } from 'node:net';
 import { join, resolve as resolvePath } from 'node:path';
 import {
   BaseDriver,
@@ -15,6 +14,7 @@ import {
   type MachineStateValue,
   MoorError,
   notYet,
+  portAnswers,
   type SSHConfig,
   UsageError,
   waitFor,
@@ -165,20 +165,6 @@ export class GenericDriver extends BaseDriver {
   private async sshTarget() {
     return (await loadSSH()).sshTargetOf(await this.getSSHConfig());
   }
-}
-
-function portAnswers(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connectTcp({ host, port });
-    const done = (answered: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(answered);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
 }
 
 /** Waits until the port stops answering (down) or answers (up); used to see a reboot begin. */

@@ -1,18 +1,8 @@
-import { BaseCommand } from '../base-command.js';
-import { NAMES_ARG } from '../cli/names.js';
+import { machinesCommand } from '../cli/machines-command.js';
 
-export default class Start extends BaseCommand<typeof Start> {
-  static override summary = 'Start one or more machines.';
-  static override examples = ['<%= config.bin %> start web', '<%= config.bin %> start web db cache'];
-  static override strict = false;
-  static override args = NAMES_ARG;
-
-  async run() {
-    const names = await this.machineNames(this.positionals);
-    const results = await this.eachMachine(
-      (moor) => moor.changeState(names, 'start'),
-      () => undefined,
-    );
-    return results.map(({ name, result }) => ({ name, state: result }));
-  }
-}
+export default class Start extends machinesCommand({
+  summary: 'Start one or more machines.',
+  examples: ['<%= config.bin %> start web', '<%= config.bin %> start web db cache'],
+  run: (moor, names) => moor.changeState(names, 'start'),
+  key: 'state',
+}) {}

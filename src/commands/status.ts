@@ -1,18 +1,9 @@
-import { BaseCommand } from '../base-command.js';
-import { NAMES_ARG } from '../cli/names.js';
+import { machinesCommand } from '../cli/machines-command.js';
 
-export default class Status extends BaseCommand<typeof Status> {
-  static override summary = 'Print the state of one or more machines.';
-  static override examples = ['<%= config.bin %> status web', '<%= config.bin %> status web db'];
-  static override strict = false;
-  static override args = NAMES_ARG;
-
-  async run() {
-    const names = await this.machineNames(this.positionals);
-    const results = await this.eachMachine(
-      (moor) => moor.status(names),
-      (_name, state) => state,
-    );
-    return results.map(({ name, result }) => ({ name, state: result }));
-  }
-}
+export default class Status extends machinesCommand({
+  summary: 'Print the state of one or more machines.',
+  examples: ['<%= config.bin %> status web', '<%= config.bin %> status web db'],
+  run: (moor, names) => moor.status(names),
+  line: (state) => state,
+  key: 'state',
+}) {}

@@ -15,7 +15,8 @@ export default class Tunnel extends BaseCommand<typeof Tunnel> {
   static override args = { name: Args.string({ description: 'Machine name', required: true }) };
   static override flags = {
     socket: Flags.string({
-      description: 'Local socket path (default: a private socket in the temp folder)',
+      description:
+        "Local socket path (default: docker.sock in the machine's folder, or a private folder in the temp folder when that path is too long)",
       exclusive: ['port'],
     }),
     port: Flags.integer({

@@ -1,10 +1,12 @@
 import { BaseCommand } from '../base-command.js';
-import { NAME_ARG } from '../cli/names.js';
+import { Args } from '@oclif/core';
 
 export default class Version extends BaseCommand<typeof Version> {
   static override summary = "Print moor's version, or the Docker version of a machine.";
   static override examples = ['<%= config.bin %> version', '<%= config.bin %> version web'];
-  static override args = NAME_ARG;
+  static override args = {
+    name: Args.string({ description: "Machine name; moor's own version when omitted" }),
+  };
 
   async run() {
     if (!this.args.name) {

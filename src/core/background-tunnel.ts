@@ -10,6 +10,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MoorError } from './errors.js';
 import { isErrno, PRIVATE_FILE_MODE, writeFileAtomic } from './fsutil.js';
+import { notYet, waitFor } from './wait.js';
 
 export const TUNNEL_STATE_FILE = 'tunnel.json';
 export const TUNNEL_LOG_FILE = 'tunnel.log';
@@ -143,29 +144,35 @@ export async function spawnBackgroundTunnel(options: SpawnTunnelOptions): Promis
     closeSync(logFd);
   }
   const pid = child.pid;
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => resolve(code));
-    child.once('error', () => resolve(-1));
-  });
-  const deadline = Date.now() + (options.timeoutMs ?? 45_000);
-  let delay = 10;
-  for (;;) {
-    const record = pid ? runningTunnel(options.machineDir, options.machine) : undefined;
-    if (record && record.Pid === pid) {
-      child.unref();
-      return record;
-    }
-    const code = await Promise.race([exited, sleep(delay).then(() => undefined)]);
-    if (code !== undefined) throw new MoorError(childFailure(logPath, options.machine), childFailureOptions(options));
-    if (Date.now() > deadline) {
-      child.kill('SIGTERM');
-      throw new MoorError(
-        `The background tunnel to "${options.machine}" did not start in ${Math.round((options.timeoutMs ?? 45_000) / 1000)} s.`,
-        { ...childFailureOptions(options), code: 'TUNNEL_START_TIMEOUT', exitCode: 7 },
-      );
-    }
-    delay = Math.min(delay * 2, 100);
-  }
+  // The child exits only when it failed to start: that ends the wait at once, with its log's error.
+  const exited = new AbortController();
+  child.once('exit', () => exited.abort());
+  child.once('error', () => exited.abort());
+  const timeoutMs = options.timeoutMs ?? 45_000;
+  const record = await waitFor(
+    () => {
+      const record = pid ? runningTunnel(options.machineDir, options.machine) : undefined;
+      return record && record.Pid === pid ? record : notYet();
+    },
+    {
+      what: `the background tunnel to "${options.machine}"`,
+      timeoutMs,
+      initialDelayMs: 10,
+      maxDelayMs: 100,
+      jitter: false,
+      signal: exited.signal,
+      abortError: () => new MoorError(childFailure(logPath, options.machine), childFailureOptions(options)),
+      onTimeout: () => {
+        child.kill('SIGTERM');
+        throw new MoorError(
+          `The background tunnel to "${options.machine}" did not start in ${Math.round(timeoutMs / 1000)} s.`,
+          { ...childFailureOptions(options), code: 'TUNNEL_START_TIMEOUT', exitCode: 7 },
+        );
+      },
+    },
+  );
+  child.unref();
+  return record;
 }
 
 function childFailureOptions(options: SpawnTunnelOptions) {
@@ -207,11 +214,9 @@ export async function stopBackgroundTunnel(
     return undefined;
   }
   signal(record.Pid, 'SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (processAlive(record.Pid) && Date.now() < deadline) await sleep(20);
-  if (processAlive(record.Pid)) {
+  if (!(await exitsWithin(record.Pid, graceMs))) {
     signal(record.Pid, 'SIGKILL');
-    while (processAlive(record.Pid) && Date.now() < deadline + 2_000) await sleep(20);
+    await exitsWithin(record.Pid, 2_000);
   }
   await rm(join(machineDir, TUNNEL_STATE_FILE), { force: true });
   if (record.DockerHost.startsWith('unix://')) {
@@ -229,6 +234,14 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Whether the process is gone within `timeoutMs` (checked every 20 ms). */
+function exitsWithin(pid: number, timeoutMs: number): Promise<boolean> {
+  return waitFor(() => !processAlive(pid) || notYet(), {
+    what: `process ${pid} to exit`,
+    timeoutMs,
+    initialDelayMs: 20,
+    maxDelayMs: 20,
+    jitter: false,
+    onTimeout: () => false,
+  });
 }

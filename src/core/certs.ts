@@ -137,6 +137,7 @@ export async function generateServerCert(
   paths: Pick<CertPaths, 'caCert' | 'caKey'>,
   hosts: string[],
   machineName: string,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<CertPair> {
   const { ips, dnsNames } = splitHosts([...hosts, 'localhost']);
   const ca = await loadCa(resolve(paths.caCert), resolve(paths.caKey), [
@@ -145,7 +146,7 @@ export async function generateServerCert(
   const x509 = await loadX509();
   const keys = await generateRsaKey();
   const certPem = await signCertificate(x509, {
-    organization: `${currentUser()}.${machineName}`,
+    organization: `${currentUser(env)}.${machineName}`,
     publicKey: keys.publicKey,
     signer: ca,
     extensions: [
@@ -164,8 +165,15 @@ export async function generateServerCert(
   return { certPem, keyPem: privateKeyPem(keys.privateKey) };
 }
 
+/** The PEM contents a machine folder needs for DOCKER_CERT_PATH. */
+export interface ClientBundle {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
 /** Reads the contents a machine folder needs for DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem). */
-export async function readClientBundle(paths: CertPaths): Promise<{ ca: string; cert: string; key: string }> {
+export async function readClientBundle(paths: CertPaths): Promise<ClientBundle> {
   const [ca, cert, key] = await Promise.all([
     readRequired(paths.caCert, 'CA certificate'),
     readRequired(paths.clientCert, 'client certificate'),
@@ -247,7 +255,7 @@ async function ensureStoreCa(store: Store, create: boolean): Promise<LoadedCa> {
     await ensureDir(store.certsDir);
     const x509 = await loadX509();
     const keys = await generateRsaKey();
-    const organization = currentUser();
+    const organization = currentUser(store.env);
     const newCertPem = await signCertificate(x509, {
       organization,
       publicKey: keys.publicKey,
@@ -332,7 +340,7 @@ async function ensureStoreClient(store: Store, dir: string, ca: LoadedCa, create
   const x509 = await loadX509();
   const keys = await generateRsaKey();
   const newCertPem = await signCertificate(x509, {
-    organization: `${currentUser()}.${CLIENT_ORG_SUFFIX}`,
+    organization: `${currentUser(store.env)}.${CLIENT_ORG_SUFFIX}`,
     publicKey: keys.publicKey,
     signer: ca,
     extensions: [
@@ -480,14 +488,15 @@ function caFingerprint(ca: LoadedCa): string {
   return createHash('sha256').update(ca.cert.raw).digest('hex').slice(0, 16);
 }
 
-function currentUser(): string {
+/** The certificates' organization: the login name, else $USER or $USERNAME of `env`. */
+function currentUser(env: NodeJS.ProcessEnv): string {
   try {
     const name = userInfo().username;
     if (name) return name;
   } catch {
     // No passwd entry for this uid (common in containers): fall back to the environment.
   }
-  return process.env['USER'] || process.env['USERNAME'] || 'moor';
+  return env['USER'] || env['USERNAME'] || 'moor';
 }
 
 function isExpired(cert: X509Certificate): boolean {

@@ -2,6 +2,7 @@
  * `ls --filter key=value`, as in docker-machine: filters with the same key are ORed, different keys ANDed.
  */
 import { UsageError } from './errors.js';
+import { isDigit } from './values.js';
 
 export interface FilterableMachine {
   name: string;
@@ -133,10 +134,6 @@ export function naturalCompare(a: string, b: string): number {
   if (j < b.length) return -1;
   // Equal but for case or leading zeros: fall back to plain order so that sorting is deterministic.
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function isDigit(ch: string | undefined): boolean {
-  return ch !== undefined && ch >= '0' && ch <= '9';
 }
 
 function digitRunEnd(text: string, start: number): number {

@@ -1,14 +1,18 @@
 /**
- * Create / rm / start / stop / restart / kill orchestration: the libmachine Create() pipeline, with a
- * record that is written atomically, marked Error (never half-written) when a step fails.
+ * What happens to one machine, each under the machine's lock: create (validate, prepare, act, commit:
+ * the libmachine Create() pipeline), rm, start / stop / restart / kill (then wait for the state, and
+ * re-issue the server certificate when a started host came back with a new address), provision,
+ * upgrade and regenerate-certs. The store writes each record atomically; a create that fails after its
+ * record exists either removes the host and the record again (drivers with removeOnFailedCreate) or
+ * keeps the record with Phase error for "moor rm".
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { driverContext } from './driver-context.js';
-import type { Driver, DriverFlagValues } from './driver.js';
+import type { Driver, DriverDefinition, DriverFlagValues } from './driver.js';
 import { getDriverDefinition } from '../../drivers/registry.js';
-import type { CertPaths, ExternalCertOptions } from './certs.js';
+import type { CertPaths, ClientBundle, ExternalCertOptions } from './certs.js';
 import type { ProvisionOptions, ProvisionResult, UpgradeResult } from './provision/provision.js';
 import { resolveDriverFlags } from './driver-flags.js';
 import {
@@ -36,7 +40,8 @@ import {
   transportOf,
   validateEngineOptions,
 } from './machine.js';
-import type { Store } from './store.js';
+import type { Store, StoredFile } from './store.js';
+import { notYet, waitFor } from './wait.js';
 
 export interface Machine {
   record: MachineRecord;
@@ -53,7 +58,6 @@ export interface CreateOptions {
   engine?: Partial<EngineOptions>;
   tlsSans?: string[];
   certs?: ExternalCertOptions;
-  env?: NodeJS.ProcessEnv;
 }
 
 export async function openMachine(store: Store, name: string, log: Logger): Promise<Machine> {
@@ -74,20 +78,65 @@ export async function machineFromRecord(store: Store, record: MachineRecord, log
   return { record, driver, dir: store.machineDir(name) };
 }
 
+/**
+ * `moor create`, as the pipeline it is: validate (everything that can be checked before anything exists),
+ * prepare (the driver from its flags, the pre-create check, the CA and client certificates), act (the
+ * record in the store, the host, its server certificate, provisioning), commit (Phase created). A failure
+ * once the record exists goes through failedCreate: the host removed again, or the record kept as Error.
+ */
 export async function createMachine(store: Store, options: CreateOptions, log: Logger): Promise<MachineRecord> {
-  const { name } = options;
-  assertValidName(name);
+  const { definition, flags } = await validateCreate(store, options);
+  const { driver, certPaths, bundle } = await prepareCreate(store, options, definition, flags, log);
+  const record = newRecord(options, definition, driver, certPaths);
+  return store.withMachineLock(options.name, 'create', async () => {
+    await store.add(record, clientCertFiles(bundle));
+    try {
+      log.step(`Creating the machine with the ${definition.name} driver`);
+      await driver.create();
+    } catch (error) {
+      throw await failedCreate(store, record, driver, error, { hostCreated: false }, log);
+    }
+    try {
+      await setUpHost(store, record, driver, certPaths, options, log);
+      record.Phase = 'created';
+      await store.save(record);
+      return record;
+    } catch (error) {
+      throw await failedCreate(store, record, driver, error, { hostCreated: true }, log);
+    }
+  });
+}
+
+/** Create, step 1: what can be checked before anything exists (name, driver and its flags, engine options, TLS names). */
+async function validateCreate(
+  store: Store,
+  options: CreateOptions,
+): Promise<{ definition: DriverDefinition; flags: DriverFlagValues }> {
+  assertValidName(options.name);
   const definition = getDriverDefinition(options.driver);
-  const flags = resolveDriverFlags(definition, options.driverFlags, options.env);
+  const flags = resolveDriverFlags(definition, options.driverFlags, store.env);
   const engineProblem = validateEngineOptions(options.engine ?? {});
   if (engineProblem) throw new UsageError(`${engineProblem}.`);
-  const certs = await import('./certs.js');
-  certs.splitHosts(options.tlsSans ?? []);
-  if (await store.exists(name)) throw new MachineExistsError(name);
+  const { splitHosts } = await import('./certs.js');
+  splitHosts(options.tlsSans ?? []);
+  if (await store.exists(options.name)) throw new MachineExistsError(options.name);
+  return { definition, flags };
+}
 
+/**
+ * Create, step 2: the driver from its flags, the checks that need it (install options for a provisioned
+ * host, the driver's pre-create check), then the store's CA and client certificates.
+ */
+async function prepareCreate(
+  store: Store,
+  options: CreateOptions,
+  definition: DriverDefinition,
+  flags: DriverFlagValues,
+  log: Logger,
+): Promise<{ driver: Driver; certPaths: CertPaths; bundle: ClientBundle }> {
   const factory = await definition.load();
   const driver = factory.fromFlags(
-    driverContext(store, name, log, {
+    driverContext(store, options.name, log, {
       engineTransport: transportOf({ ...defaultEngineOptions(), ...options.engine }),
     }),
     flags,
@@ -112,12 +161,31 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
   }
 
   log.step('Checking the CA and client certificates');
+  const certs = await import('./certs.js');
   const certPaths = await certs.ensureClientCerts(store, options.certs);
   const bundle = await certs.readClientBundle(certPaths);
+  return { driver, certPaths, bundle };
+}
 
-  const record: MachineRecord = {
+/** The client certificates as the machine folder's DOCKER_CERT_PATH files. */
+function clientCertFiles(bundle: ClientBundle): StoredFile[] {
+  return [
+    { name: 'ca.pem', data: bundle.ca, mode: CERT_FILE_MODE },
+    { name: 'cert.pem', data: bundle.cert, mode: CERT_FILE_MODE },
+    { name: 'key.pem', data: bundle.key, mode: PRIVATE_FILE_MODE },
+  ];
+}
+
+/** The record a create starts with (Phase creating). */
+function newRecord(
+  options: CreateOptions,
+  definition: DriverDefinition,
+  driver: Driver,
+  certPaths: CertPaths,
+): MachineRecord {
+  return {
     ConfigVersion: CONFIG_VERSION,
-    Name: name,
+    Name: options.name,
     DriverName: definition.name,
     CreatedAt: new Date().toISOString(),
     Phase: 'creating',
@@ -130,50 +198,62 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
       },
     },
   };
+}
 
-  return store.withMachineLock(name, 'create', async () => {
-    await store.add(record, [
-      { name: 'ca.pem', data: bundle.ca, mode: CERT_FILE_MODE },
-      { name: 'cert.pem', data: bundle.cert, mode: CERT_FILE_MODE },
-      { name: 'key.pem', data: bundle.key, mode: PRIVATE_FILE_MODE },
-    ]);
-    let hostCreated = false;
-    try {
-      log.step(`Creating the machine with the ${definition.name} driver`);
-      await driver.create();
-      hostCreated = true;
-      record.Driver = driver.toJSON();
-      await issueServerCert(store, record, driver, certPaths, log);
-      if (driver.provisions) {
-        await store.save(record);
-        await provision(store, record, driver, { sshTimeoutMs: options.sshTimeoutMs ?? 300_000 }, log);
-      }
-      record.Phase = 'created';
-      await store.save(record);
-      return record;
-    } catch (error) {
-      if (hostCreated && driver.removeOnFailedCreate && (await removeFailedHost(store, name, driver, error, log))) {
-        throw new MoorError(`Creating machine "${name}" failed: ${messageOf(error)} The machine was removed again.`, {
-          code: error instanceof MoorError ? error.code : 'CREATE_FAILED',
-          exitCode: error instanceof MoorError ? error.exitCode : 1,
-          suggestions: error instanceof MoorError ? error.suggestions : [],
-          cause: error,
-        });
-      }
-      record.Phase = 'error';
-      record.LastError = messageOf(error);
-      record.Driver = safeDriverState(driver, record.Driver);
-      await store.save(record);
-      throw new MoorError(`Creating machine "${name}" failed: ${messageOf(error)}`, {
-        code: error instanceof MoorError ? error.code : 'CREATE_FAILED',
-        exitCode: error instanceof MoorError ? error.exitCode : 1,
-        suggestions: [
-          `The record is kept with state Error. Remove it with "moor rm -y ${name}" and create it again.`,
-          ...(error instanceof MoorError ? error.suggestions : []),
-        ],
-        cause: error,
-      });
-    }
+/** Create, step 3 once the driver made the host: its state recorded, its server certificate, provisioning. */
+async function setUpHost(
+  store: Store,
+  record: MachineRecord,
+  driver: Driver,
+  certPaths: CertPaths,
+  options: CreateOptions,
+  log: Logger,
+): Promise<void> {
+  record.Driver = driver.toJSON();
+  await issueServerCert(store, record, driver, certPaths, log);
+  if (driver.provisions) {
+    await store.save(record);
+    await provision(store, record, driver, { sshTimeoutMs: options.sshTimeoutMs ?? 300_000 }, log);
+  }
+}
+
+/**
+ * A create failed once its record existed: the error to throw. When the driver made the host and wants
+ * failed creates undone (removeOnFailedCreate), the host and the record are removed; otherwise (or when
+ * that removal fails) the record is kept with Phase error and the failure, for "moor rm".
+ */
+async function failedCreate(
+  store: Store,
+  record: MachineRecord,
+  driver: Driver,
+  error: unknown,
+  { hostCreated }: { hostCreated: boolean },
+  log: Logger,
+): Promise<MoorError> {
+  const name = record.Name;
+  const code = error instanceof MoorError ? error.code : 'CREATE_FAILED';
+  const exitCode = error instanceof MoorError ? error.exitCode : 1;
+  const suggestions = error instanceof MoorError ? error.suggestions : [];
+  if (hostCreated && driver.removeOnFailedCreate && (await removeFailedHost(store, name, driver, error, log))) {
+    return new MoorError(`Creating machine "${name}" failed: ${messageOf(error)} The machine was removed again.`, {
+      code,
+      exitCode,
+      suggestions,
+      cause: error,
+    });
+  }
+  record.Phase = 'error';
+  record.LastError = messageOf(error);
+  record.Driver = safeDriverState(driver, record.Driver);
+  await store.save(record);
+  return new MoorError(`Creating machine "${name}" failed: ${messageOf(error)}`, {
+    code,
+    exitCode,
+    suggestions: [
+      `The record is kept with state Error. Remove it with "moor rm -y ${name}" and create it again.`,
+      ...suggestions,
+    ],
+    cause: error,
   });
 }
 
@@ -205,7 +285,7 @@ async function issueServerCert(
   if (hosts.length === 0) return;
   log.step('Issuing the server certificate');
   const { generateServerCert } = await import('./certs.js');
-  const server = await generateServerCert(caPaths, hosts, record.Name);
+  const server = await generateServerCert(caPaths, hosts, record.Name, store.env);
   await store.writeMachineFile(record.Name, { name: 'server.pem', data: server.certPem, mode: CERT_FILE_MODE });
   await store.writeMachineFile(record.Name, { name: 'server-key.pem', data: server.keyPem, mode: PRIVATE_FILE_MODE });
 }
@@ -231,9 +311,7 @@ export async function regenerateMachineCerts(
       : (options.clientCerts ?? (await certs.ensureClientCerts(store)));
     if (options.clientCerts && !external) {
       const bundle = await certs.readClientBundle(options.clientCerts);
-      await store.writeMachineFile(name, { name: 'ca.pem', data: bundle.ca, mode: CERT_FILE_MODE });
-      await store.writeMachineFile(name, { name: 'cert.pem', data: bundle.cert, mode: CERT_FILE_MODE });
-      await store.writeMachineFile(name, { name: 'key.pem', data: bundle.key, mode: PRIVATE_FILE_MODE });
+      for (const file of clientCertFiles(bundle)) await store.writeMachineFile(name, file);
     }
     await issueServerCert(store, record, driver, caPaths, log);
     if (driver.provisions) {
@@ -445,25 +523,29 @@ export async function changeState(
   });
 }
 
+/** Polls the driver until the machine is in `target` (250 ms doubling up to 5 s between queries). */
 export async function waitForState(
   driver: Driver,
   target: MachineStateValue,
   timeoutMs: number,
   name: string,
 ): Promise<MachineStateValue> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 250;
-  for (;;) {
-    const state = await driver.getState();
-    if (state === target) return state;
-    if (Date.now() + delay > deadline) {
-      throw new TimeoutError(
-        `Machine "${name}" did not reach state ${target} in ${Math.round(timeoutMs / 1000)} s (it is ${state || 'unknown'}).`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    delay = Math.min(delay * 2, 5_000);
-  }
+  return waitFor(
+    async () => {
+      const state = await driver.getState();
+      return state === target ? state : notYet(state);
+    },
+    {
+      what: `machine "${name}" to be ${target}`,
+      timeoutMs,
+      jitter: false,
+      onTimeout: ({ reason: state }) => {
+        throw new TimeoutError(
+          `Machine "${name}" did not reach state ${target} in ${Math.round(timeoutMs / 1000)} s (it is ${(state as string) || 'unknown'}).`,
+        );
+      },
+    },
+  );
 }
 
 /** Runs `fn` for every name in parallel; returns the results in order, or throws a MultiError naming each failure. */

@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { link, open, readFile, rename, unlink } from 'node:fs/promises';
 import { TimeoutError } from './errors.js';
 import { isErrno } from './fsutil.js';
+import { notYet, waitFor } from './wait.js';
 
 export interface LockOptions {
   /** What the holder is doing, shown to whoever waits. */
@@ -35,38 +36,53 @@ export async function withFileLock<T>(path: string, options: LockOptions, fn: ()
   }
 }
 
+/**
+ * Creates the lock file, waiting while another live process holds it (5-10 ms doubling up to 100-200 ms
+ * between tries). A lock whose holder is dead is broken and taken at once, without a pause.
+ */
 async function acquire(path: string, options: LockOptions): Promise<void> {
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   const me: Holder = { pid: process.pid, host: HOST, operation: options.operation, since: new Date().toISOString() };
-  let delay = 5;
-  for (;;) {
-    try {
-      const handle = await open(path, 'wx', 0o600);
-      try {
-        await handle.writeFile(JSON.stringify(me));
-      } finally {
-        await handle.close();
+  await waitFor(
+    async () => {
+      for (;;) {
+        if (await tryCreate(path, me)) return true;
+        const holder = await readHolder(path);
+        if (!holder || !isStale(holder)) return notYet(holder);
+        await breakStaleLock(path, holder);
       }
-      return;
-    } catch (error) {
-      if (!isErrno(error, 'EEXIST')) throw error;
+    },
+    {
+      what: options.subject ?? path,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      initialDelayMs: 10,
+      maxDelayMs: 200,
+      onTimeout: ({ reason }) => {
+        const holder = reason as Holder | undefined;
+        const who = holder
+          ? `process ${holder.pid} (${holder.operation}, since ${holder.since})`
+          : 'another moor process';
+        throw new TimeoutError(`${options.subject ?? path} is busy: ${who} holds its lock.`, [
+          'Wait for that command to finish and try again.',
+          `If no moor process is running, remove the stale lock file ${path}.`,
+        ]);
+      },
+    },
+  );
+}
+
+/** Creates the lock file naming `me`; false when it exists already. */
+async function tryCreate(path: string, me: Holder): Promise<boolean> {
+  try {
+    const handle = await open(path, 'wx', 0o600);
+    try {
+      await handle.writeFile(JSON.stringify(me));
+    } finally {
+      await handle.close();
     }
-    const holder = await readHolder(path);
-    if (holder && isStale(holder)) {
-      await breakStaleLock(path, holder);
-      continue;
-    }
-    if (Date.now() >= deadline) {
-      const who = holder
-        ? `process ${holder.pid} (${holder.operation}, since ${holder.since})`
-        : 'another moor process';
-      throw new TimeoutError(`${options.subject ?? path} is busy: ${who} holds its lock.`, [
-        'Wait for that command to finish and try again.',
-        `If no moor process is running, remove the stale lock file ${path}.`,
-      ]);
-    }
-    await new Promise((resolve) => setTimeout(resolve, delay + Math.random() * delay));
-    delay = Math.min(delay * 2, 100);
+    return true;
+  } catch (error) {
+    if (isErrno(error, 'EEXIST')) return false;
+    throw error;
   }
 }
 

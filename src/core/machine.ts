@@ -1,10 +1,14 @@
 /**
  * The Machine record: what moor keeps about one machine in machines/<name>/config.json.
  * Field names follow Docker Machine's config.json (PascalCase) so that `moor inspect --format` templates
- * written for docker-machine keep working. Paths are stored relative to the machine folder, never
- * absolute, so a store can be moved or shared; they are resolved when loaded.
+ * written for docker-machine keep working. The machine's own files (its certificates, a driver's key copy)
+ * are not named by path: they sit in the machine folder under fixed names, or a driver records a bare file
+ * name (SSHKeyPath), so a store can be moved. Files the user brought from elsewhere are recorded with the
+ * absolute path given (CaCertPath and CaPrivateKeyPath for --tls-ca-cert/--tls-ca-key, a driver's
+ * SSHKeySource) and are used from there.
  */
 import { InvalidNameError } from './errors.js';
+import { isObject } from './values.js';
 
 export const CONFIG_VERSION = 1;
 
@@ -135,10 +139,6 @@ export function validateRecord(value: unknown, expectedName: string): string | u
     if (key in auth && typeof auth[key] !== 'string') return `HostOptions.AuthOptions.${key} must be a string`;
   }
   return undefined;
-}
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isStringArray(value: unknown): value is string[] {

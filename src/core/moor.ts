@@ -84,8 +84,8 @@ export class Moor {
     this.self = options.self;
   }
 
-  create(options: Omit<CreateOptions, 'env'>): Promise<MachineRecord> {
-    return createMachine(this.store, { ...options, env: this.env }, this.log);
+  create(options: CreateOptions): Promise<MachineRecord> {
+    return createMachine(this.store, options, this.log);
   }
 
   /** The machines; ACTIVE also marks the machine whose docker context is current (when DOCKER_HOST is not set). */

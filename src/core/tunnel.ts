@@ -12,6 +12,7 @@ import { resolveEngineAccess, type EngineAccess } from './docker/remote.js';
 import { MoorError, messageOf, TimeoutError } from './errors.js';
 import { isErrno } from './fsutil.js';
 import { silentLogger, type Logger } from './log.js';
+import { backoffDelay, formatDuration, sleep } from './wait.js';
 import { connect, HostKeyChangedError, SSHAuthError, type SSHSession, type SSHTarget } from './ssh/index.js';
 
 export interface TunnelOptions {
@@ -56,8 +57,8 @@ export interface Tunnel {
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
-const BACKOFF_BASE_MS = 250;
-const BACKOFF_MAX_MS = 10_000;
+/** The longest pause between reconnection rounds (the first is 250 ms, doubling per failed round). */
+const RECONNECT_MAX_DELAY_MS = 10_000;
 /** Limit for checking whether something listens on an existing socket file. */
 const PROBE_TIMEOUT_MS = 2_000;
 const LOOPBACK = '127.0.0.1';
@@ -217,7 +218,7 @@ class SshTunnel implements Tunnel {
           deadline,
           () =>
             new TimeoutError(
-              `Timed out after ${seconds(timeoutMs)} opening a channel to ${access.description} on ${target.host}:${target.port}.`,
+              `Timed out after ${formatDuration(timeoutMs)} opening a channel to ${access.description} on ${target.host}:${target.port}.`,
             ),
           (late) => late.destroy(),
         );
@@ -241,7 +242,7 @@ class SshTunnel implements Tunnel {
       deadline,
       () =>
         new TimeoutError(
-          `Timed out after ${seconds(timeoutMs)} waiting for the SSH connection to ${target.host}:${target.port} to come back.`,
+          `Timed out after ${formatDuration(timeoutMs)} waiting for the SSH connection to ${target.host}:${target.port} to come back.`,
           ['Check that the host is running and reachable over SSH.'],
         ),
     );
@@ -274,11 +275,11 @@ class SshTunnel implements Tunnel {
     const { log, target, timeoutMs } = this.settings;
     // Both assignments of `reconnecting` below run after an await, so after startReconnecting stored it.
     try {
-      const delay = this.failures === 0 ? 0 : backoff(this.failures);
+      const delay = this.failures === 0 ? 0 : backoffDelay(this.failures, { maxDelayMs: RECONNECT_MAX_DELAY_MS });
       this.failures += 1;
       if (delay > 0) {
         log.debug(`Reconnecting over SSH in ${delay} ms (round ${this.failures})`);
-        await sleep(delay, this.abort.signal);
+        await sleep(delay, this.abort.signal); // an abort (shutdown) rejects: the catch below reports it
       }
       const quiet: Logger = {
         step: (message) => log.debug(message),
@@ -521,31 +522,4 @@ function isFatal(error: unknown): boolean {
     error instanceof SSHAuthError ||
     (error instanceof MoorError && error.code.startsWith('SSH_KEY_'))
   );
-}
-
-/** Exponential backoff with jitter: 125-250 ms, 250-500 ms, ... up to 5-10 s. */
-function backoff(round: number): number {
-  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (round - 1));
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-}
-
-/** Waits `ms`, or less when `signal` aborts (the caller then sees the abort in its next step). */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function seconds(ms: number): string {
-  const value = ms / 1000;
-  return `${Number.isInteger(value) ? value : value.toFixed(1)} s`;
 }

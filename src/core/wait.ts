@@ -99,7 +99,7 @@ export async function waitFor<T>(
       );
     }
     options.onRetry?.(info);
-    await sleep(info.delayMs, options.signal);
+    await sleep(info.delayMs, options.signal, options.abortError);
   }
 }
 

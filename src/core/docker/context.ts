@@ -6,11 +6,12 @@
  *   $DOCKER_CONFIG/config.json "currentContext"
  */
 import { readFileSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { MoorError, messageOf } from '../errors.js';
-import { CERT_FILE_MODE, ensureDir, isErrno, PRIVATE_FILE_MODE, writeFileAtomic } from '../fsutil.js';
+import { CERT_FILE_MODE, ensureDir, isErrno, pathExists, PRIVATE_FILE_MODE, writeFileAtomic } from '../fsutil.js';
+import { isObject } from '../values.js';
 
 export interface ContextEndpoint {
   host: string;
@@ -63,13 +64,7 @@ export class DockerContexts {
   }
 
   async exists(name: string): Promise<boolean> {
-    try {
-      await readFile(join(await this.metaDir(name), 'meta.json'));
-      return true;
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) return false;
-      throw error;
-    }
+    return pathExists(join(await this.metaDir(name), 'meta.json'));
   }
 
   async remove(name: string): Promise<void> {
@@ -108,7 +103,7 @@ export class DockerContexts {
     }
     try {
       const value: unknown = JSON.parse(text);
-      if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+      if (isObject(value)) return value;
       throw new Error('not a JSON object');
     } catch (error) {
       throw new MoorError(`The docker CLI's ${file} cannot be read: ${messageOf(error)}.`, {

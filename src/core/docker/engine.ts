@@ -11,6 +11,8 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { SecureContext } from 'node:tls';
 import { MoorError, messageOf } from '../errors.js';
+import { connectTcp } from '../tcp.js';
+import { httpGet, type HttpAnswer } from './http.js';
 
 export interface EngineTLS {
   ca: string | Buffer;
@@ -101,51 +103,22 @@ async function get(
   deadline: number,
   timeoutMs: number,
 ): Promise<unknown> {
-  const { request } = await import('node:http');
-  return new Promise((resolve, reject) => {
-    const req = request({ ...connection, path, method: 'GET', headers: { Host: 'docker' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        if ((res.statusCode ?? 500) >= 400) {
-          reject(
-            new MoorError(`The engine at ${url} answered ${res.statusCode}: ${body.trim()}`, { code: 'ENGINE_ERROR' }),
-          );
-          return;
-        }
-        try {
-          resolve(JSON.parse(body));
-        } catch {
-          resolve(body);
-        }
-      });
-      res.on('error', reject);
+  let answer: HttpAnswer;
+  try {
+    answer = await httpGet(connection, path, { deadline, timeoutMs });
+  } catch (error) {
+    throw unreachable(url, error);
+  }
+  if (answer.status >= 400) {
+    throw new MoorError(`The engine at ${url} answered ${answer.status}: ${answer.body.trim()}`, {
+      code: 'ENGINE_ERROR',
     });
-    const timer = setTimeout(
-      () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)),
-      Math.max(1, deadline - Date.now()),
-    );
-    req.on('close', () => clearTimeout(timer));
-    req.on('error', (error) => reject(unreachable(url, error)));
-    req.end();
-  });
-}
-
-async function connectTcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
-  const { connect } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host, port });
-    const timer = setTimeout(() => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      resolve(socket);
-    });
-    socket.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
+  }
+  try {
+    return JSON.parse(answer.body);
+  } catch {
+    return answer.body;
+  }
 }
 
 function isIpLiteral(host: string): boolean {

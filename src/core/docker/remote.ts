@@ -7,7 +7,8 @@
  */
 import type { Duplex } from 'node:stream';
 import { MoorError, messageOf } from '../errors.js';
-import { shellQuote } from '../ssh/quote.js';
+import { shellQuote, SUDO } from '../ssh/quote.js';
+import { httpOverStream } from './http.js';
 import type { SSHSession } from '../ssh/types.js';
 
 export const DEFAULT_ENGINE_SOCKET = '/var/run/docker.sock';
@@ -100,7 +101,7 @@ export function diagnosisScript(socket: string): string {
     `if [ -S ${s} ]; then echo socket=yes; if [ -r ${s} ] && [ -w ${s} ]; then echo access=yes; fi; fi`,
     'r="${XDG_RUNTIME_DIR:-/run/user/$uid}/docker.sock"; if [ -S "$r" ]; then echo "rootless=$r"; fi',
     'if command -v docker >/dev/null 2>&1; then echo cli=yes; fi',
-    'if [ "$uid" != 0 ] && sudo -n true >/dev/null 2>&1; then echo sudo=yes; fi',
+    `if [ "$uid" != 0 ] && ${SUDO} true >/dev/null 2>&1; then echo sudo=yes; fi`,
     'true',
   ].join('\n');
 }
@@ -130,7 +131,7 @@ export function chooseEngineRoute(
 ): EngineRoute {
   const { socket, where } = context;
   const dialStdio = (sudo: boolean) =>
-    `${sudo ? 'sudo -n ' : ''}docker${socket === DEFAULT_ENGINE_SOCKET ? '' : ` -H ${shellQuote(`unix://${socket}`)}`} system dial-stdio`;
+    `${sudo ? `${SUDO} ` : ''}docker${socket === DEFAULT_ENGINE_SOCKET ? '' : ` -H ${shellQuote(`unix://${socket}`)}`} system dial-stdio`;
   if (facts.socketExists && facts.socketAccess) {
     // The user may open it, so sshd refused the forward (AllowStreamLocalForwarding no, say).
     if (facts.dockerCli) return { kind: 'exec', command: dialStdio(false) };
@@ -166,35 +167,4 @@ export function chooseEngineRoute(
       ],
     },
   );
-}
-
-/** A GET on the engine's API over a stream (an SSH channel); resolves with the body. */
-export async function httpOverStream(stream: Duplex, path: string): Promise<string> {
-  const { request } = await import('node:http');
-  // http calls these socket methods; an SSH channel does not have them.
-  const socketLike = stream as Duplex & { setTimeout?: unknown; setNoDelay?: unknown; setKeepAlive?: unknown };
-  socketLike.setTimeout ??= () => stream;
-  socketLike.setNoDelay ??= () => stream;
-  socketLike.setKeepAlive ??= () => stream;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { path, method: 'GET', headers: { Host: 'docker' }, createConnection: () => stream as never },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          stream.destroy();
-          const body = Buffer.concat(chunks).toString('utf8');
-          if ((res.statusCode ?? 500) >= 400) reject(new Error(`${path} answered ${res.statusCode}: ${body.trim()}`));
-          else resolve(body);
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', (error) => {
-      stream.destroy();
-      reject(error);
-    });
-    req.end();
-  });
 }

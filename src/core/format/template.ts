@@ -6,6 +6,7 @@
  * "Template error:".
  */
 import { UsageError } from '../errors.js';
+import { isDigit, isObject } from '../values.js';
 
 export interface CompiledTemplate {
   readonly source: string;
@@ -72,10 +73,6 @@ function isSpace(ch: string | undefined): boolean {
 
 function isIdentifierStart(ch: string | undefined): boolean {
   return ch !== undefined && /[A-Za-z_]/.test(ch);
-}
-
-function isDigit(ch: string | undefined): boolean {
-  return ch !== undefined && ch >= '0' && ch <= '9';
 }
 
 /** Like the docker CLI: a `\t` or `\n` typed as two characters in the text between actions is a tab or newline. */
@@ -546,10 +543,6 @@ function describeOperand(operand: Operand): string {
   }
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function hasField(object: object, name: string): boolean {
   for (let current: object | null = object; current && current !== Object.prototype;) {
     if (Object.hasOwn(current, name)) return true;
@@ -560,7 +553,7 @@ function hasField(object: object, name: string): boolean {
 
 function getField(value: unknown, name: string): unknown {
   if (value === null || value === undefined) return undefined;
-  if (!isPlainObject(value)) {
+  if (!isObject(value)) {
     throw templateError(`cannot read field "${name}" of ${describeValue(value)}: only objects have fields`);
   }
   if (!hasField(value, name)) {
@@ -587,7 +580,7 @@ function rangeItems(value: unknown): unknown[] {
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0) {
     return Array.from({ length: value }, (_, index) => index);
   }
-  if (isPlainObject(value)) {
+  if (isObject(value)) {
     return Object.keys(value)
       .sort()
       .map((key) => value[key]);
@@ -685,7 +678,7 @@ function indexValue(collection: unknown, key: unknown): unknown {
     if (key < 0 || key >= items.length) throw templateError(`index out of range: ${key}`);
     return items[key];
   }
-  if (isPlainObject(collection)) {
+  if (isObject(collection)) {
     if (typeof key !== 'string') throw templateError(`cannot index an object with ${String(key)}: use a string key`);
     return Object.hasOwn(collection, key) ? collection[key] : undefined;
   }
@@ -724,7 +717,7 @@ const FUNCTIONS: Record<string, TemplateFunction> = {
       if (value === null || value === undefined) return 0;
       if (typeof value === 'string') return Buffer.byteLength(value);
       if (Array.isArray(value)) return value.length;
-      if (isPlainObject(value)) return Object.keys(value).length;
+      if (isObject(value)) return Object.keys(value).length;
       throw templateError(`len of ${describeValue(value)}`);
     },
   },

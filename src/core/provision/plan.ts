@@ -7,7 +7,7 @@
  */
 import { UsageError } from '../errors.js';
 import { assertValidName, transportOf, validateEngineOptions, type EngineOptions } from '../machine.js';
-import { shellQuote } from '../ssh/quote.js';
+import { shellQuote, sudoPrefix } from '../ssh/quote.js';
 import { buildEngineConfig, systemdEnvAssignment, systemdExecArg } from './daemon-config.js';
 import { FAMILIES, UnsupportedOsError, type Family, type OsRelease } from './os.js';
 import { renderScript } from './render.js';
@@ -87,7 +87,7 @@ export function buildProvisionPlan(input: ProvisionInput): ProvisionPlan {
     ...config.env.map(([name, value]) => `export ${name}=${shellQuote(value)}`),
   ].join('\n');
 
-  const common = { sudo: input.sshUser === 'root' ? '' : 'sudo -n', root: input.fsRoot ?? '' };
+  const common = { sudo: sudoPrefix(input.sshUser).trimEnd(), root: input.fsRoot ?? '' };
   const install = renderScript('install-docker.sh', {
     ...common,
     method: input.installMethod,

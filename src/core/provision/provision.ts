@@ -9,10 +9,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Driver } from '../driver.js';
 import { engineTLSFrom, engineVersion } from '../docker/engine.js';
-import { DEFAULT_ENGINE_SOCKET, httpOverStream } from '../docker/remote.js';
-import { shellQuote } from '../ssh/quote.js';
+import { httpOverStream } from '../docker/http.js';
+import { DEFAULT_ENGINE_SOCKET } from '../docker/remote.js';
+import { shellQuote, SUDO } from '../ssh/quote.js';
 import { MoorError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
+import { notYet, waitFor } from '../wait.js';
 import { installMethodOf, type MachineRecord, transportOf } from '../machine.js';
 import type { SSHSession } from '../ssh/types.js';
 import { REMOTE_CERT_PATHS } from './daemon-config.js';
@@ -191,7 +193,7 @@ export async function upgradeEngine(
 }
 
 async function checkSudo(session: SSHSession, user: string, machine: string): Promise<void> {
-  const result = await session.exec('sudo -n true');
+  const result = await session.exec(`${SUDO} true`);
   if (result.code !== 0) {
     throw new MoorError(
       `User "${user}" cannot run sudo without a password on "${machine}": moor needs root or passwordless sudo to install and configure Docker. Nothing was changed.`,
@@ -224,7 +226,7 @@ async function uploadCertificates(
   const contents = await Promise.all(files.map((file) => readFile(join(machineDir, file.local))));
   const localHash = createHash('sha256').update(Buffer.concat(contents)).digest('hex');
   const paths = files.map((file) => file.remote).join(' ');
-  const remote = await session.exec(`${sudo ? 'sudo -n ' : ''}cat ${paths} 2>/dev/null | sha256sum`);
+  const remote = await session.exec(`${sudo ? `${SUDO} ` : ''}cat ${paths} 2>/dev/null | sha256sum`);
   if (remote.code === 0 && remote.stdout.trim().split(/\s+/)[0] === localHash) return false;
   log.step('Copying the engine certificates to /etc/docker');
   await Promise.all(files.map((file, index) => session.upload(file.remote, contents[index]!, file.mode, { sudo })));
@@ -322,6 +324,9 @@ async function waitForEngine(
   return version;
 }
 
+/** Pauses between readiness checks: 200 ms doubling up to 2 s. */
+const READY_BACKOFF = { initialDelayMs: 200, maxDelayMs: 2_000, jitter: false } as const;
+
 /** The engine's API on its own socket, through the SSH connection: /_ping, then /version. */
 async function waitForLocalEngine(
   session: SSHSession,
@@ -330,11 +335,9 @@ async function waitForLocalEngine(
   machine: string,
   socket = DEFAULT_ENGINE_SOCKET,
 ): Promise<string> {
-  let lastError: unknown;
-  let delay = 200;
   const host = socket === DEFAULT_ENGINE_SOCKET ? '' : `-H ${shellQuote(`unix://${socket}`)} `;
-  while (Date.now() < deadline) {
-    try {
+  return waitFor(
+    async () => {
       if (!sudo) {
         await httpOverStream(await session.forwardToUnixSocket(socket), '/_ping');
         const body = await httpOverStream(await session.forwardToUnixSocket(socket), '/version');
@@ -343,41 +346,46 @@ async function waitForLocalEngine(
       // A user outside the docker group cannot open the socket itself: ask through sudo.
       const result = await session.exec(`${sudo}docker ${host}version --format '{{.Server.Version}}'`);
       if (result.code === 0 && result.stdout.trim() !== '') return result.stdout.trim();
-      lastError = new Error(result.stderr.trim() || `docker version exited ${result.code}`);
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    delay = Math.min(delay * 2, 2_000);
-  }
-  throw new MoorError(`The Docker engine on "${machine}" did not answer on ${socket}: ${messageOf(lastError)}`, {
-    code: 'ENGINE_NOT_READY',
-    suggestions: [`Look at the engine's log on the host: moor ssh ${machine} -- journalctl -u docker --no-pager -n 50`],
-  });
+      return notYet(new Error(result.stderr.trim() || `docker version exited ${result.code}`));
+    },
+    {
+      what: `the Docker engine on "${machine}"`,
+      timeoutMs: deadline - Date.now(),
+      ...READY_BACKOFF,
+      retryIf: () => true,
+      onTimeout: ({ reason }) => {
+        throw new MoorError(`The Docker engine on "${machine}" did not answer on ${socket}: ${messageOf(reason)}`, {
+          code: 'ENGINE_NOT_READY',
+          suggestions: [
+            `Look at the engine's log on the host: moor ssh ${machine} -- journalctl -u docker --no-pager -n 50`,
+          ],
+        });
+      },
+    },
+  );
 }
 
 /** The TLS endpoint from this machine, with the client certificate: what `docker` will use. */
 async function waitForTlsEngine(url: string, machineDir: string, deadline: number, machine: string): Promise<void> {
-  let lastError: unknown;
-  let delay = 200;
-  while (Date.now() < deadline) {
-    try {
-      await engineVersion(url, engineTLSFrom(machineDir), Math.max(1_000, Math.min(10_000, deadline - Date.now())));
-      return;
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    delay = Math.min(delay * 2, 2_000);
-  }
-  throw new MoorError(
-    `The Docker engine of "${machine}" runs, but ${url} does not answer over TLS: ${messageOf(lastError)}`,
+  await waitFor(
+    () => engineVersion(url, engineTLSFrom(machineDir), Math.max(1_000, Math.min(10_000, deadline - Date.now()))),
     {
-      code: 'TLS_CHECK_FAILED',
-      suggestions: [
-        `Check that the port is open in the host's firewall or security group.`,
-        `If the certificates are the problem, run "moor regenerate-certs ${machine}".`,
-      ],
+      what: `the Docker engine at ${url}`,
+      timeoutMs: deadline - Date.now(),
+      ...READY_BACKOFF,
+      retryIf: () => true,
+      onTimeout: ({ reason }) => {
+        throw new MoorError(
+          `The Docker engine of "${machine}" runs, but ${url} does not answer over TLS: ${messageOf(reason)}`,
+          {
+            code: 'TLS_CHECK_FAILED',
+            suggestions: [
+              `Check that the port is open in the host's firewall or security group.`,
+              `If the certificates are the problem, run "moor regenerate-certs ${machine}".`,
+            ],
+          },
+        );
+      },
     },
   );
 }

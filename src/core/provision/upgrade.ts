@@ -9,6 +9,7 @@
  */
 import type { Family, OsRelease } from './os.js';
 import { isEnterpriseLinux, type InstallMethod, validateHostInput, validateInstallOptions } from './plan.js';
+import { sudoPrefix } from '../ssh/quote.js';
 import { renderScript } from './render.js';
 
 export interface UpgradeInput {
@@ -30,7 +31,7 @@ export function buildUpgradeScript(input: UpgradeInput): string {
   validateInput(input);
   const { family, installMethod } = input;
   return renderScript('upgrade-docker.sh', {
-    sudo: input.sshUser === 'root' ? '' : 'sudo -n',
+    sudo: sudoPrefix(input.sshUser).trimEnd(), // the template puts the space
     root: input.fsRoot ?? '',
     method: installMethod,
     family: family ?? 'unknown',

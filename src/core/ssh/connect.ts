@@ -2,6 +2,7 @@
 import type { Client, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
 import { MoorError, TimeoutError } from '../errors.js';
 import { silentLogger } from '../log.js';
+import { formatDuration, notYet, waitFor } from '../wait.js';
 import {
   address,
   describeConnectError,
@@ -23,8 +24,6 @@ const KEEPALIVE_COUNT_MAX = 4;
 /** One attempt's limit for TCP connect + handshake + authentication (a silently dropped SYN waits this long). */
 const ATTEMPT_TIMEOUT_MAX_MS = 30_000;
 const ATTEMPT_TIMEOUT_MIN_MS = 1_000;
-const BACKOFF_BASE_MS = 250;
-const BACKOFF_MAX_MS = 5_000;
 
 /** Host key algorithms in ssh2's order of preference, without the SHA-1 "ssh-dss". */
 const HOST_KEY_ALGORITHMS: ServerHostKeyAlgorithm[] = [
@@ -39,8 +38,8 @@ const HOST_KEY_ALGORITHMS: ServerHostKeyAlgorithm[] = [
 
 /**
  * Connects to `target`, waiting until SSH answers: refused, unreachable, reset and timed-out attempts
- * are retried with exponential backoff and jitter until `timeoutMs`, then a TimeoutError carries the last
- * error. Host key mismatches and authentication failures fail at once.
+ * are retried (waitFor: backoff with jitter, 250 ms doubling up to 5 s) until `timeoutMs`, then a
+ * TimeoutError carries the last error. Host key mismatches and authentication failures fail at once.
  */
 export async function connect(target: SSHTarget, options: ConnectOptions = {}): Promise<SSHSession> {
   const log = options.log ?? silentLogger;
@@ -56,53 +55,54 @@ export async function connect(target: SSHTarget, options: ConnectOptions = {}): 
   const ssh2 = await loadSsh2();
   const deadline = Date.now() + timeoutMs;
   log.step(`Waiting for SSH on ${where} (${target.user})...`);
-  for (let attempt = 1; ; attempt += 1) {
-    throwIfAborted(options.signal, target);
-    const remaining = deadline - Date.now();
-    const config: ConnectConfig = {
-      host: target.host,
-      port: target.port,
-      username: target.user,
-      ...(privateKey ? { privateKey } : { agent: target.agent! }),
-      readyTimeout: Math.min(ATTEMPT_TIMEOUT_MAX_MS, Math.max(ATTEMPT_TIMEOUT_MIN_MS, remaining)),
-      keepaliveInterval: options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_MS,
-      keepaliveCountMax: KEEPALIVE_COUNT_MAX,
-      ...(pin?.kind === 'key' ? { algorithms: { serverHostKey: preferring(pin.type) } } : {}),
-    };
-    try {
-      const session = await attemptOnce(
-        new ssh2.Client(),
-        config,
-        target,
-        pin,
-        options.signal,
-        (client, hostKey) =>
-          new Ssh2Session(client, hostKey, target, { maxChannels: options.maxChannels ?? DEFAULT_MAX_CHANNELS, log }),
-      );
-      if (attempt > 1) log.debug(`SSH on ${where} answered after ${attempt} attempts`);
-      return session;
-    } catch (error) {
-      if (error instanceof MoorError) throw error;
-      const cause = error as Ssh2Error;
-      if (!isTransient(cause)) throw classify(cause, target);
-      const left = deadline - Date.now();
-      if (left <= 0) {
+  const openSession = (client: Client, hostKey: string) =>
+    new Ssh2Session(client, hostKey, target, { maxChannels: options.maxChannels ?? DEFAULT_MAX_CHANNELS, log });
+  return waitFor(
+    async (attempt) => {
+      const config: ConnectConfig = {
+        host: target.host,
+        port: target.port,
+        username: target.user,
+        ...(privateKey ? { privateKey } : { agent: target.agent! }),
+        readyTimeout: Math.min(ATTEMPT_TIMEOUT_MAX_MS, Math.max(ATTEMPT_TIMEOUT_MIN_MS, deadline - Date.now())),
+        keepaliveInterval: options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_MS,
+        keepaliveCountMax: KEEPALIVE_COUNT_MAX,
+        ...(pin?.kind === 'key' ? { algorithms: { serverHostKey: preferring(pin.type) } } : {}),
+      };
+      try {
+        const session = await attemptOnce(new ssh2.Client(), config, target, pin, options.signal, openSession);
+        if (attempt > 1) log.debug(`SSH on ${where} answered after ${attempt} attempts`);
+        return session;
+      } catch (error) {
+        if (error instanceof MoorError) throw error;
+        const cause = error as Ssh2Error;
+        if (!isTransient(cause)) throw classify(cause, target);
+        return notYet(cause);
+      }
+    },
+    {
+      what: `SSH on ${where}`,
+      timeoutMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+      abortError: (signal) => abortError(signal, target),
+      onRetry: ({ attempt, delayMs, reason }) =>
+        log.debug(
+          `SSH not ready (${describeConnectError(reason as Ssh2Error, target)}); attempt ${attempt}, next in ${delayMs} ms`,
+        ),
+      onTimeout: ({ reason }) => {
         const timeout = new TimeoutError(
-          `Timed out after ${formatSeconds(timeoutMs)} waiting for SSH on ${where} (user ${target.user}): ` +
-            `${describeConnectError(cause, target)}.`,
+          `Timed out after ${formatDuration(timeoutMs)} waiting for SSH on ${where} (user ${target.user}): ` +
+            `${describeConnectError(reason as Ssh2Error, target)}.`,
           [
             'Check that the host is running and that sshd listens on that address and port.',
             `Check that port ${target.port} is open from this machine (firewall, security group).`,
           ],
         );
-        timeout.cause = cause;
+        timeout.cause = reason;
         throw timeout;
-      }
-      const wait = Math.min(backoff(attempt), left);
-      log.debug(`SSH not ready (${describeConnectError(cause, target)}); attempt ${attempt}, next in ${wait} ms`);
-      await sleep(wait, options.signal, target);
-    }
-  }
+      },
+    },
+  );
 }
 
 /**
@@ -208,39 +208,9 @@ function preferring(type: string): ServerHostKeyAlgorithm[] {
   return [...known, ...HOST_KEY_ALGORITHMS.filter((algorithm) => !known.includes(algorithm))];
 }
 
-/** Exponential backoff with jitter: 125-250 ms, 250-500 ms, ... up to 2.5-5 s. */
-function backoff(attempt: number): number {
-  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined, target: SSHTarget): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError(signal, target));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortError(signal, target));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function throwIfAborted(signal: AbortSignal | undefined, target: SSHTarget): void {
-  if (signal?.aborted) throw abortError(signal, target);
-}
-
 function abortError(signal: AbortSignal | undefined, target: SSHTarget): MoorError {
   return new MoorError(`Cancelled while connecting over SSH to ${address(target)}.`, {
     code: 'ABORTED',
     cause: signal?.reason,
   });
-}
-
-function formatSeconds(ms: number): string {
-  const seconds = ms / 1000;
-  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
 }

@@ -5,6 +5,7 @@ import { basename, join } from 'node:path';
 import { MoorError } from '../errors.js';
 import { ensureDir, isErrno, PRIVATE_FILE_MODE, writeFileAtomic } from '../fsutil.js';
 import { loadSsh2 } from './load.js';
+import { abbreviate } from '../values.js';
 
 const PUBLIC_FILE_MODE = 0o644;
 
@@ -41,7 +42,7 @@ export function parsePublicKeyLine(line: string): { type: string; blob: Buffer }
   const blob = data && /^[A-Za-z0-9+/]+={0,2}$/.test(data) ? Buffer.from(data, 'base64') : undefined;
   if (!type || !blob || keyType(blob) !== type) {
     throw new MoorError(
-      `"${abbreviate(line)}" is not an SSH public key: expected "ssh-ed25519 AAAA..." or a "SHA256:..." fingerprint.`,
+      `"${abbreviate(line, 40)}" is not an SSH public key: expected "ssh-ed25519 AAAA..." or a "SHA256:..." fingerprint.`,
       { code: 'SSH_BAD_HOST_KEY' },
     );
   }
@@ -142,8 +143,4 @@ export async function readPrivateKey(path: string): Promise<Buffer> {
     });
   }
   return data;
-}
-
-function abbreviate(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }

@@ -17,7 +17,10 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-/** What to put before a command that needs root: nothing for root itself, `sudo -n ` (never prompt) for others. */
+/** sudo as moor runs it: -n fails at once where sudo would ask for a password, which moor never types. */
+export const SUDO = 'sudo -n';
+
+/** What to put before a command that needs root: nothing for root itself, `sudo -n ` for others. */
 export function sudoPrefix(user: string): string {
-  return user === 'root' ? '' : 'sudo -n ';
+  return user === 'root' ? '' : `${SUDO} `;
 }

@@ -8,6 +8,7 @@ import { address } from './errors.js';
 import { Limiter } from './limiter.js';
 import { shellQuote, sudoPrefix } from './quote.js';
 import type { ExecOptions, ExecResult, ShellOptions, SSHSession, SSHTarget } from './types.js';
+import { abbreviate } from '../values.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const CLOSE_GRACE_MS = 2_000;
@@ -239,7 +240,7 @@ export class Ssh2Session implements SSHSession {
           channel.on('close', () => {
             if (callbackError !== undefined) return reject(callbackError);
             const result = status();
-            if (!result) return reject(this.lost() ?? this.noExitStatus(`"${abbreviate(command)}"`));
+            if (!result) return reject(this.lost() ?? this.noExitStatus(`"${abbreviate(command, 60)}"`));
             resolve({
               ...result,
               stdout: Buffer.concat(stdout).toString('utf8'),
@@ -314,9 +315,4 @@ function envPrefix(env: Record<string, string> | undefined): string {
     return `${name}=${shellQuote(value)}`;
   });
   return assignments.length ? `export ${assignments.join(' ')}; ` : '';
-}
-
-function abbreviate(text: string): string {
-  const line = text.split('\n', 1)[0] ?? '';
-  return line.length > 60 || line !== text ? `${line.slice(0, 57)}...` : line;
 }
