@@ -33,7 +33,13 @@ export default class Ls extends BaseCommand<typeof Ls> {
       multipleNonGreedy: true,
     }),
     quiet: Flags.boolean({ char: 'q', description: 'Print machine names only' }),
-    timeout: Flags.integer({ char: 't', description: "Seconds to wait for each machine's state", default: 10, min: 1 }),
+    timeout: Flags.integer({
+      char: 't',
+      description: "Seconds to wait for each machine's state",
+      default: 10,
+      min: 1,
+      env: 'MOOR_LS_TIMEOUT',
+    }),
     format: Flags.string({
       char: 'f',
       description: 'Go template, e.g. "table {{.Name}}\\t{{.State}}"',

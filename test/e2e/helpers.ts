@@ -43,6 +43,9 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
     if (value !== undefined && !SCRUBBED.test(key)) env[key] = value;
   }
   env['SHELL'] = '/bin/bash';
+  // ls gives each machine 10 s by default; a loaded CI machine can take longer just to load a driver's SDK.
+  // Tests assert states, not speed: a test of the time-out itself passes --timeout or its own value.
+  env['MOOR_LS_TIMEOUT'] = '90';
   for (const [key, value] of Object.entries(extra)) {
     if (value === undefined) delete env[key];
     else env[key] = value;
