@@ -271,7 +271,7 @@ function toEc2Error(action: string, error: unknown, target?: Target): MoorError 
     if (isUnparsable(error)) {
       const status = $metadataOf(error)?.httpStatusCode;
       return new Ec2EndpointError(
-        `EC2 ${action}: the answer of ${where}${status ? ` (HTTP ${status})` : ''} is not the EC2 API's (${abbreviate(error.message)}).`,
+        `EC2 ${action}: the answer of ${where}${status ? ` (HTTP ${status})` : ''} is not the EC2 API's (${abbreviate(error.message.split(/\.?\s*Deserialization error/)[0] ?? '')}).`,
         { timeout: false, suggestions: endpointSuggestions(target).slice(0, 2), cause: error },
       );
     }
@@ -330,13 +330,36 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
    */
   const call = async <T>(action: string, fn: (send: Send) => Promise<T>): Promise<T> => {
     const controller = new AbortController();
-    const send = ((command: Parameters<Send>[0]) =>
-      client.send(command as never, { abortSignal: controller.signal })) as unknown as Send;
+    // The last answer of the endpoint that failed an attempt (a 500, throttling): when the budget ends in the
+    // pause before the next attempt, that answer is the error to report, not a time-out.
+    let lastAnswer: unknown;
+    let attempts = 0;
+    const send = ((command: Parameters<Send>[0]) => {
+      command.middlewareStack.add(
+        (next) => async (args) => {
+          attempts += 1;
+          try {
+            return await next(args);
+          } catch (error) {
+            const metadata = $metadataOf(error);
+            if (metadata?.httpStatusCode) {
+              metadata.attempts ??= attempts;
+              lastAnswer = error;
+            }
+            throw error;
+          }
+        },
+        { step: 'deserialize', priority: 'high' },
+      );
+      return client.send(command as never, { abortSignal: controller.signal });
+    }) as unknown as Send;
     let timer: NodeJS.Timeout | undefined;
     const budget = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
         controller.abort();
-        reject(Object.assign(new Error(`no answer within ${http.callTimeoutMs} ms`), { name: 'TimeoutError' }));
+        reject(
+          lastAnswer ?? Object.assign(new Error(`no answer within ${http.callTimeoutMs} ms`), { name: 'TimeoutError' }),
+        );
       }, http.callTimeoutMs);
     });
     try {
