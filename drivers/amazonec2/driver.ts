@@ -23,7 +23,7 @@ import {
 } from '../api.js';
 import { type ClientEntry, clientFor } from './client-cache.js';
 import type { Ec2Api, Ec2Instance, Ec2Subnet, IngressRule, Tag } from './ec2-api.js';
-import { hasAwsCode } from './ec2-api.js';
+import { Ec2EndpointError, hasAwsCode } from './ec2-api.js';
 import { settingsFromFlags } from './flags.js';
 import { httpTiming } from './timing.js';
 import { waitUntilReachable, waitUntilTerminated } from './instance-waits.js';
@@ -290,7 +290,13 @@ export class AmazonEc2Driver extends BaseDriver {
   private async rollback(api: Ec2Api, created: Created[], cause: unknown): Promise<MoorError> {
     const removed: string[] = [];
     const left: string[] = [];
+    let silent: string | undefined;
     for (const resource of [...created].reverse()) {
+      // An endpoint that did not answer one call will not answer the next: no point in waiting again.
+      if (silent) {
+        left.push(`${resource.kind} ${resource.id} (not tried: ${silent})`);
+        continue;
+      }
       try {
         if (resource.kind === 'instance') {
           if (resource.spotRequestId) await api.cancelSpotRequest(resource.spotRequestId);
@@ -309,6 +315,7 @@ export class AmazonEc2Driver extends BaseDriver {
         this.context.log.info(`Rolled back: removed ${removed.at(-1)}`);
       } catch (error) {
         left.push(`${resource.kind} ${resource.id} (${messageOf(error)})`);
+        if (error instanceof Ec2EndpointError) silent = 'the endpoint failed the previous call';
       }
     }
     // The record must not claim what was removed.

@@ -1222,6 +1222,29 @@ describe('amazonec2 against an endpoint that fails (every call bounded)', () => 
     assert.match(error.suggestions.join('\n'), /--amazonec2-retries/);
   });
 
+  it('a create whose endpoint stalls at RunInstances: one rollback call waits, the rest are listed as not tried', async () => {
+    Object.assign(ec2Timing, { connectTimeoutMs: 50, requestTimeoutMs: 50, callTimeoutMs: 200 });
+    const script = ec2Script([
+      describeVpcs,
+      describeSubnets,
+      describeImages,
+      importKeyPair,
+      noSecurityGroup,
+      { action: 'CreateSecurityGroup', reply: { groupId: 'sg-new' } },
+      { action: 'AuthorizeSecurityGroupIngress', reply: { return: true } },
+      { action: 'RunInstances', stall: true, repeat: true },
+      { action: 'DeleteSecurityGroup', stall: true, repeat: true },
+    ]);
+    const error = await rejection(createFully(await newDriver()));
+    script.assertDone();
+    assert.equal(error.exitCode, 7);
+    assert.match(error.message, /^EC2 RunInstances got no answer from https:\/\/ec2\.us-east-1\.amazonaws\.com/);
+    assert.match(
+      error.message,
+      /Rollback failed, left behind in us-east-1: security-group sg-new \(EC2 DeleteSecurityGroup got no answer .*\); key-pair moor-web-[0-9a-f]{8} \(not tried: the endpoint failed the previous call\)\.$/,
+    );
+  });
+
   it('rm that fails at the first call: everything is listed as left, with the aws commands', async () => {
     const throttled: Step = {
       action: 'TerminateInstances',
