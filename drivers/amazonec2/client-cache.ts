@@ -14,7 +14,13 @@ export interface ClientEntry {
 const clients = new Map<string, ClientEntry>();
 
 export function clientFor(options: Ec2ClientOptions): ClientEntry {
-  const key = JSON.stringify([options.region, options.endpoint, options.profile, options.credentials?.accessKeyId]);
+  const key = JSON.stringify([
+    options.region,
+    options.endpoint,
+    options.profile,
+    options.credentials?.accessKeyId,
+    options.http,
+  ]);
   let entry = clients.get(key);
   if (!entry) {
     const api = import('./ec2-api.js').then(({ createEc2Api }) =>

@@ -23,8 +23,9 @@ import {
 } from '../api.js';
 import { type ClientEntry, clientFor } from './client-cache.js';
 import type { Ec2Api, Ec2Instance, Ec2Subnet, IngressRule, Tag } from './ec2-api.js';
-import { hasAwsCode } from './ec2-api.js';
+import { Ec2EndpointError, hasAwsCode } from './ec2-api.js';
 import { settingsFromFlags } from './flags.js';
+import { httpTiming } from './timing.js';
 import { waitUntilReachable, waitUntilTerminated } from './instance-waits.js';
 import {
   type CreateConfig,
@@ -79,6 +80,7 @@ export class AmazonEc2Driver extends BaseDriver {
     return clientFor({
       region: this.state.Region,
       maxAttempts: this.state.Retries,
+      http: httpTiming(this.context.env),
       ...(this.state.Endpoint ? { endpoint: this.state.Endpoint } : {}),
       ...(this.state.Profile ? { profile: this.state.Profile } : {}),
       ...(this.config?.credentials ? { credentials: this.config.credentials } : {}),
@@ -288,7 +290,13 @@ export class AmazonEc2Driver extends BaseDriver {
   private async rollback(api: Ec2Api, created: Created[], cause: unknown): Promise<MoorError> {
     const removed: string[] = [];
     const left: string[] = [];
+    let silent: string | undefined;
     for (const resource of [...created].reverse()) {
+      // An endpoint that did not answer one call will not answer the next: no point in waiting again.
+      if (silent) {
+        left.push(`${resource.kind} ${resource.id} (not tried: ${silent})`);
+        continue;
+      }
       try {
         if (resource.kind === 'instance') {
           if (resource.spotRequestId) await api.cancelSpotRequest(resource.spotRequestId);
@@ -307,6 +315,7 @@ export class AmazonEc2Driver extends BaseDriver {
         this.context.log.info(`Rolled back: removed ${removed.at(-1)}`);
       } catch (error) {
         left.push(`${resource.kind} ${resource.id} (${messageOf(error)})`);
+        if (error instanceof Ec2EndpointError) silent = 'the endpoint failed the previous call';
       }
     }
     // The record must not claim what was removed.
@@ -344,38 +353,93 @@ export class AmazonEc2Driver extends BaseDriver {
     if (instance.privateIp) this.state.PrivateIPAddress = instance.privateIp;
   }
 
+  /**
+   * Terminates the instance (and cancels its spot request), deletes moor's key pair and moor's security
+   * groups that no other instance uses. A failure (the endpoint not answering, say) ends it at once, every
+   * call being bounded, with an error that lists what is left and the aws commands that remove it.
+   */
   override async remove(): Promise<void> {
-    const api = await this.api();
-    const id = this.state.InstanceId;
-    if (id) {
-      if (this.state.SpotRequestId) {
-        await ignoring(['InvalidSpotInstanceRequestID.NotFound'], () =>
-          api.cancelSpotRequest(this.state.SpotRequestId!),
-        );
+    const left = this.resourcesToRemove();
+    try {
+      const api = await this.api();
+      const id = this.state.InstanceId;
+      if (id) {
+        if (this.state.SpotRequestId) {
+          await ignoring(['InvalidSpotInstanceRequestID.NotFound'], () =>
+            api.cancelSpotRequest(this.state.SpotRequestId!),
+          );
+        }
+        this.context.log.step(`Terminating instance ${id}`);
+        const exists = await ignoring(['InvalidInstanceID.NotFound'], async () => {
+          await api.terminateInstance(id);
+          return true;
+        });
+        if (exists) await waitUntilTerminated(api, id);
+        left.shift();
       }
-      this.context.log.step(`Terminating instance ${id}`);
-      const exists = await ignoring(['InvalidInstanceID.NotFound'], async () => {
-        await api.terminateInstance(id);
-        return true;
-      });
-      if (exists) await waitUntilTerminated(api, id);
+      if (this.state.KeyPairName && !this.state.KeyPairUserSupplied) {
+        this.context.log.step(`Deleting key pair ${this.state.KeyPairName}`);
+        await ignoring(['InvalidKeyPair.NotFound'], () => api.deleteKeyPair(this.state.KeyPairName!));
+        left.shift();
+      }
+      for (const groupId of this.state.MoorSecurityGroupIds) {
+        try {
+          await api.deleteSecurityGroup(groupId);
+          this.context.log.step(`Deleted security group ${groupId}`);
+        } catch (error) {
+          if (hasAwsCode(error, 'DependencyViolation')) {
+            this.context.log.info(`Security group ${groupId} is still used by other instances: kept.`);
+          } else if (!hasAwsCode(error, 'InvalidGroup.NotFound')) {
+            throw error;
+          }
+        }
+        left.shift();
+      }
+    } catch (error) {
+      throw this.leftBehind(error, left);
     }
-    if (this.state.KeyPairName && !this.state.KeyPairUserSupplied) {
-      this.context.log.step(`Deleting key pair ${this.state.KeyPairName}`);
-      await ignoring(['InvalidKeyPair.NotFound'], () => api.deleteKeyPair(this.state.KeyPairName!));
+  }
+
+  /** What remove() deletes, in its order, each with the aws command that deletes it. */
+  private resourcesToRemove(): { what: string; command: string }[] {
+    const aws = (command: string) =>
+      `aws ec2 ${command} --region ${this.state.Region}${this.state.Endpoint ? ` --endpoint-url ${this.state.Endpoint}` : ''}${this.state.Profile ? ` --profile ${this.state.Profile}` : ''}`;
+    const resources: { what: string; command: string }[] = [];
+    const { InstanceId: id, SpotRequestId: spot, KeyPairName: keyPair } = this.state;
+    if (id) {
+      resources.push({
+        what: `instance ${id}${spot ? ` (spot request ${spot})` : ''}`,
+        command: `${spot ? `${aws(`cancel-spot-instance-requests --spot-instance-request-ids ${spot}`)} && ` : ''}${aws(`terminate-instances --instance-ids ${id}`)}`,
+      });
+    }
+    if (keyPair && !this.state.KeyPairUserSupplied) {
+      resources.push({ what: `key pair ${keyPair}`, command: aws(`delete-key-pair --key-name ${keyPair}`) });
     }
     for (const groupId of this.state.MoorSecurityGroupIds) {
-      try {
-        await api.deleteSecurityGroup(groupId);
-        this.context.log.step(`Deleted security group ${groupId}`);
-      } catch (error) {
-        if (hasAwsCode(error, 'DependencyViolation')) {
-          this.context.log.info(`Security group ${groupId} is still used by other instances: kept.`);
-        } else if (!hasAwsCode(error, 'InvalidGroup.NotFound')) {
-          throw error;
-        }
-      }
+      resources.push({
+        what: `security group ${groupId} (unless another instance uses it)`,
+        command: aws(`delete-security-group --group-id ${groupId}`),
+      });
     }
+    return resources;
+  }
+
+  /** The error of a remove() that stopped: its cause, what is left in EC2 and how to remove it by hand. */
+  private leftBehind(cause: unknown, left: { what: string; command: string }[]): MoorError {
+    const base = cause instanceof MoorError ? cause : undefined;
+    if (left.length === 0) return base ?? new MoorError(messageOf(cause), { code: 'EC2_REMOVE_FAILED', cause });
+    return new MoorError(
+      `${messageOf(cause)} Not removed in ${this.state.Region}: ${left.map((item) => item.what).join(', ')}.`,
+      {
+        code: base?.code ?? 'EC2_REMOVE_FAILED',
+        exitCode: base?.exitCode ?? 1,
+        suggestions: [
+          ...(base?.suggestions ?? []),
+          `Once EC2 answers, remove what is left: ${left.map((item) => item.command).join('; ')}.`,
+        ],
+        cause,
+      },
+    );
   }
 
   private async describe(): Promise<Ec2Instance> {

@@ -5,6 +5,16 @@
  */
 import { ExitCode, MoorError, messageOf } from '../api.js';
 
+/** The bounds of every call: no EC2 call of moor's waits longer than callTimeoutMs. */
+export interface Ec2HttpTiming {
+  /** The TCP (and TLS) connection of one attempt. */
+  connectTimeoutMs: number;
+  /** One attempt, from sending the request to the end of the answer. */
+  requestTimeoutMs: number;
+  /** The whole call: every attempt and the pauses between them. */
+  callTimeoutMs: number;
+}
+
 export interface Ec2ClientOptions {
   region: string;
   /** A custom endpoint (an EC2-compatible API, or a test emulator). */
@@ -17,6 +27,7 @@ export interface Ec2ClientOptions {
   maxAttempts: number;
   /** Delay before retry n (1-based), in ms; the SDK's exponential backoff with jitter when not given. */
   retryDelayMs?: (attempt: number) => number;
+  http: Ec2HttpTiming;
 }
 
 export type Ec2InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
@@ -140,6 +151,21 @@ export class Ec2Error extends MoorError {
   }
 }
 
+/**
+ * The endpoint did not answer (in time, or at all), or answered with something that is not the EC2 API's:
+ * nothing is known about what the call did. A timeout exits 7, the rest 1.
+ */
+export class Ec2EndpointError extends MoorError {
+  constructor(message: string, options: { timeout: boolean; suggestions: string[]; cause?: unknown }) {
+    super(message, {
+      code: options.timeout ? 'EC2_ENDPOINT_TIMEOUT' : 'EC2_ENDPOINT_UNREACHABLE',
+      exitCode: options.timeout ? ExitCode.timeout : ExitCode.failure,
+      suggestions: options.suggestions,
+      cause: options.cause,
+    });
+  }
+}
+
 /** Whether the error is the EC2 API's answer with one of these codes. */
 export function hasAwsCode(error: unknown, ...codes: string[]): error is Ec2Error {
   return error instanceof Ec2Error && codes.includes(error.awsCode);
@@ -169,14 +195,100 @@ function suggestionsFor(code: string): string[] {
   return [];
 }
 
-function toEc2Error(action: string, error: unknown): Ec2Error {
-  if (error instanceof Ec2Error) return error;
+/** Node's codes for a connection that could not be made or was cut. */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ECONNABORTED',
+]);
+
+/** Where a client sends its calls, for messages. */
+interface Target {
+  endpoint: string;
+  region: string;
+  custom: boolean;
+  http: Ec2HttpTiming;
+}
+
+function seconds(ms: number): string {
+  return ms >= 1_000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`;
+}
+
+function endpointSuggestions(target: Target): string[] {
+  return [
+    `Check the network path to ${target.endpoint} (connection, DNS, a firewall or proxy in between).`,
+    target.custom
+      ? `Check the endpoint ${target.endpoint}: it comes from --amazonec2-endpoint (MOOR_AMAZONEC2_ENDPOINT, AWS_ENDPOINT) at create and is kept in the machine's record.`
+      : `Check --amazonec2-region (${target.region}), or give --amazonec2-endpoint for an EC2-compatible API.`,
+    `On a slow link, raise MOOR_AMAZONEC2_HTTP_TIMEOUT_MS (now ${target.http.requestTimeoutMs} ms per request; a call with its retries gets twice that).`,
+  ];
+}
+
+/** The SDK's error for an answer it could not parse (not XML, or not EC2's), with the answer's status. */
+function isUnparsable(error: Error): boolean {
+  const status = ($metadataOf(error)?.httpStatusCode ?? 0) as number;
+  const name = error.name;
+  return (
+    name === 'SyntaxError' ||
+    (name === 'Error' && /deserializ|XML|parse|Unexpected/i.test(error.message)) ||
+    (name === 'UnknownError' && status >= 200 && status < 300)
+  );
+}
+
+function $metadataOf(error: unknown): { httpStatusCode?: number; attempts?: number } | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number; attempts?: number } }).$metadata;
+}
+
+function toEc2Error(action: string, error: unknown, target?: Target): MoorError {
+  if (error instanceof Ec2Error || error instanceof Ec2EndpointError) return error;
+  if (target && error instanceof Error) {
+    const where = `${target.endpoint} (region ${target.region})`;
+    const nodeCode = (error as { code?: string }).code ?? '';
+    if (error.name === 'TimeoutError' || error.name === 'AbortError' || nodeCode === 'ETIMEDOUT') {
+      const connect = /establish a connection/.test(error.message);
+      const what = connect
+        ? `could not connect to ${where} within ${seconds(target.http.connectTimeoutMs)}`
+        : `got no answer from ${where} in time (${seconds(target.http.requestTimeoutMs)} per request, ${seconds(target.http.callTimeoutMs)} per call with its retries)`;
+      return new Ec2EndpointError(`EC2 ${action} ${what}.`, {
+        timeout: true,
+        suggestions: endpointSuggestions(target),
+        cause: error,
+      });
+    }
+    if (CONNECTION_CODES.has(nodeCode)) {
+      return new Ec2EndpointError(`EC2 ${action} could not reach ${where}: ${nodeCode}.`, {
+        timeout: false,
+        suggestions: endpointSuggestions(target),
+        cause: error,
+      });
+    }
+    if (isUnparsable(error)) {
+      const status = $metadataOf(error)?.httpStatusCode;
+      return new Ec2EndpointError(
+        `EC2 ${action}: the answer of ${where}${status ? ` (HTTP ${status})` : ''} is not the EC2 API's (${abbreviate(error.message.split(/\.?\s*Deserialization error/)[0] ?? '')}).`,
+        { timeout: false, suggestions: endpointSuggestions(target).slice(0, 2), cause: error },
+      );
+    }
+  }
   const code =
     (error as { Code?: string }).Code ??
     (error as { name?: string }).name ??
     (error as { code?: string }).code ??
     'Error';
-  return new Ec2Error(code, action, messageOf(error), suggestionsFor(code), error);
+  const attempts = $metadataOf(error)?.attempts;
+  const message = `${messageOf(error)}${attempts && attempts > 1 ? ` (after ${attempts} attempts)` : ''}`;
+  return new Ec2Error(code, action, message, suggestionsFor(code), error);
+}
+
+function abbreviate(text: string, max = 120): string {
+  const line = text.replaceAll(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 3)}...` : line;
 }
 
 /** A bundler may hand over a CommonJS package as a default export only. */
@@ -188,6 +300,7 @@ function commonJs<T extends object>(imported: T, member: string): T {
 export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
   const sdk = commonJs(await import('@aws-sdk/client-ec2'), 'EC2Client');
   const { ConfiguredRetryStrategy } = commonJs(await import('@smithy/core/retry'), 'ConfiguredRetryStrategy');
+  const { http } = options;
   const client = new sdk.EC2Client({
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
@@ -197,12 +310,64 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
     ...(options.retryDelayMs
       ? { retryStrategy: new ConfiguredRetryStrategy(options.maxAttempts, options.retryDelayMs) }
       : {}),
+    // NodeHttpHandler's options: without them a connection that is accepted and never answered waits forever.
+    requestHandler: {
+      connectionTimeout: http.connectTimeoutMs,
+      requestTimeout: http.requestTimeoutMs,
+      throwOnRequestTimeout: true,
+    },
   });
-  const call = async <T>(action: string, fn: () => Promise<T>): Promise<T> => {
+  const target: Target = {
+    endpoint: options.endpoint ?? `https://ec2.${options.region}.amazonaws.com`,
+    region: options.region,
+    custom: Boolean(options.endpoint),
+    http,
+  };
+  type Send = typeof client.send;
+  /**
+   * Runs one API call (fn sends its requests through `send`) within http.callTimeoutMs: the SDK's retries
+   * stop there (their requests are aborted), and so does a pause between two attempts.
+   */
+  const call = async <T>(action: string, fn: (send: Send) => Promise<T>): Promise<T> => {
+    const controller = new AbortController();
+    // The last answer of the endpoint that failed an attempt (a 500, throttling): when the budget ends in the
+    // pause before the next attempt, that answer is the error to report, not a time-out.
+    let lastAnswer: unknown;
+    let attempts = 0;
+    const send = ((command: Parameters<Send>[0]) => {
+      command.middlewareStack.add(
+        (next) => async (args) => {
+          attempts += 1;
+          try {
+            return await next(args);
+          } catch (error) {
+            const metadata = $metadataOf(error);
+            if (metadata?.httpStatusCode) {
+              metadata.attempts ??= attempts;
+              lastAnswer = error;
+            }
+            throw error;
+          }
+        },
+        { step: 'deserialize', priority: 'high' },
+      );
+      return client.send(command as never, { abortSignal: controller.signal });
+    }) as unknown as Send;
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(
+          lastAnswer ?? Object.assign(new Error(`no answer within ${http.callTimeoutMs} ms`), { name: 'TimeoutError' }),
+        );
+      }, http.callTimeoutMs);
+    });
     try {
-      return await fn();
+      return await Promise.race([fn(send), budget]);
     } catch (error) {
-      throw toEc2Error(action, error);
+      throw toEc2Error(action, error, target);
+    } finally {
+      clearTimeout(timer);
     }
   };
   const tagSpec = (resourceType: 'instance' | 'volume' | 'key-pair' | 'security-group', tags: Tag[]) => ({
@@ -221,20 +386,18 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
 
   return {
     defaultVpcId: () =>
-      call('DescribeVpcs', async () => {
-        const out = await client.send(
-          new sdk.DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }),
-        );
+      call('DescribeVpcs', async (send) => {
+        const out = await send(new sdk.DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }));
         return out.Vpcs?.[0]?.VpcId;
       }),
     findSubnet: ({ subnetId, vpcId, zone }) =>
-      call('DescribeSubnets', async () => {
+      call('DescribeSubnets', async (send) => {
         const filters = [
           ...(subnetId ? [{ Name: 'subnet-id', Values: [subnetId] }] : []),
           ...(vpcId ? [{ Name: 'vpc-id', Values: [vpcId] }] : []),
           ...(zone ? [{ Name: 'availability-zone', Values: [zone] }] : []),
         ];
-        const out = await client.send(new sdk.DescribeSubnetsCommand({ Filters: filters }));
+        const out = await send(new sdk.DescribeSubnetsCommand({ Filters: filters }));
         const subnets = (out.Subnets ?? [])
           .filter((subnet) => subnet.State === undefined || subnet.State === 'available')
           .sort(
@@ -249,8 +412,8 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
           : undefined;
       }),
     latestImage: (owner, namePattern) =>
-      call('DescribeImages', async () => {
-        const out = await client.send(
+      call('DescribeImages', async (send) => {
+        const out = await send(
           new sdk.DescribeImagesCommand({
             Owners: [owner],
             Filters: [
@@ -263,22 +426,18 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
         return images[0]?.ImageId;
       }),
     imageExists: (imageId) =>
-      call('DescribeImages', async () => {
-        const out = await client.send(
-          new sdk.DescribeImagesCommand({ Filters: [{ Name: 'image-id', Values: [imageId] }] }),
-        );
+      call('DescribeImages', async (send) => {
+        const out = await send(new sdk.DescribeImagesCommand({ Filters: [{ Name: 'image-id', Values: [imageId] }] }));
         return (out.Images ?? []).length > 0;
       }),
     keyPairExists: (name) =>
-      call('DescribeKeyPairs', async () => {
-        const out = await client.send(
-          new sdk.DescribeKeyPairsCommand({ Filters: [{ Name: 'key-name', Values: [name] }] }),
-        );
+      call('DescribeKeyPairs', async (send) => {
+        const out = await send(new sdk.DescribeKeyPairsCommand({ Filters: [{ Name: 'key-name', Values: [name] }] }));
         return (out.KeyPairs ?? []).length > 0;
       }),
     importKeyPair: (name, publicKey, tags) =>
-      call('ImportKeyPair', async () => {
-        await client.send(
+      call('ImportKeyPair', async (send) => {
+        await send(
           new sdk.ImportKeyPairCommand({
             KeyName: name,
             PublicKeyMaterial: new TextEncoder().encode(publicKey),
@@ -287,12 +446,12 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
         );
       }),
     deleteKeyPair: (name) =>
-      call('DeleteKeyPair', async () => {
-        await client.send(new sdk.DeleteKeyPairCommand({ KeyName: name }));
+      call('DeleteKeyPair', async (send) => {
+        await send(new sdk.DeleteKeyPairCommand({ KeyName: name }));
       }),
     findSecurityGroup: (vpcId, name) =>
-      call('DescribeSecurityGroups', async () => {
-        const out = await client.send(
+      call('DescribeSecurityGroups', async (send) => {
+        const out = await send(
           new sdk.DescribeSecurityGroupsCommand({
             Filters: [
               { Name: 'vpc-id', Values: [vpcId] },
@@ -316,8 +475,8 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
         };
       }),
     createSecurityGroup: (vpcId, name, description, tags) =>
-      call('CreateSecurityGroup', async () => {
-        const out = await client.send(
+      call('CreateSecurityGroup', async (send) => {
+        const out = await send(
           new sdk.CreateSecurityGroupCommand({
             VpcId: vpcId,
             GroupName: name,
@@ -329,8 +488,8 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
         return out.GroupId;
       }),
     authorizeIngress: (groupId, rules) =>
-      call('AuthorizeSecurityGroupIngress', async () => {
-        await client.send(
+      call('AuthorizeSecurityGroupIngress', async (send) => {
+        await send(
           new sdk.AuthorizeSecurityGroupIngressCommand({
             GroupId: groupId,
             IpPermissions: rules.map((rule) => ({
@@ -343,12 +502,12 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
         );
       }),
     deleteSecurityGroup: (groupId) =>
-      call('DeleteSecurityGroup', async () => {
-        await client.send(new sdk.DeleteSecurityGroupCommand({ GroupId: groupId }));
+      call('DeleteSecurityGroup', async (send) => {
+        await send(new sdk.DeleteSecurityGroupCommand({ GroupId: groupId }));
       }),
     runInstance: (params) =>
-      call('RunInstances', async () => {
-        const out = await client.send(
+      call('RunInstances', async (send) => {
+        const out = await send(
           new sdk.RunInstancesCommand({
             ImageId: params.imageId,
             InstanceType: params.instanceType as import('@aws-sdk/client-ec2')._InstanceType,
@@ -406,12 +565,12 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
         return toInstance(instance);
       }),
     describeInstances: (ids) =>
-      call('DescribeInstances', async () => {
+      call('DescribeInstances', async (send) => {
         if (ids.length === 0) return [];
         const instances: Ec2Instance[] = [];
         let nextToken: string | undefined;
         do {
-          const out = await client.send(
+          const out = await send(
             new sdk.DescribeInstancesCommand({
               Filters: instanceFilter(ids),
               ...(nextToken ? { NextToken: nextToken } : {}),
@@ -425,28 +584,28 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
         return instances;
       }),
     startInstance: (id) =>
-      call('StartInstances', async () => {
-        await client.send(new sdk.StartInstancesCommand({ InstanceIds: [id] }));
+      call('StartInstances', async (send) => {
+        await send(new sdk.StartInstancesCommand({ InstanceIds: [id] }));
       }),
     stopInstance: (id, force) =>
-      call('StopInstances', async () => {
-        await client.send(new sdk.StopInstancesCommand({ InstanceIds: [id], ...(force ? { Force: true } : {}) }));
+      call('StopInstances', async (send) => {
+        await send(new sdk.StopInstancesCommand({ InstanceIds: [id], ...(force ? { Force: true } : {}) }));
       }),
     rebootInstance: (id) =>
-      call('RebootInstances', async () => {
-        await client.send(new sdk.RebootInstancesCommand({ InstanceIds: [id] }));
+      call('RebootInstances', async (send) => {
+        await send(new sdk.RebootInstancesCommand({ InstanceIds: [id] }));
       }),
     terminateInstance: (id) =>
-      call('TerminateInstances', async () => {
-        await client.send(new sdk.TerminateInstancesCommand({ InstanceIds: [id] }));
+      call('TerminateInstances', async (send) => {
+        await send(new sdk.TerminateInstancesCommand({ InstanceIds: [id] }));
       }),
     cancelSpotRequest: (id) =>
-      call('CancelSpotInstanceRequests', async () => {
-        await client.send(new sdk.CancelSpotInstanceRequestsCommand({ SpotInstanceRequestIds: [id] }));
+      call('CancelSpotInstanceRequests', async (send) => {
+        await send(new sdk.CancelSpotInstanceRequestsCommand({ SpotInstanceRequestIds: [id] }));
       }),
     waitUntilRunning: async (id, timing) => {
       let last: Ec2Instance | undefined;
-      let failure: Ec2Error | undefined;
+      let failure: MoorError | undefined;
       const stop = new AbortController();
       // The waiter sees the client through this: it keeps the last instance described (the waiter's
       // time-out result carries none, and moor's message names the state), and ends the wait on an API
@@ -454,18 +613,20 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
       const watched = {
         config: client.config,
         send: async (command: import('@aws-sdk/client-ec2').DescribeInstancesCommand) => {
+          // Each look is one bounded call; the waiter's own budget bounds the looks.
           try {
-            const out = await client.send(command);
+            const out = await call('DescribeInstances', (send) => send(command));
             const item = out.Reservations?.[0]?.Instances?.[0];
             if (item) last = toInstance(item);
             return out;
           } catch (error) {
-            const ec2Error = toEc2Error('DescribeInstances', error);
-            if (ec2Error.awsCode !== 'InvalidInstanceID.NotFound') {
-              failure = ec2Error;
+            const moorError = error as MoorError;
+            if (!hasAwsCode(moorError, 'InvalidInstanceID.NotFound')) {
+              failure = moorError;
               stop.abort();
             }
-            throw error;
+            // The waiter matches its acceptors on the SDK's own error.
+            throw moorError.cause ?? moorError;
           }
         },
       };

@@ -24,6 +24,7 @@ import {
   PreCreateCheckError,
   TimeoutError,
   UsageError,
+  exitCodeOf,
   messageOf,
 } from './errors.js';
 import { CERT_FILE_MODE, PRIVATE_FILE_MODE } from './fsutil.js';
@@ -464,14 +465,21 @@ export async function removeMachine(store: Store, name: string, options: RemoveO
         log.step(`Removing machine "${name}" (${machine.record.DriverName} driver)`);
         await machine.driver.remove();
       } catch (error) {
+        // What the driver suggests (the resources it left, how to remove them) is kept in both cases.
+        const suggestions = error instanceof MoorError ? error.suggestions : [];
         if (!options.force) {
           throw new MoorError(`Could not remove machine "${name}": ${messageOf(error)}`, {
             code: 'REMOVE_FAILED',
-            suggestions: [`Run "moor rm -f ${name}" to remove the local record anyway.`],
+            exitCode: exitCodeOf(error),
+            suggestions: [...suggestions, `Run "moor rm -f ${name}" to remove the local record anyway.`],
             cause: error,
           });
         }
-        log.warn(`Machine "${name}": ${messageOf(error)}; removing the local record anyway (--force).`);
+        const text = messageOf(error);
+        log.warn(
+          `Machine "${name}": ${/[.!?]$/.test(text) ? text : `${text}.`} Removing the local record anyway (--force).`,
+        );
+        for (const suggestion of suggestions) log.warn(suggestion);
       }
     }
     await store.remove(name);

@@ -18,6 +18,8 @@ export interface Step {
    * must be another action.
    */
   repeat?: boolean;
+  /** The request is accepted and never answered (an endpoint that stalls). */
+  stall?: boolean;
 }
 
 export interface Ec2Script {
@@ -55,6 +57,7 @@ export function ec2Script(steps: Step[], endpoint = EC2_ENDPOINT): Ec2Script {
           ),
         ];
       }
+      if (step.stall) return new Promise<never>(() => undefined);
       const reply = step.reply ?? {};
       if ('error' in reply && typeof reply.error === 'string') {
         return [

@@ -12,7 +12,7 @@ import nock from 'nock';
 import { amazonec2Driver } from '../../drivers/amazonec2/definition.js';
 import { resetEc2Clients } from '../../drivers/amazonec2/client-cache.js';
 import { factory } from '../../drivers/amazonec2/driver.js';
-import { ec2Timing } from '../../drivers/amazonec2/timing.js';
+import { ec2Timing, httpTiming } from '../../drivers/amazonec2/timing.js';
 import type { Driver, DriverFlagValues } from '../../drivers/api.js';
 import { driverContext } from '../../src/core/driver-context.js';
 import { resolveDriverFlags } from '../../src/core/driver-flags.js';
@@ -1130,5 +1130,164 @@ describe('amazonec2 flags', () => {
     const error = await rejection(test.driver.preCreateCheck());
     assert.equal(error.exitCode, 2);
     assert.match(error.message, /Cannot read --amazonec2-userdata/);
+  });
+});
+
+describe('amazonec2 against an endpoint that fails (every call bounded)', () => {
+  const saved = { ...ec2Timing };
+  afterEach(() => Object.assign(ec2Timing, saved));
+
+  const instanceRecord = {
+    InstanceId: 'i-0abc',
+    KeyPairName: 'moor-web-1',
+    KeyPairUserSupplied: false,
+    SecurityGroupIds: ['sg-new'],
+    MoorSecurityGroupIds: ['sg-new'],
+  };
+
+  it('500 InternalError on every attempt: the API error, with the number of attempts (exit 1)', async () => {
+    const failing: Step = {
+      action: 'DescribeVpcs',
+      reply: { error: 'InternalError', message: 'An internal error has occurred.', status: 500 },
+    };
+    const script = ec2Script([failing, failing]);
+    const test = await newDriver({ 'amazonec2-retries': 2 });
+    const error = await rejection(test.driver.preCreateCheck());
+    script.assertDone();
+    assert.equal(error.code, 'EC2_API_ERROR');
+    assert.equal(error.exitCode, 1);
+    assert.match(
+      error.message,
+      /DescribeVpcs failed: InternalError: An internal error has occurred\. \(after 2 attempts\)/,
+    );
+  });
+
+  it('a 500, then throttling, then an answer: the call succeeds', async () => {
+    const script = ec2Script([
+      { action: 'DescribeInstances', reply: { error: 'InternalError', message: 'internal', status: 500 } },
+      { action: 'DescribeInstances', reply: { error: 'RequestLimitExceeded', message: 'slow down', status: 503 } },
+      running(),
+    ]);
+    assert.equal(await fromRecord(instanceRecord).getState(), 'Running');
+    script.assertDone();
+  });
+
+  it('malformed XML: the answer is not the EC2 API, named with endpoint and region (exit 1)', async () => {
+    nock(EC2_ENDPOINT)
+      .post('/')
+      .reply(200, '<?xml version="1.0"?>\n<DescribeVpcsResponse><vpcSet><item><vpcId>vpc-1</vpcId></item', {
+        'content-type': 'text/xml',
+      });
+    const test = await newDriver();
+    const error = await rejection(test.driver.preCreateCheck());
+    assert.equal(error.code, 'EC2_ENDPOINT_UNREACHABLE');
+    assert.equal(error.exitCode, 1);
+    assert.match(
+      error.message,
+      /^EC2 DescribeVpcs: the answer of https:\/\/ec2\.us-east-1\.amazonaws\.com \(region us-east-1\) \(HTTP 200\) is not the EC2 API's/,
+    );
+    assert.doesNotMatch(error.message, /Deserialization error/);
+  });
+
+  it('an endpoint that never answers: a time-out (exit 7) naming endpoint and region and what to check', async () => {
+    Object.assign(ec2Timing, { connectTimeoutMs: 50, requestTimeoutMs: 50, callTimeoutMs: 200 });
+    // Accepted, never answered.
+    nock(EC2_ENDPOINT)
+      .persist()
+      .post('/')
+      .reply(() => new Promise<never>(() => undefined));
+    const test = await newDriver();
+    const error = await rejection(test.driver.preCreateCheck());
+    assert.equal(error.code, 'EC2_ENDPOINT_TIMEOUT');
+    assert.equal(error.exitCode, 7);
+    assert.match(
+      error.message,
+      /^EC2 DescribeVpcs got no answer from https:\/\/ec2\.us-east-1\.amazonaws\.com \(region us-east-1\) in time/,
+    );
+    const suggestions = error.suggestions.join('\n');
+    assert.match(suggestions, /network path/);
+    assert.match(suggestions, /--amazonec2-region \(us-east-1\), or give --amazonec2-endpoint/);
+    assert.match(suggestions, /MOOR_AMAZONEC2_HTTP_TIMEOUT_MS/);
+  });
+
+  it('throttled until the budget ends in a pause between attempts: the last answer is reported, not a time-out', async () => {
+    Object.assign(ec2Timing, { callTimeoutMs: 100, retryDelayMs: () => 1_000 });
+    const script = ec2Script([
+      { action: 'DescribeInstances', reply: { error: 'RequestLimitExceeded', message: 'slow down', status: 503 } },
+    ]);
+    const error = await rejection(fromRecord({ ...instanceRecord, Retries: 5 }).getState());
+    script.assertDone();
+    assert.equal(error.code, 'EC2_API_ERROR');
+    assert.match(error.message, /DescribeInstances failed: RequestLimitExceeded: slow down/);
+    assert.match(error.suggestions.join('\n'), /--amazonec2-retries/);
+  });
+
+  it('a create whose endpoint stalls at RunInstances: one rollback call waits, the rest are listed as not tried', async () => {
+    Object.assign(ec2Timing, { connectTimeoutMs: 50, requestTimeoutMs: 50, callTimeoutMs: 200 });
+    const script = ec2Script([
+      describeVpcs,
+      describeSubnets,
+      describeImages,
+      importKeyPair,
+      noSecurityGroup,
+      { action: 'CreateSecurityGroup', reply: { groupId: 'sg-new' } },
+      { action: 'AuthorizeSecurityGroupIngress', reply: { return: true } },
+      { action: 'RunInstances', stall: true, repeat: true },
+      { action: 'DeleteSecurityGroup', stall: true, repeat: true },
+    ]);
+    const error = await rejection(createFully(await newDriver()));
+    script.assertDone();
+    assert.equal(error.exitCode, 7);
+    assert.match(error.message, /^EC2 RunInstances got no answer from https:\/\/ec2\.us-east-1\.amazonaws\.com/);
+    assert.match(
+      error.message,
+      /Rollback failed, left behind in us-east-1: security-group sg-new \(EC2 DeleteSecurityGroup got no answer .*\); key-pair moor-web-[0-9a-f]{8} \(not tried: the endpoint failed the previous call\)\.$/,
+    );
+  });
+
+  it('rm that fails at the first call: everything is listed as left, with the aws commands', async () => {
+    const throttled: Step = {
+      action: 'TerminateInstances',
+      reply: { error: 'RequestLimitExceeded', message: 'slow down', status: 503 },
+    };
+    const script = ec2Script([throttled, throttled]);
+    const error = await rejection(fromRecord({ ...instanceRecord, Retries: 2 }).remove());
+    script.assertDone();
+    assert.match(
+      error.message,
+      /RequestLimitExceeded: slow down \(after 2 attempts\) Not removed in us-east-1: instance i-0abc, key pair moor-web-1, security group sg-new \(unless another instance uses it\)\.$/,
+    );
+    const last = error.suggestions.at(-1) ?? '';
+    assert.match(last, /aws ec2 terminate-instances --instance-ids i-0abc --region us-east-1;/);
+    assert.match(last, /aws ec2 delete-key-pair --key-name moor-web-1 --region us-east-1;/);
+    assert.match(last, /aws ec2 delete-security-group --group-id sg-new --region us-east-1\.$/);
+  });
+
+  it('rm that fails after the instance is gone: only the key pair and the group are listed', async () => {
+    const script = ec2Script([
+      { action: 'TerminateInstances', reply: { instancesSet: [] } },
+      describeInstances({ id: 'i-0abc', state: 'terminated' }),
+      { action: 'DeleteKeyPair', reply: { error: 'UnauthorizedOperation', message: 'not allowed' } },
+    ]);
+    const error = await rejection(fromRecord({ ...instanceRecord, Retries: 1 }).remove());
+    script.assertDone();
+    assert.match(error.message, /Not removed in us-east-1: key pair moor-web-1, security group sg-new/);
+    assert.doesNotMatch(error.message, /instance i-0abc/);
+  });
+
+  it('MOOR_AMAZONEC2_HTTP_TIMEOUT_MS sets the request time-out and twice that per call; a bad value is a usage error', () => {
+    assert.deepEqual(httpTiming({}), { connectTimeoutMs: 10_000, requestTimeoutMs: 30_000, callTimeoutMs: 60_000 });
+    assert.deepEqual(httpTiming({ MOOR_AMAZONEC2_HTTP_TIMEOUT_MS: '500' }), {
+      connectTimeoutMs: 500,
+      requestTimeoutMs: 500,
+      callTimeoutMs: 1_000,
+    });
+    assert.equal(httpTiming({ MOOR_AMAZONEC2_HTTP_TIMEOUT_MS: '120000' }).connectTimeoutMs, 10_000);
+    for (const bad of ['abc', '0', '-5', '1.5']) {
+      assert.throws(
+        () => httpTiming({ MOOR_AMAZONEC2_HTTP_TIMEOUT_MS: bad }),
+        (error: unknown) => error instanceof MoorError && error.exitCode === 2,
+      );
+    }
   });
 });
