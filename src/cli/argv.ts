@@ -49,8 +49,8 @@ export function planArgv(argv: string[], commandIds: readonly string[]): ArgvPla
   if (first === undefined) return { argv: ['--help'] };
   if (first.startsWith('-')) return { unknownFlag: first, json };
   if (!commandIds.includes(first)) return { unknownCommand: first, json };
-  const topic = normalized.slice(1).find((arg) => !arg.startsWith('-'));
-  if (first === 'help' && topic !== undefined && !commandIds.includes(topic)) return { unknownCommand: topic, json };
+  // `moor help COMMAND [FLAGS]` is `moor COMMAND [FLAGS] --help` (create's help depends on --driver).
+  if (first === 'help' && normalized[0] === 'help') return planArgv([...normalized.slice(1), '--help'], commandIds);
   return { argv: [...normalized, ...(help ? ['--help'] : []), ...after] };
 }
 

@@ -68,10 +68,13 @@ describe('unknown commands', () => {
     });
   });
 
-  it('moor help lss: the same error', async () => {
+  it('moor help lss: the same error; moor help --bogus: UNKNOWN_FLAG', async () => {
     const result = await moor(['help', 'lss']);
     assertCleanError(result, 2, 'Unknown command "lss".', 'Did you mean "ls"?');
     assertMoorWording(result);
+    const flag = await moor(['help', '--bogus']);
+    assertCleanError(flag, 2, 'Unknown flag --bogus');
+    assertMoorWording(flag);
   });
 
   it('moor --bogus ls: a flag before the command that is not a global one (UNKNOWN_FLAG)', async () => {

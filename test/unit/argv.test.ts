@@ -67,6 +67,9 @@ describe('planArgv: the command line before oclif', () => {
     assert.deepEqual(planArgv(['--json', 'bogus'], IDS), { unknownCommand: 'bogus', json: true });
     assert.deepEqual(planArgv(['bogus', '--', '--json'], IDS), { unknownCommand: 'bogus', json: false });
     assert.deepEqual(planArgv(['help', 'lss'], IDS), { unknownCommand: 'lss', json: false });
+    assert.deepEqual(planArgv(['help', '--bogus'], IDS), { unknownFlag: '--bogus', json: false });
+    assert.deepEqual(planArgv(['help'], IDS), { argv: ['--help'] });
+    assert.deepEqual(planArgv(['help', 'ls', '-q'], IDS), { argv: ['ls', '-q', '--help'] });
     assert.deepEqual(planArgv(['--bogus', 'ls'], IDS), { unknownFlag: '--bogus', json: false });
     assert.deepEqual(planArgv(['--json', '-s', '/x', '--bogus', 'ls'], IDS), { unknownFlag: '--bogus', json: true });
   });
