@@ -8,15 +8,12 @@ if (major < 20 || (major === 20 && minor < 12)) {
 }
 // moor checks the Node version itself (above), so oclif need not load semver to do it again.
 process.env.OCLIF_DISABLE_ENGINE_WARNING ??= 'true';
-const { execute, normalizeArgv, quietLogger } = await import('../dist/src/main.js');
+const { run, quietLogger } = await import('../dist/src/main.js');
 const { fileURLToPath } = await import('node:url');
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 try {
-  await execute({
-    args: normalizeArgv(process.argv.slice(2)),
-    loadOptions: process.env.DEBUG ? { root } : { root, logger: quietLogger() },
-  });
+  await run(process.argv.slice(2), { loadOptions: process.env.DEBUG ? { root } : { root, logger: quietLogger() } });
 } finally {
   process.exit(process.exitCode ?? 0);
 }

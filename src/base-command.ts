@@ -5,6 +5,8 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { megabytes, type Logger } from './core/log.js';
 import type { Moor } from './core/moor.js';
+import type { UsageError } from './core/errors.js';
+import { checkedFlags, fromParseError } from './cli/usage.js';
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
@@ -37,16 +39,33 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   override async init(): Promise<void> {
     await super.init();
-    const { args, flags, argv } = await this.parse({
-      flags: this.ctor.flags,
-      baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
-      enableJsonFlag: this.ctor.enableJsonFlag,
-      args: this.ctor.args,
-      strict: this.ctor.strict,
-    });
+    const failures: UsageError[] = [];
+    const allFlags = { ...(super.ctor as typeof BaseCommand).baseFlags, ...this.ctor.flags };
+    let parsed;
+    try {
+      parsed = await this.parse({
+        flags: checkedFlags(this.ctor.flags ?? {}, failures),
+        baseFlags: checkedFlags((super.ctor as typeof BaseCommand).baseFlags, failures),
+        enableJsonFlag: this.ctor.enableJsonFlag,
+        args: withoutStdin(this.ctor.args),
+        strict: this.ctor.strict,
+      });
+    } catch (error) {
+      throw failures[0] ?? fromParseError(error, this.id ?? '', allFlags, this.usage()) ?? error;
+    }
+    const { args, flags, argv } = parsed;
     this.flags = flags as BaseFlags<T>;
     this.args = args as BaseArgs<T>;
     this.positionals = argv as string[];
+  }
+
+  /** How the command is called, for messages: "moor ssh NAME". */
+  private usage(): string {
+    const args = Object.entries(this.ctor.args ?? {}).map(([name, arg]) => {
+      const word = name === 'name' || name === 'names' ? 'NAME' : name.toUpperCase();
+      return arg.required ? word : `[${word}]`;
+    });
+    return [this.config.bin, this.id, ...args].filter(Boolean).join(' ');
   }
 
   /** The core service for this command's store (imported on first use, so --help never loads it). */
@@ -80,9 +99,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const moor = await this.moor();
     if (await moor.store.exists('default')) return ['default'];
     const { UsageError } = await import('./core/errors.js');
-    throw new UsageError('No machine name(s) specified and no "default" machine exists.', [
-      'Name a machine, e.g. "moor ' + this.id + ' NAME"; "moor ls" lists them.',
-    ]);
+    throw new UsageError(
+      'No machine name(s) specified and no "default" machine exists.',
+      ['Name a machine, e.g. "moor ' + this.id + ' NAME"; "moor ls" lists them.'],
+      'NO_DEFAULT_MACHINE',
+    );
   }
 
   /** Prints one line per machine for what succeeded, then fails with every error if any machine failed. */
@@ -110,38 +131,24 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
     if (error instanceof Errors.ExitError) throw error;
-    const { MoorError, MultiError } = await import('./core/errors.js');
-    const moorError = error instanceof MoorError ? error : undefined;
-    const exitCode =
-      moorError?.exitCode ?? error.oclif?.exit ?? (typeof error.exitCode === 'number' ? error.exitCode : 1);
-    process.exitCode = exitCode;
-    const debug =
-      this.argv.includes('--debug') || this.argv.includes('-D') || /^(1|true)$/i.test(process.env['MOOR_DEBUG'] ?? '');
-    if (this.jsonEnabled()) {
-      const body: Record<string, unknown> = {
-        code: moorError?.code ?? (exitCode === 2 ? 'USAGE' : 'ERROR'),
-        message: error.message,
-        exitCode,
-        suggestions: moorError?.suggestions ?? [],
-      };
-      if (error instanceof MultiError) {
-        body['errors'] = error.errors.map(({ name, error: inner }) => ({
-          name,
-          message: inner.message,
-          code: inner instanceof MoorError ? inner.code : 'ERROR',
-        }));
-        body['results'] = error.results;
-      }
-      this.logJson({ error: body });
-      return;
-    }
-    const lines = [`Error: ${error.message}`];
-    for (const suggestion of moorError?.suggestions ?? []) lines.push(`  ${suggestion}`);
-    if (!moorError && exitCode === 2 && !error.message.includes('--help'))
-      lines.push(`  See "moor ${this.id ?? ''} --help".`);
-    if (debug && error.stack) lines.push(error.stack);
-    process.stderr.write(`${lines.join('\n')}\n`);
+    const { reportError, debugRequested } = await import('./cli/report.js');
+    process.exitCode = reportError(error, {
+      json: this.jsonEnabled(),
+      debug: debugRequested(this.argv),
+      id: this.id,
+      printJson: (document) => this.logJson(document),
+    });
   }
+}
+
+/**
+ * oclif reads a missing argument from piped standard input (`echo lab | moor rm -y` removed "lab"). A
+ * machine name only ever comes from the command line: a missing one means "default".
+ */
+function withoutStdin<A extends Interfaces.ArgInput>(args: A | undefined): A {
+  const copy: Record<string, unknown> = {};
+  for (const [name, arg] of Object.entries(args ?? {})) copy[name] = { ...arg, ignoreStdin: true };
+  return copy as A;
 }
 
 /** A download's progress on a TTY: one line redrawn in place. */

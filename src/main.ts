@@ -1,7 +1,32 @@
 // The bundled CLI's entry: oclif's runner and the explicit command list, in one file.
-export { execute } from '@oclif/core';
-export { COMMANDS } from './commands-index.js';
+import { execute } from '@oclif/core';
+import { COMMANDS } from './commands-index.js';
+import { planArgv } from './cli/argv.js';
+
+export { execute, COMMANDS };
 export { normalizeArgv } from './cli/argv.js';
+
+/**
+ * Runs moor for `argv` (without node and the script): the command line is read first (global flags in
+ * front, -h and -v anywhere, an unknown command or leading flag reported in moor's format), then oclif
+ * runs the command.
+ */
+export async function run(argv: string[], options: Omit<Parameters<typeof execute>[0], 'args'>): Promise<void> {
+  const plan = planArgv(argv, Object.keys(COMMANDS));
+  if ('argv' in plan) {
+    await execute({ ...options, args: plan.argv });
+    return;
+  }
+  const [{ reportError, debugRequested }, { unknownCommand, unknownLeadingFlag }] = await Promise.all([
+    import('./cli/report.js'),
+    import('./cli/usage.js'),
+  ]);
+  const error =
+    plan.unknownCommand === undefined
+      ? unknownLeadingFlag(plan.unknownFlag ?? '')
+      : unknownCommand(plan.unknownCommand, Object.keys(COMMANDS));
+  process.exitCode = reportError(error, { json: plan.json, debug: debugRequested(argv) });
+}
 
 const noop = (): void => undefined;
 

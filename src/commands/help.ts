@@ -4,7 +4,7 @@ export default class HelpCommand extends Command {
   static override summary = 'Show help for moor or for one command.';
   static override examples = ['<%= config.bin %> help', '<%= config.bin %> help create'];
   static override strict = false;
-  static override args = { command: Args.string({ description: 'Command to show help for' }) };
+  static override args = { command: Args.string({ description: 'Command to show help for', ignoreStdin: true }) };
 
   async run(): Promise<void> {
     const { argv } = await this.parse(HelpCommand);
