@@ -110,6 +110,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
     if (error instanceof Errors.ExitError) throw error;
+    if (this.moorService) {
+      const { storeErrorUnder } = await import('./core/store.js'); // a file system error in the store's files
+      error = (await storeErrorUnder(error, this.moorService.store.root)) as typeof error;
+    }
     const { MoorError, MultiError } = await import('./core/errors.js');
     const moorError = error instanceof MoorError ? error : undefined;
     const exitCode =
