@@ -14,7 +14,15 @@ export const CERT_FILE_MODE = 0o600;
  * made read-only stays read-only).
  */
 export async function ensureDir(path: string, mode = DIR_MODE): Promise<void> {
-  const first = await mkdir(path, { recursive: true, mode });
+  let first: string | undefined;
+  try {
+    first = await mkdir(path, { recursive: true, mode });
+  } catch (error) {
+    // Node's recursive mkdir says ENOENT where mkdir(2) said EROFS (a read-only store): ask mkdir(2) itself.
+    if (!isErrno(error, 'ENOENT')) throw error;
+    await mkdir(path, { mode });
+    first = path;
+  }
   if (first === undefined) return;
   const created = resolve(first);
   for (let dir = resolve(path); dir.startsWith(created); dir = dirname(dir)) {
