@@ -131,6 +131,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
     if (error instanceof Errors.ExitError) throw error;
+    if (this.moorService) {
+      const { storeErrorUnder } = await import('./core/store.js'); // a file system error in the store's files
+      error = (await storeErrorUnder(error, this.moorService.store.root)) as typeof error;
+    }
     const { reportError, debugRequested } = await import('./cli/report.js');
     process.exitCode = reportError(error, {
       json: this.jsonEnabled(),

@@ -107,7 +107,9 @@ export async function ensureClientCerts(store: Store, external: ExternalCertOpti
   // read that raced with a writer) is decided again under the lock, where the verdict is final.
   const existing = await resolveCertPaths(store, options, false).catch(() => undefined);
   if (existing) return existing;
-  return store.withLock('certs', 'create TLS certificates', () => resolveCertPaths(store, options, true));
+  return store.withLock('certs', 'create TLS certificates', () =>
+    store.guard('write', () => resolveCertPaths(store, options, true), store.certsDir),
+  );
 }
 
 /**
@@ -116,17 +118,23 @@ export async function ensureClientCerts(store: Store, external: ExternalCertOpti
  * new ones, so machines not regenerated keep working with the old CA.
  */
 export async function rotateStoreCerts(store: Store): Promise<CertPaths> {
-  return store.withLock('certs', 'replace TLS certificates', async () => {
-    const { mkdir, rename } = await import('node:fs/promises');
-    const archive = join(store.certsDir, `old-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-    await mkdir(archive, { recursive: true, mode: 0o700 });
-    for (const file of [CA_CERT_FILE, CA_KEY_FILE, CLIENT_CERT_FILE, CLIENT_KEY_FILE]) {
-      await rename(join(store.certsDir, file), join(archive, file)).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error;
-      });
-    }
-    return resolveCertPaths(store, normalizeExternalOptions({}), true);
-  });
+  return store.withLock('certs', 'replace TLS certificates', () =>
+    store.guard(
+      'write',
+      async () => {
+        const { mkdir, rename } = await import('node:fs/promises');
+        const archive = join(store.certsDir, `old-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+        await mkdir(archive, { recursive: true, mode: 0o700 });
+        for (const file of [CA_CERT_FILE, CA_KEY_FILE, CLIENT_CERT_FILE, CLIENT_KEY_FILE]) {
+          await rename(join(store.certsDir, file), join(archive, file)).catch((error: NodeJS.ErrnoException) => {
+            if (error.code !== 'ENOENT') throw error;
+          });
+        }
+        return resolveCertPaths(store, normalizeExternalOptions({}), true);
+      },
+      store.certsDir,
+    ),
+  );
 }
 
 /**

@@ -137,3 +137,26 @@ export function exitCodeOf(error: unknown): ExitCodeValue {
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** Why the store could not be used, one code per kind of fault (see storeError in store.ts). */
+export type StoreFault =
+  | 'STORE_NOT_WRITABLE'
+  | 'STORE_NOT_READABLE'
+  | 'STORE_NOT_A_DIRECTORY'
+  | 'STORE_FULL'
+  | 'NAME_TOO_LONG_FOR_STORE'
+  | 'STORE_IO_ERROR';
+
+/** A file system error met in moor's store, naming the path and what to do about it. */
+export class StoreError extends MoorError {
+  readonly path: string;
+  constructor(code: StoreFault, message: string, path: string, suggestions: string[], cause?: unknown) {
+    super(message, {
+      code,
+      exitCode: code === 'NAME_TOO_LONG_FOR_STORE' ? ExitCode.usage : ExitCode.failure,
+      suggestions,
+      cause,
+    });
+    this.path = path;
+  }
+}

@@ -1,5 +1,5 @@
-import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 
 /** Folders holding keys, certificates and machine records: owner only. */
 export const DIR_MODE = 0o700;
@@ -8,10 +8,27 @@ export const PRIVATE_FILE_MODE = 0o600;
 /** Certificates are public, but Docker Machine kept them 0600 and so do we: nothing else needs them. */
 export const CERT_FILE_MODE = 0o600;
 
-/** mkdir -p with an explicit mode (the umask would otherwise loosen or tighten it). */
+/**
+ * mkdir -p with an explicit mode (the umask would otherwise loosen or tighten it) on the folders this call
+ * creates, and only on those: a folder that exists is the user's, and its mode is left as it is (a store
+ * made read-only stays read-only).
+ */
 export async function ensureDir(path: string, mode = DIR_MODE): Promise<void> {
-  await mkdir(path, { recursive: true, mode });
-  await chmod(path, mode);
+  let first: string | undefined;
+  try {
+    first = await mkdir(path, { recursive: true, mode });
+  } catch (error) {
+    // Node's recursive mkdir says ENOENT where mkdir(2) said EROFS (a read-only store): ask mkdir(2) itself.
+    if (!isErrno(error, 'ENOENT')) throw error;
+    await mkdir(path, { mode });
+    first = path;
+  }
+  if (first === undefined) return;
+  const created = resolve(first);
+  for (let dir = resolve(path); dir.startsWith(created); dir = dirname(dir)) {
+    await chmod(dir, mode);
+    if (dir === created || dirname(dir) === dir) break;
+  }
 }
 
 /**
@@ -38,6 +55,40 @@ export async function writeFileAtomic(
     await rm(temp, { force: true });
     throw error;
   }
+}
+
+/** Whether no process `pid` runs on this host (a process of another user still counts as running). */
+export function processIsGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return isErrno(error, 'ESRCH');
+  }
+}
+
+const TEMP_FILE = /\.tmp-(\d+)-[0-9a-z]+$/;
+
+/**
+ * Deletes the temp files that writeFileAtomic left in `dir` when its process died before the rename.
+ * Best effort: what cannot be deleted stays, and the caller's work goes on.
+ */
+export async function removeStaleTempFiles(dir: string, names?: string[]): Promise<void> {
+  let entries = names;
+  if (entries === undefined) {
+    try {
+      entries = await readdir(dir);
+    } catch {
+      return;
+    }
+  }
+  await Promise.all(
+    entries.map(async (name) => {
+      const pid = TEMP_FILE.exec(name)?.[1];
+      if (pid !== undefined && processIsGone(Number(pid)))
+        await rm(join(dir, name), { force: true }).catch(() => undefined);
+    }),
+  );
 }
 
 export async function pathExists(path: string): Promise<boolean> {

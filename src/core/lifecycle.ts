@@ -460,6 +460,7 @@ export async function removeMachine(store: Store, name: string, options: RemoveO
       if (!(error instanceof BadConfigError) || !options.force) throw error;
       log.warn(`Machine "${name}": ${error.message} Removing the local record only.`);
     }
+    await store.assertRemovable(name); // the host is kept when its record could not be removed after it
     if (machine) {
       try {
         log.step(`Removing machine "${name}" (${machine.record.DriverName} driver)`);

@@ -76,9 +76,13 @@ async function tryCreate(path: string, me: Holder): Promise<boolean> {
     const handle = await open(path, 'wx', 0o600);
     try {
       await handle.writeFile(JSON.stringify(me));
-    } finally {
+    } catch (error) {
+      // An empty lock file (a full disk) names no holder: every later waiter would wait for it to time out.
       await handle.close();
+      await unlink(path).catch(() => undefined);
+      throw error;
     }
+    await handle.close();
     return true;
   } catch (error) {
     if (isErrno(error, 'EEXIST')) return false;

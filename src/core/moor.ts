@@ -115,7 +115,7 @@ export class Moor {
     });
     const current = await contexts.current();
     if (!current.startsWith('moor-')) {
-      await writeFileAtomic(join(this.store.root, PREVIOUS_CONTEXT_FILE), current);
+      await this.store.guard('write', () => writeFileAtomic(join(this.store.root, PREVIOUS_CONTEXT_FILE), current));
     }
     await contexts.setCurrent(context);
     return { context, previous: current, ...(connection.tunnel ? { tunnel: connection.tunnel } : {}) };

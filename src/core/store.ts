@@ -1,14 +1,26 @@
 /**
  * The machine store: <root>/certs (CA and client certificate), <root>/machines/<name>/ (config.json plus
- * that machine's keys and certificates), <root>/locks. Folders are 0700, keys and config 0600.
- * Every write is atomic; every mutation of a machine happens under that machine's lock.
+ * that machine's keys and certificates), <root>/locks. Folders moor creates are 0700, keys and config 0600;
+ * folders that exist keep their modes. Every write is atomic, and a machine is added or removed whole or not
+ * at all: a staging folder a crashed process left (.new-*, .rm-*) is rolled back or finished by the next
+ * command that lists the machines. Every mutation of a machine happens under that machine's lock. File
+ * system errors leave the store as StoreErrors (storeError) that name the path and the fix.
  */
-import { readFileSync } from 'node:fs';
-import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { constants, readFileSync } from 'node:fs';
+import { access, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { BadConfigError, MachineExistsError, MachineNotFoundError, MoorError } from './errors.js';
-import { ensureDir, isErrno, uniqueSuffix, PRIVATE_FILE_MODE, writeFileAtomic } from './fsutil.js';
+import { dirname, join, resolve } from 'node:path';
+import { BadConfigError, MachineExistsError, MachineNotFoundError, MoorError, StoreError } from './errors.js';
+import {
+  ensureDir,
+  isErrno,
+  processIsGone,
+  removeStaleTempFiles,
+  uniqueSuffix,
+  PRIVATE_FILE_MODE,
+  writeFileAtomic,
+} from './fsutil.js';
 import { withFileLock } from './lock.js';
 import { assertValidName, type MachineRecord, validateRecord } from './machine.js';
 
@@ -56,21 +68,41 @@ export class Store {
     return join(this.machineDir(name), 'config.json');
   }
 
-  /** Creates the store's folders with their modes. Cheap when they exist. */
-  async init(): Promise<void> {
-    await ensureDir(this.root);
-    await Promise.all([ensureDir(this.machinesDir), ensureDir(this.certsDir), ensureDir(this.locksDir)]);
+  /**
+   * Runs `fn`, which works on the store's files, turning its file system errors into StoreErrors. For code
+   * outside this class that writes into the store (certificates, the previous context).
+   */
+  async guard<T>(access: StoreAccess, fn: () => Promise<T>, where = this.root): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw await storeError(error, access, where);
+    }
   }
 
-  /** Machine names in the store (folders of machines/), in no particular order. */
+  /** Creates the store's folders (0700 when it creates them). Cheap when they exist. */
+  async init(): Promise<void> {
+    await this.guard('write', async () => {
+      await ensureDir(this.root);
+      await Promise.all([ensureDir(this.machinesDir), ensureDir(this.certsDir), ensureDir(this.locksDir)]);
+    });
+  }
+
+  /**
+   * Machine names in the store (folders of machines/), in no particular order. Staging folders of dead
+   * processes are cleaned up on the way, only when there are any (this is on the path of every `ls`).
+   */
   async names(): Promise<string[]> {
+    let entries: Dirent[];
     try {
-      const entries = await readdir(this.machinesDir, { withFileTypes: true });
-      return entries.filter((entry) => entry.isDirectory() && !entry.name.startsWith('.')).map((entry) => entry.name);
+      entries = await readdir(this.machinesDir, { withFileTypes: true });
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return [];
-      throw error;
+      throw await storeError(error, 'read');
     }
+    const hidden = entries.filter((entry) => entry.name.startsWith('.'));
+    if (hidden.length > 0) await this.recoverStaging(hidden.map((entry) => entry.name));
+    return entries.filter((entry) => entry.isDirectory() && !entry.name.startsWith('.')).map((entry) => entry.name);
   }
 
   async exists(name: string): Promise<boolean> {
@@ -79,7 +111,7 @@ export class Store {
       return true;
     } catch (error) {
       if (isErrno(error, 'ENOENT', 'ENOTDIR')) return false;
-      throw error;
+      throw await storeError(error, 'read');
     }
   }
 
@@ -122,7 +154,7 @@ export class Store {
   }
 
   private async readError(name: string, file: string, error: unknown): Promise<unknown> {
-    if (!isErrno(error, 'ENOENT', 'ENOTDIR')) return error;
+    if (!isErrno(error, 'ENOENT', 'ENOTDIR')) return storeError(error, 'read');
     if (await this.hasFolder(name)) return new BadConfigError(name, 'config.json is missing', file);
     return new MachineNotFoundError(name);
   }
@@ -133,6 +165,7 @@ export class Store {
    */
   async add(record: MachineRecord, files: StoredFile[] = []): Promise<void> {
     await this.init();
+    await Promise.all([removeStaleTempFiles(this.root), removeStaleTempFiles(this.certsDir)]);
     if (await this.hasFolder(record.Name)) throw new MachineExistsError(record.Name);
     const staging = join(this.machinesDir, `.new-${record.Name}-${process.pid}-${uniqueSuffix()}`);
     try {
@@ -143,33 +176,81 @@ export class Store {
       await writeFileAtomic(join(staging, 'config.json'), serialize(record));
       await rename(staging, this.machineDir(record.Name));
     } catch (error) {
-      await rm(staging, { recursive: true, force: true });
+      await rm(staging, { recursive: true, force: true }).catch(() => undefined);
       if (isErrno(error, 'ENOTEMPTY', 'EEXIST')) throw new MachineExistsError(record.Name);
-      throw error;
+      throw await storeError(error, 'write', this.machinesDir);
     }
   }
 
   /** Replaces the record of an existing machine. Call under the machine's lock. */
   async save(record: MachineRecord): Promise<void> {
-    await writeFileAtomic(this.configPath(record.Name), serialize(record));
+    await this.writeMachineFile(record.Name, { name: 'config.json', data: serialize(record) });
   }
 
-  /** Writes a file into an existing machine's folder. */
+  /** Writes a file into an existing machine's folder (and deletes the temp files dead writers left there). */
   async writeMachineFile(name: string, file: StoredFile): Promise<void> {
-    await writeFileAtomic(join(this.machineDir(name), file.name), file.data, file.mode ?? PRIVATE_FILE_MODE);
+    const dir = this.machineDir(name);
+    await this.guard(
+      'write',
+      async () => {
+        await removeStaleTempFiles(dir);
+        await writeFileAtomic(join(dir, file.name), file.data, file.mode ?? PRIVATE_FILE_MODE);
+      },
+      dir,
+    );
   }
 
-  /** Removes a machine's folder: it disappears at once (rename), then its files are deleted. */
+  /**
+   * Removes a machine's folder whole or not at all: moor first checks that it can delete everything in it,
+   * then the folder disappears at once (rename) and its files are deleted. Should the deletion still fail,
+   * the folder is renamed back, and the machine stays as it was (less what was deleted).
+   */
   async remove(name: string): Promise<void> {
-    assertValidName(name);
+    await this.assertRemovable(name);
+    const dir = this.machineDir(name);
     const trash = join(this.machinesDir, `.rm-${name}-${process.pid}-${uniqueSuffix()}`);
     try {
-      await rename(this.machineDir(name), trash);
+      await rename(dir, trash);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) throw new MachineNotFoundError(name);
-      throw error;
+      throw await storeError(error, 'write', dir);
     }
-    await rm(trash, { recursive: true, force: true });
+    try {
+      await rm(trash, { recursive: true, force: true });
+    } catch (error) {
+      await rename(trash, dir).catch(() => undefined); // if this fails too, the next `ls` retries (recoverStaging)
+      throw await storeError(error, 'write', trash);
+    }
+  }
+
+  /**
+   * Fails with a StoreError, before anything is changed, when moor could not remove machine `name`'s folder:
+   * deleting needs write access to machines/ and to every folder inside the machine's. So that `rm` runs it
+   * before it removes the host too.
+   */
+  async assertRemovable(name: string): Promise<void> {
+    assertValidName(name);
+    const writable = async (dir: string) => {
+      try {
+        await access(dir, constants.W_OK | constants.X_OK);
+      } catch (error) {
+        if (isErrno(error, 'ENOENT') && dir !== this.machinesDir) throw new MachineNotFoundError(name);
+        throw await storeError(error, 'write');
+      }
+    };
+    const check = async (dir: string): Promise<void> => {
+      await writable(dir);
+      let entries: Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        throw await storeError(error, 'read');
+      }
+      await Promise.all(entries.filter((entry) => entry.isDirectory()).map((entry) => check(join(dir, entry.name))));
+    };
+    if (!(await this.hasFolder(name))) throw new MachineNotFoundError(name);
+    await writable(this.machinesDir);
+    await check(this.machineDir(name));
   }
 
   /** Runs `fn` holding the lock of machine `name` (other moor processes wait for it). */
@@ -185,13 +266,22 @@ export class Store {
     subject = key,
     timeoutMs?: number,
   ): Promise<T> {
-    await ensureDir(this.root);
-    await ensureDir(this.locksDir);
-    return withFileLock(
-      join(this.locksDir, `${key}.lock`),
-      { operation, subject, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
-      fn,
-    );
+    let locked = false;
+    try {
+      await ensureDir(this.root);
+      await ensureDir(this.locksDir);
+      return await withFileLock(
+        join(this.locksDir, `${key}.lock`),
+        { operation, subject, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
+        () => {
+          locked = true;
+          return fn();
+        },
+      );
+    } catch (error) {
+      if (locked) throw error; // fn's own failure
+      throw await storeError(error, 'write', this.locksDir);
+    }
   }
 
   private async hasFolder(name: string): Promise<boolean> {
@@ -199,7 +289,141 @@ export class Store {
       return (await stat(this.machineDir(name))).isDirectory();
     } catch (error) {
       if (isErrno(error, 'ENOENT', 'ENOTDIR')) return false;
-      throw error;
+      throw await storeError(error, 'read');
+    }
+  }
+
+  /**
+   * Finishes or rolls back what dead processes left in machines/: a removal (.rm-NAME-PID-*) is finished,
+   * or, when its files cannot be deleted, put back as NAME so that the machine shows again; an addition
+   * (.new-NAME-PID-*) never became visible and is deleted. Best effort: on a store moor cannot write, the
+   * entries stay (hidden) and the listing goes on. Staging folders of live processes are theirs.
+   */
+  private async recoverStaging(hidden: string[]): Promise<void> {
+    await Promise.all(
+      hidden.map(async (entry) => {
+        const match = STAGING.exec(entry);
+        if (!match || !processIsGone(Number(match[3]))) return;
+        const [, kind, name = ''] = match;
+        const path = join(this.machinesDir, entry);
+        try {
+          await rm(path, { recursive: true, force: true });
+        } catch {
+          if (kind === 'rm' && !(await this.hasFolder(name).catch(() => true))) {
+            await rename(path, this.machineDir(name)).catch(() => undefined);
+          }
+        }
+      }),
+    );
+  }
+}
+
+const STAGING = /^\.(rm|new)-(.+)-(\d+)-[0-9a-z]+$/;
+
+export type StoreAccess = 'read' | 'write';
+
+const STORE_FLAG = '--storage-path / MOOR_STORAGE_PATH';
+
+/**
+ * The one translation of file system errors met in the store into StoreErrors, each with a code, the path
+ * and what to do. `access` says whether moor was reading or writing (EACCES means "cannot read" or "cannot
+ * write"), `where` is the path to name when the error names none. Anything that is not a Node file system
+ * error (a MoorError, say) is returned as it is.
+ */
+export async function storeError(error: unknown, access: StoreAccess, where = ''): Promise<unknown> {
+  if (!(error instanceof Error) || error instanceof MoorError) return error;
+  const errno = error as NodeJS.ErrnoException & { dest?: string };
+  if (typeof errno.code !== 'string' || !/^E[A-Z]+$/.test(errno.code)) return error;
+  const path = errno.path ?? errno.dest ?? where; // a failed write(2) (ENOSPC) names no path
+  const cause = error;
+  switch (errno.code) {
+    case 'EACCES':
+    case 'EPERM':
+      return access === 'read'
+        ? new StoreError(
+            'STORE_NOT_READABLE',
+            `moor cannot read its store: permission denied for ${path}.`,
+            path,
+            [`Check the permissions of ${path} and of its folders, or use ${STORE_FLAG} for another store.`],
+            cause,
+          )
+        : new StoreError(
+            'STORE_NOT_WRITABLE',
+            `moor cannot write to its store: permission denied for ${path}.`,
+            path,
+            [`Check the permissions of ${path} and of its folders, or use ${STORE_FLAG} for another store.`],
+            cause,
+          );
+    case 'EROFS':
+      return new StoreError(
+        'STORE_NOT_WRITABLE',
+        `moor cannot write to its store: ${path} is on a read-only file system.`,
+        path,
+        [`Remount that file system read-write, or use ${STORE_FLAG} for a store on a writable one.`],
+        cause,
+      );
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new StoreError(
+        'STORE_FULL',
+        `moor cannot write to its store: no space left on the file system of ${path}` +
+          `${errno.code === 'EDQUOT' ? ' (disk quota exceeded)' : ''}. Nothing was changed.`,
+        path,
+        [`Free some space there, or use ${STORE_FLAG} for a store on another file system.`],
+        cause,
+      );
+    case 'ENAMETOOLONG':
+      return new StoreError(
+        'NAME_TOO_LONG_FOR_STORE',
+        `The path ${path} is too long for the file system of moor's store.`,
+        path,
+        [`Use a shorter machine name, or ${STORE_FLAG} for a store at a shorter path.`],
+        cause,
+      );
+    case 'ENOTDIR':
+    case 'EEXIST': {
+      const file = await notAFolder(path);
+      if (file === undefined) break;
+      return new StoreError(
+        'STORE_NOT_A_DIRECTORY',
+        `moor cannot use its store: ${file} is a file, not a folder.`,
+        file,
+        [`Move ${file} aside, or use ${STORE_FLAG} for a store elsewhere.`],
+        cause,
+      );
+    }
+  }
+  return new StoreError(
+    'STORE_IO_ERROR',
+    `moor's store failed at ${path || 'a file'}: ${error.message}.`,
+    path,
+    [`Check ${path || 'the store'}, or use ${STORE_FLAG} for another store.`],
+    cause,
+  );
+}
+
+/**
+ * For a caller that catches everything (the CLI's catch): `error` as a StoreError when it is a file system
+ * error on a path in the store at `root` (or on one of the store's folders above it), else as it is.
+ */
+export async function storeErrorUnder(error: unknown, root: string): Promise<unknown> {
+  const path = (error as NodeJS.ErrnoException | undefined)?.path;
+  if (typeof path !== 'string') return error;
+  const full = resolve(path);
+  const inStore = full === root || full.startsWith(`${root}/`) || root.startsWith(`${full}/`);
+  if (!inStore) return error;
+  const syscall = (error as NodeJS.ErrnoException).syscall ?? '';
+  return storeError(error, ['scandir', 'stat', 'lstat', 'readlink', 'read'].includes(syscall) ? 'read' : 'write');
+}
+
+/** `path` or the nearest of its folders that exists and is not a folder (behind ENOTDIR and mkdir's EEXIST). */
+async function notAFolder(path: string): Promise<string | undefined> {
+  if (path === '') return undefined;
+  for (let current = resolve(path); ; current = dirname(current)) {
+    try {
+      return (await stat(current)).isDirectory() ? undefined : current;
+    } catch {
+      if (dirname(current) === current) return undefined;
     }
   }
 }

@@ -6,6 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { it, type TestContext } from 'node:test';
 
 /** Under CI: CI is set (as CI services and .ci/run set it), and not to "false" or "0". */
@@ -49,4 +52,22 @@ export function skipOutsideCI(missing: string | undefined): string | false {
 export function programMissing(program: string, args: string[], install: string): string | undefined {
   const probe = spawnSync(program, args, { stdio: 'ignore' });
   return probe.status === 0 ? undefined : `${program} is not installed (${install})`;
+}
+
+/**
+ * Why file systems cannot be mounted here (tmpfs, read-only bind mounts: tests of a full or read-only store
+ * need root and the mount capability, which CI has); undefined when they can.
+ */
+export function mountMissing(): string | undefined {
+  if (process.getuid?.() !== 0) return 'mounting a file system needs root';
+  const dir = mkdtempSync(join(tmpdir(), 'moor-mount-probe-'));
+  try {
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', dir], { stdio: 'ignore' }).status !== 0) {
+      return 'mount -t tmpfs failed (no CAP_SYS_ADMIN here?)';
+    }
+    spawnSync('umount', [dir], { stdio: 'ignore' });
+    return undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
