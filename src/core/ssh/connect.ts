@@ -50,7 +50,7 @@ export async function connect(target: SSHTarget, options: ConnectOptions = {}): 
       code: 'SSH_KEY_MISSING',
     });
   }
-  const privateKey = target.privateKeyPath ? await readPrivateKey(target.privateKeyPath) : undefined;
+  const privateKey = target.privateKeyPath ? await readPrivateKey(target.privateKeyPath, target.keySource) : undefined;
   const pin = target.hostKey === undefined ? undefined : parseHostKeyPin(target.hostKey);
   const ssh2 = await loadSsh2();
   const deadline = Date.now() + timeoutMs;
