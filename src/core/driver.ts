@@ -43,6 +43,11 @@ export interface SSHConfig {
   keySource?: string;
   /** The server's host key, when the driver has already seen it (moor pins it then). */
   hostKey?: string;
+  /**
+   * For a host that exists independently of moor (generic): how long a refused SSH port is retried before
+   * it counts as the answer. Undefined for hosts a driver has just made, which refuse while they boot.
+   */
+  refusedGraceMs?: number;
 }
 
 export type DriverLogger = Logger;

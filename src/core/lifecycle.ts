@@ -43,6 +43,7 @@ import {
   type EngineOptions,
   MachineState,
   type MachineRecord,
+  sshTimeoutMsOf,
   type MachineStateValue,
   transportOf,
 } from './machine.js';
@@ -217,6 +218,7 @@ function newRecord(
     DriverName: definition.name,
     CreatedAt: new Date().toISOString(),
     Phase: 'creating',
+    ...(options.sshTimeoutMs ? { SSHTimeout: Math.ceil(options.sshTimeoutMs / 1000) } : {}),
     Driver: driver.toJSON(),
     HostOptions: {
       EngineOptions: { ...defaultEngineOptions(), ...options.engine },
@@ -241,7 +243,7 @@ async function setUpHost(
   await issueServerCert(store, record, driver, certPaths, log);
   if (driver.provisions) {
     await store.save(record);
-    await provision(store, record, driver, { sshTimeoutMs: options.sshTimeoutMs ?? 300_000 }, log);
+    await provision(store, record, driver, { sshTimeoutMs: options.sshTimeoutMs ?? sshTimeoutMsOf(record) }, log);
   }
 }
 
@@ -418,6 +420,7 @@ async function provision(
     store.machineDir(record.Name),
     {
       ...options,
+      sshTimeoutMs: options.sshTimeoutMs ?? sshTimeoutMsOf(record),
       onHostKey: async (hostKey) => {
         if (record.SSHHostKey === hostKey) return;
         record.SSHHostKey = hostKey;
@@ -461,7 +464,13 @@ export async function upgradeMachine(
     const { record, driver } = await openMachine(store, name, log);
     if (!driver.provisions) throw new NotSupportedError('upgrade', record.DriverName);
     const { upgradeEngine } = await import('./provision/provision.js');
-    const result = await upgradeEngine(record, driver, store.machineDir(name), options, log);
+    const result = await upgradeEngine(
+      record,
+      driver,
+      store.machineDir(name),
+      { ...options, sshTimeoutMs: options.sshTimeoutMs ?? sshTimeoutMsOf(record) },
+      log,
+    );
     record.Provision = {
       OS: record.Provision?.OS ?? '',
       EngineVersion: result.engineVersion,

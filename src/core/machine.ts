@@ -66,6 +66,8 @@ export interface MachineRecord {
   Phase: Phase;
   /** The last error of the create pipeline, when Phase is "error". */
   LastError?: string;
+  /** --ssh-timeout given at create (seconds): what provision, upgrade and regenerate-certs wait by default. */
+  SSHTimeout?: number;
   /** The SSH host key pinned at the first connection ('ssh-ed25519 AAAA...'); later connections must match. */
   SSHHostKey?: string;
   /** What the last successful provisioning found and did. */
@@ -166,6 +168,8 @@ export function validateRecord(value: unknown, expectedName: string): string | u
   if ('Version' in engine && typeof engine['Version'] !== 'string')
     return 'HostOptions.EngineOptions.Version must be a string';
   if ('SSHHostKey' in value && typeof value['SSHHostKey'] !== 'string') return 'SSHHostKey must be a string';
+  if ('SSHTimeout' in value && !(typeof value['SSHTimeout'] === 'number' && value['SSHTimeout'] > 0))
+    return 'SSHTimeout must be a positive number of seconds';
   if ('Provision' in value && !isObject(value['Provision'])) return 'Provision must be an object';
   const auth = host['AuthOptions'];
   if (!isObject(auth)) return 'missing HostOptions.AuthOptions';
@@ -178,6 +182,11 @@ export function validateRecord(value: unknown, expectedName: string): string | u
 
 function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}
+
+/** How long to wait for the machine's SSH when a command is not given --ssh-timeout: its own, else 300 s. */
+export function sshTimeoutMsOf(record: MachineRecord): number {
+  return (record.SSHTimeout ?? 300) * 1000;
 }
 
 /** Labels are `key=value` strings; returns the value of `key`, or undefined. */
