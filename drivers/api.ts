@@ -17,6 +17,7 @@ export {
   type DriverFlagValue,
   type DriverFlagValues,
   type DriverLogger,
+  type EngineTransport,
   type LifecycleOperation,
   type OtherMachine,
   type SSHConfig,

@@ -40,6 +40,12 @@ const GENERATED_KEY_FILE = 'id_ed25519';
 
 /** How long a state query waits for the SSH port before calling the host Stopped. */
 const STATE_TIMEOUT_MS = 5_000;
+/**
+ * How long a refused SSH port is retried before that is the answer: the server exists already (moor did
+ * not just boot it), so a refusal means sshd is not running or the port is wrong, not "still starting".
+ * MOOR_SSH_REFUSED_GRACE (seconds) sets another.
+ */
+const REFUSED_GRACE_MS = 30_000;
 
 export class GenericDriver extends BaseDriver {
   readonly driverName = 'generic';
@@ -53,6 +59,7 @@ export class GenericDriver extends BaseDriver {
   }
 
   override async preCreateCheck(): Promise<void> {
+    this.refusedGraceMs();
     if (this.sourceKeyPath) {
       const { checkPrivateKey } = await loadSSH();
       await checkPrivateKey(this.sourceKeyPath);
@@ -88,6 +95,7 @@ export class GenericDriver extends BaseDriver {
         privateKeyPath: '',
         agent: this.agentSocket()!,
         machineName: this.context.machineName,
+        refusedGraceMs: this.refusedGraceMs(),
       },
       { timeoutMs: 300_000, log: this.context.log },
     );
@@ -107,6 +115,15 @@ export class GenericDriver extends BaseDriver {
     } finally {
       await session.close();
     }
+  }
+
+  private refusedGraceMs(): number {
+    const value = this.context.env['MOOR_SSH_REFUSED_GRACE'];
+    if (value === undefined || value === '') return REFUSED_GRACE_MS;
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(value.trim())) {
+      throw new UsageError(`MOOR_SSH_REFUSED_GRACE must be a number of seconds; got "${value}".`);
+    }
+    return Math.round(Number(value) * 1000);
   }
 
   private agentSocket(): string | undefined {
@@ -155,6 +172,7 @@ export class GenericDriver extends BaseDriver {
       keyPath: join(this.context.machineDir, this.state.SSHKeyPath),
       ...(this.state.SSHKeySource ? { keySource: this.state.SSHKeySource } : {}),
       ...(this.state.HostKey ? { hostKey: this.state.HostKey } : {}),
+      refusedGraceMs: this.refusedGraceMs(),
     };
   }
 

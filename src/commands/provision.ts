@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
-import { sshTimeoutFlag } from '../cli/flags.js';
+import { machineSshTimeoutFlag, sshTimeoutOption } from '../cli/flags.js';
 import { NAMES_ARG } from '../cli/names.js';
 
 export default class Provision extends BaseCommand<typeof Provision> {
@@ -14,7 +14,7 @@ export default class Provision extends BaseCommand<typeof Provision> {
     'repin-host-key': Flags.boolean({
       description: "Trust the host's current SSH host key (after a reinstall) and pin it",
     }),
-    'ssh-timeout': sshTimeoutFlag(),
+    'ssh-timeout': machineSshTimeoutFlag(),
   };
 
   async run() {
@@ -22,7 +22,7 @@ export default class Provision extends BaseCommand<typeof Provision> {
     const results = await this.eachMachine(
       (moor) =>
         moor.provision(names, {
-          sshTimeoutMs: this.flags['ssh-timeout'] * 1000,
+          ...sshTimeoutOption(this.flags['ssh-timeout']),
           repinHostKey: this.flags['repin-host-key'],
         }),
       (name, result) =>

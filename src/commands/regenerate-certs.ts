@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
-import { sshTimeoutFlag } from '../cli/flags.js';
+import { machineSshTimeoutFlag, sshTimeoutOption } from '../cli/flags.js';
 import { NAMES_ARG } from '../cli/names.js';
 import { confirm } from '../cli/prompt.js';
 
@@ -17,7 +17,7 @@ export default class RegenerateCerts extends BaseCommand<typeof RegenerateCerts>
   static override flags = {
     force: Flags.boolean({ char: 'f', description: 'Do not ask for confirmation' }),
     'client-certs': Flags.boolean({ description: 'Also create a new CA and client certificate' }),
-    'ssh-timeout': sshTimeoutFlag(),
+    'ssh-timeout': machineSshTimeoutFlag(),
   };
 
   async run() {
@@ -39,7 +39,7 @@ export default class RegenerateCerts extends BaseCommand<typeof RegenerateCerts>
       (moor) =>
         moor.regenerateCerts(names, {
           clientCerts: this.flags['client-certs'],
-          sshTimeoutMs: this.flags['ssh-timeout'] * 1000,
+          ...sshTimeoutOption(this.flags['ssh-timeout']),
         }),
       (name) => `${name}: new certificates installed`,
     );

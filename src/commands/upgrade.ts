@@ -1,5 +1,5 @@
 import { BaseCommand } from '../base-command.js';
-import { sshTimeoutFlag } from '../cli/flags.js';
+import { machineSshTimeoutFlag, sshTimeoutOption } from '../cli/flags.js';
 import { NAMES_ARG } from '../cli/names.js';
 
 export default class Upgrade extends BaseCommand<typeof Upgrade> {
@@ -10,13 +10,13 @@ export default class Upgrade extends BaseCommand<typeof Upgrade> {
   static override strict = false;
   static override args = NAMES_ARG;
   static override flags = {
-    'ssh-timeout': sshTimeoutFlag(),
+    'ssh-timeout': machineSshTimeoutFlag(),
   };
 
   async run() {
     const names = await this.machineNames(this.positionals);
     const results = await this.eachMachine(
-      (moor) => moor.upgrade(names, { sshTimeoutMs: this.flags['ssh-timeout'] * 1000 }),
+      (moor) => moor.upgrade(names, sshTimeoutOption(this.flags['ssh-timeout'])),
       (name, result) =>
         `${name}: Docker ${result.engineVersion}${result.changed ? ' (upgraded)' : ' (already the newest available)'}`,
     );

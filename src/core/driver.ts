@@ -29,6 +29,10 @@ export interface DriverFlag {
 
 export type LifecycleOperation = 'start' | 'stop' | 'restart' | 'kill';
 
+/** How the docker CLI reaches a machine's engine (--engine-transport): TLS on TCP, or the API carried over SSH. */
+export type EngineTransport = 'tls' | 'ssh';
+export const ENGINE_TRANSPORTS: readonly EngineTransport[] = ['tls', 'ssh'];
+
 export interface SSHConfig {
   host: string;
   port: number;
@@ -39,6 +43,11 @@ export interface SSHConfig {
   keySource?: string;
   /** The server's host key, when the driver has already seen it (moor pins it then). */
   hostKey?: string;
+  /**
+   * For a host that exists independently of moor (generic): how long a refused SSH port is retried before
+   * it counts as the answer. Undefined for hosts a driver has just made, which refuse while they boot.
+   */
+  refusedGraceMs?: number;
 }
 
 export type DriverLogger = Logger;
@@ -63,7 +72,7 @@ export interface DriverContext {
   /** The environment moor runs with (read this, never process.env: a library user may pass another). */
   env: NodeJS.ProcessEnv;
   /** How the Docker engine will be reached (set for create): a cloud driver opens 2376 for 'tls' only. */
-  engineTransport?: 'tls' | 'ssh';
+  engineTransport?: EngineTransport;
   /**
    * Runs `fn` holding a store-wide lock named `key` (for example "virtualbox-hostonly"), waited for by every
    * other moor process that takes the same key; the options name the holder in a busy lock's message.
@@ -113,6 +122,11 @@ export interface DriverDefinition {
   name: string;
   description: string;
   flags: DriverFlag[];
+  /**
+   * The engine transports this driver's machines can use (default: all). create refuses another one
+   * before anything exists: the ssh transport needs a driver that reaches the host over SSH.
+   */
+  transports?: readonly EngineTransport[];
   /** Loads the implementation lazily, so that listing flags or drivers never imports a cloud SDK. */
   load(): Promise<DriverFactory>;
 }

@@ -45,12 +45,10 @@ export class UsageError extends MoorError {
 }
 
 export class InvalidNameError extends UsageError {
-  constructor(name: string) {
-    super(
-      `Invalid machine name "${name}": use letters, digits, "." and "-", starting with a letter or digit.`,
-      [],
-      'INVALID_NAME',
-    );
+  /** `problem` says what is wrong ("it must start with a letter or digit"); the default is the whole rule. */
+  constructor(name: string, problem = 'use letters, digits, "." and "-", starting with a letter or digit') {
+    const shown = name.length > 80 ? `${name.slice(0, 40)}...${name.slice(-20)}` : name;
+    super(`Invalid machine name "${shown}": ${problem}.`, [], 'INVALID_NAME');
   }
 }
 

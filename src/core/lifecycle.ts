@@ -10,7 +10,13 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { driverContext } from './driver-context.js';
-import type { Driver, DriverDefinition, DriverFlagValues } from './driver.js';
+import {
+  type Driver,
+  type DriverDefinition,
+  type DriverFlagValues,
+  ENGINE_TRANSPORTS,
+  type EngineTransport,
+} from './driver.js';
 import { getDriverDefinition } from '../../drivers/registry.js';
 import type { CertPaths, ClientBundle, ExternalCertOptions } from './certs.js';
 import type { ProvisionOptions, ProvisionResult, UpgradeResult } from './provision/provision.js';
@@ -31,16 +37,18 @@ import { CERT_FILE_MODE, PRIVATE_FILE_MODE } from './fsutil.js';
 import type { Logger } from './log.js';
 import {
   assertValidName,
+  assertValidNewName,
   CONFIG_VERSION,
   defaultEngineOptions,
   installMethodOf,
   type EngineOptions,
   MachineState,
   type MachineRecord,
+  sshTimeoutMsOf,
   type MachineStateValue,
   transportOf,
-  validateEngineOptions,
 } from './machine.js';
+import { validateEngineConfig } from './provision/daemon-config.js';
 import type { Store, StoredFile } from './store.js';
 import { notYet, waitFor } from './wait.js';
 
@@ -108,20 +116,41 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
   });
 }
 
-/** Create, step 1: what can be checked before anything exists (name, driver and its flags, engine options, TLS names). */
+/**
+ * Create, step 1: what can be checked before anything exists: the name (a hostname: at most 63
+ * characters), the driver and its flags, the engine options (through the code that renders daemon.json, so
+ * that provisioning cannot reject them later), the transport against the driver's, the TLS names. The
+ * checks that need the driver object (its SSH key, its cloud credentials) are the pre-create check's.
+ */
 async function validateCreate(
   store: Store,
   options: CreateOptions,
 ): Promise<{ definition: DriverDefinition; flags: DriverFlagValues }> {
-  assertValidName(options.name);
+  assertValidNewName(options.name);
   const definition = getDriverDefinition(options.driver);
   const flags = resolveDriverFlags(definition, options.driverFlags, store.env);
-  const engineProblem = validateEngineOptions(options.engine ?? {});
-  if (engineProblem) throw new UsageError(`${engineProblem}.`);
+  const engine = { ...defaultEngineOptions(), ...options.engine };
+  validateEngineConfig(engine, definition.name);
+  assertTransportSupported(definition, transportOf(engine));
   const { splitHosts } = await import('./certs.js');
   splitHosts(options.tlsSans ?? []);
   if (await store.exists(options.name)) throw new MachineExistsError(options.name);
   return { definition, flags };
+}
+
+function assertTransportSupported(definition: DriverDefinition, transport: EngineTransport): void {
+  const supported = definition.transports ?? ENGINE_TRANSPORTS;
+  if (supported.includes(transport)) return;
+  const others = supported.length === 1 ? `${supported[0]} only` : supported.join(' and ');
+  throw new UsageError(
+    `--engine-transport ${transport} is not supported by the ${definition.name} driver: it supports ${others}.`,
+    [
+      supported.length === 1
+        ? `Leave out --engine-transport (or give --engine-transport ${supported[0]}).`
+        : `Use --engine-transport ${supported.join(' or ')}.`,
+    ],
+    'TRANSPORT_NOT_SUPPORTED',
+  );
 }
 
 /**
@@ -190,6 +219,7 @@ function newRecord(
     DriverName: definition.name,
     CreatedAt: new Date().toISOString(),
     Phase: 'creating',
+    ...(options.sshTimeoutMs ? { SSHTimeout: Math.ceil(options.sshTimeoutMs / 1000) } : {}),
     Driver: driver.toJSON(),
     HostOptions: {
       EngineOptions: { ...defaultEngineOptions(), ...options.engine },
@@ -214,7 +244,7 @@ async function setUpHost(
   await issueServerCert(store, record, driver, certPaths, log);
   if (driver.provisions) {
     await store.save(record);
-    await provision(store, record, driver, { sshTimeoutMs: options.sshTimeoutMs ?? 300_000 }, log);
+    await provision(store, record, driver, { sshTimeoutMs: options.sshTimeoutMs ?? sshTimeoutMsOf(record) }, log);
   }
 }
 
@@ -391,6 +421,7 @@ async function provision(
     store.machineDir(record.Name),
     {
       ...options,
+      sshTimeoutMs: options.sshTimeoutMs ?? sshTimeoutMsOf(record),
       onHostKey: async (hostKey) => {
         if (record.SSHHostKey === hostKey) return;
         record.SSHHostKey = hostKey;
@@ -434,7 +465,13 @@ export async function upgradeMachine(
     const { record, driver } = await openMachine(store, name, log);
     if (!driver.provisions) throw new NotSupportedError('upgrade', record.DriverName);
     const { upgradeEngine } = await import('./provision/provision.js');
-    const result = await upgradeEngine(record, driver, store.machineDir(name), options, log);
+    const result = await upgradeEngine(
+      record,
+      driver,
+      store.machineDir(name),
+      { ...options, sshTimeoutMs: options.sshTimeoutMs ?? sshTimeoutMsOf(record) },
+      log,
+    );
     record.Provision = {
       OS: record.Provision?.OS ?? '',
       EngineVersion: result.engineVersion,

@@ -66,6 +66,8 @@ export interface MachineRecord {
   Phase: Phase;
   /** The last error of the create pipeline, when Phase is "error". */
   LastError?: string;
+  /** --ssh-timeout given at create (seconds): what provision, upgrade and regenerate-certs wait by default. */
+  SSHTimeout?: number;
   /** The SSH host key pinned at the first connection ('ssh-ed25519 AAAA...'); later connections must match. */
   SSHHostKey?: string;
   /** What the last successful provisioning found and did. */
@@ -79,13 +81,48 @@ export interface MachineRecord {
 }
 
 const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9.-]*$/;
+/**
+ * The longest name of a new machine: the name becomes the host's hostname, and a hostname label is at most
+ * 63 characters (RFC 1035).
+ */
+export const MAX_NAME_LENGTH = 63;
+/** The longest name an existing machine may have (older moor allowed up to a DNS name's 253). */
+const MAX_STORED_NAME_LENGTH = 253;
 
-export function isValidName(name: string): boolean {
-  return NAME_PATTERN.test(name) && name.length <= 253;
+/**
+ * What is wrong with a machine name, or undefined. `maxLength` is 63 for a new machine (create) and 253 for
+ * one that exists already (older moor created such names, and they must still load, list and be removed).
+ */
+export function nameProblem(name: string, maxLength: number = MAX_STORED_NAME_LENGTH): string | undefined {
+  if (name === '') return 'the name is empty';
+  const bad = [...name].find((char) => !/[a-zA-Z0-9.-]/.test(char));
+  if (bad !== undefined) {
+    return `${JSON.stringify(bad)} is not allowed: use letters, digits, "." and "-"`;
+  }
+  if (!NAME_PATTERN.test(name)) return `it must start with a letter or digit, not ${JSON.stringify(name[0])}`;
+  if (name.length > maxLength) {
+    return maxLength === MAX_NAME_LENGTH
+      ? `it is ${name.length} characters long; the limit is ${MAX_NAME_LENGTH}, as the name becomes the host's hostname`
+      : `it is ${name.length} characters long; the limit is ${maxLength}`;
+  }
+  return undefined;
 }
 
+/** Whether `name` may name a machine of the store (an existing one: up to 253 characters). */
+export function isValidName(name: string): boolean {
+  return nameProblem(name) === undefined;
+}
+
+/** Throws InvalidNameError unless `name` may name a machine of the store (existing ones included). */
 export function assertValidName(name: string): void {
-  if (!isValidName(name)) throw new InvalidNameError(name);
+  const problem = nameProblem(name);
+  if (problem !== undefined) throw new InvalidNameError(name, problem);
+}
+
+/** Throws InvalidNameError unless `name` may name a new machine (at most 63 characters: it is the hostname). */
+export function assertValidNewName(name: string): void {
+  const problem = nameProblem(name, MAX_NAME_LENGTH);
+  if (problem !== undefined) throw new InvalidNameError(name, problem);
 }
 
 export function defaultEngineOptions(): EngineOptions {
@@ -131,6 +168,8 @@ export function validateRecord(value: unknown, expectedName: string): string | u
   if ('Version' in engine && typeof engine['Version'] !== 'string')
     return 'HostOptions.EngineOptions.Version must be a string';
   if ('SSHHostKey' in value && typeof value['SSHHostKey'] !== 'string') return 'SSHHostKey must be a string';
+  if ('SSHTimeout' in value && !(typeof value['SSHTimeout'] === 'number' && value['SSHTimeout'] > 0))
+    return 'SSHTimeout must be a positive number of seconds';
   if ('Provision' in value && !isObject(value['Provision'])) return 'Provision must be an object';
   const auth = host['AuthOptions'];
   if (!isObject(auth)) return 'missing HostOptions.AuthOptions';
@@ -143,6 +182,11 @@ export function validateRecord(value: unknown, expectedName: string): string | u
 
 function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}
+
+/** How long to wait for the machine's SSH when a command is not given --ssh-timeout: its own, else 300 s. */
+export function sshTimeoutMsOf(record: MachineRecord): number {
+  return (record.SSHTimeout ?? 300) * 1000;
 }
 
 /** Labels are `key=value` strings; returns the value of `key`, or undefined. */

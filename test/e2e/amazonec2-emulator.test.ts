@@ -5,10 +5,11 @@
  * (The full lifecycle with real provisioning is amazonec2-lifecycle.test.ts.)
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { testKeyPair } from '../helpers/keys.js';
 import { EMULATOR_AWS_ENV, startEc2Emulator, type Ec2Emulator } from '../helpers/ec2-emulator.js';
 import { assertCleanError, assertExit, exists, parseJson, TempStore, walk } from './helpers.js';
 
@@ -75,6 +76,18 @@ describe('amazonec2 driver against the EC2 emulator (CLI)', () => {
     const result = await create('web', ['--amazonec2-ami', 'ami-0doesnotexist']);
     assertCleanError(result, 3, 'AMI ami-0doesnotexist was not found in region us-east-1');
     assert.deepEqual(ec2.actions(), ['DescribeVpcs', 'DescribeSubnets', 'DescribeImages']);
+    assert.deepEqual(ec2.leftovers(), { instances: [], keyPairs: [], groups: [] });
+    await assertNoMachines();
+  });
+
+  it('an unusable --amazonec2-ssh-keypath (a public key): exit 3 naming it, before any EC2 call (no RunInstances)', async () => {
+    const keyDir = store.path('user-keys');
+    await mkdir(keyDir, { recursive: true });
+    const key = join(keyDir, 'id_ed25519.pub');
+    await writeFile(key, (await testKeyPair()).public, { mode: 0o600 });
+    const result = await create('web', ['--amazonec2-ssh-keypath', key]);
+    assertCleanError(result, 3, 'Pre-create check failed', `SSH private key ${key} is a public key`);
+    assert.deepEqual(ec2.actions(), []);
     assert.deepEqual(ec2.leftovers(), { instances: [], keyPairs: [], groups: [] });
     await assertNoMachines();
   });

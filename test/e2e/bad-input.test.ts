@@ -115,6 +115,48 @@ const CASES: BadCase[] = [
     absent: ['badenv'],
   },
   {
+    title: 'a name of 64 characters (the limit is 63: the name is the hostname)',
+    args: ['create', '-d', 'none', '--url', URL, 'n'.repeat(64)],
+    exitCode: 2,
+    message: ['Invalid machine name', 'it is 64 characters long; the limit is 63', 'hostname'],
+    absent: ['n'.repeat(64)],
+  },
+  {
+    title: 'a name of 300 letters (too long, not "use letters")',
+    args: ['create', '-d', 'none', '--url', URL, 'l'.repeat(300)],
+    exitCode: 2,
+    message: ['it is 300 characters long; the limit is 63'],
+    absent: [],
+  },
+  {
+    title: 'a name with "_" says which character',
+    args: ['create', '-d', 'none', '--url', URL, 'web_1'],
+    exitCode: 2,
+    message: ['Invalid machine name "web_1": "_" is not allowed'],
+    absent: ['web_1'],
+  },
+  {
+    title: 'an --engine-opt boolean that is not one (as daemon.json would get it)',
+    args: ['create', 'badopt', '-d', 'none', '--url', URL, '--engine-opt', 'debug=maybe'],
+    exitCode: 2,
+    message: ['--engine-opt debug=maybe: debug takes true or false.'],
+    absent: ['badopt'],
+  },
+  {
+    title: 'an --engine-opt moor sets itself',
+    args: ['create', 'reserved', '-d', 'none', '--url', URL, '--engine-opt', 'tlsverify=false'],
+    exitCode: 2,
+    message: ['--engine-opt tlsverify cannot be set'],
+    absent: ['reserved'],
+  },
+  {
+    title: '--engine-transport ssh with the none driver (it supports tls only)',
+    args: ['create', 'nossh', '-d', 'none', '--url', URL, '--engine-transport', 'ssh'],
+    exitCode: 2,
+    message: ['--engine-transport ssh is not supported by the none driver: it supports tls only.'],
+    absent: ['nossh'],
+  },
+  {
     title: "a flag of another driver (virtualbox's, given with -d none)",
     args: ['create', 'otherflag', '-d', 'none', '--url', URL, '--virtualbox-memory', '2048'],
     exitCode: 2,
@@ -238,7 +280,7 @@ describe('--json errors', () => {
       args: ['inspect', 'bad_name', '--json'],
       exitCode: 2,
       code: 'INVALID_NAME',
-      message: 'Invalid machine name "bad_name": use letters, digits, "." and "-", starting with a letter or digit.',
+      message: 'Invalid machine name "bad_name": "_" is not allowed: use letters, digits, "." and "-".',
     },
   ];
 

@@ -9,6 +9,7 @@ import {
   BaseDriver,
   type DriverContext,
   type DriverFlag,
+  type EngineTransport,
   type LifecycleOperation,
   MachineState,
   type MachineStateValue,
@@ -43,6 +44,8 @@ export interface FakeDriverOptions {
   unsupported?: LifecycleOperation[];
   /** Create-time flags the driver declares. */
   flags?: DriverFlag[];
+  /** The engine transports it declares (default: not declared, so all). */
+  transports?: EngineTransport[];
 }
 
 export interface FakeCall {
@@ -170,6 +173,7 @@ export function fakeDriver(options: FakeDriverOptions = {}): FakeDriver {
     name,
     description: `fake driver for tests (${name})`,
     flags: options.flags ?? [],
+    ...(options.transports ? { transports: options.transports } : {}),
     load: async () => ({
       fromFlags: (context) => new Fake(context),
       fromRecord: (context) => new Fake(context),

@@ -18,6 +18,7 @@ import { driverContext } from '../../src/core/driver-context.js';
 import { resolveDriverFlags } from '../../src/core/driver-flags.js';
 import { MoorError } from '../../src/core/errors.js';
 import { Store } from '../../src/core/store.js';
+import { testKeyPair } from '../helpers/keys.js';
 import { EC2_ENDPOINT, ec2Script, fakeAwsEnv, type Step } from '../helpers/ec2-nock.js';
 import { instanceXml, type QueryParams } from '../helpers/ec2-query.js';
 
@@ -638,7 +639,8 @@ describe('amazonec2 create: keys, groups shared with other creates, options', ()
   it('an existing key pair (--amazonec2-keypair-name): checked, not imported, its key copied 0600, kept by rm', async () => {
     const keyDir = await mkdtemp(join(root, 'key-'));
     const keyPath = join(keyDir, 'mine');
-    await writeFile(keyPath, 'PRIVATE KEY BYTES\n', { mode: 0o600 });
+    const privateKey = (await testKeyPair()).private;
+    await writeFile(keyPath, privateKey, { mode: 0o600 });
     const script = ec2Script([
       ...base,
       { action: 'DescribeKeyPairs', reply: { keySet: [{ keyName: 'mine', keyPairId: 'key-9' }] } },
@@ -656,13 +658,13 @@ describe('amazonec2 create: keys, groups shared with other creates, options', ()
     const state = test.driver.toJSON();
     assert.equal(state['KeyPairName'], 'mine');
     assert.equal(state['KeyPairUserSupplied'], true);
-    assert.equal(await readFile(join(test.machineDir, 'id_ssh'), 'utf8'), 'PRIVATE KEY BYTES\n');
+    assert.equal(await readFile(join(test.machineDir, 'id_ssh'), 'utf8'), privateKey);
     assert.equal((await stat(join(test.machineDir, 'id_ssh'))).mode & 0o777, 0o600);
   });
 
   it('a key pair name that does not exist: the pre-create check fails, nothing is created', async () => {
     const keyPath = join(await mkdtemp(join(root, 'key-')), 'mine');
-    await writeFile(keyPath, 'x\n', { mode: 0o600 });
+    await writeFile(keyPath, (await testKeyPair()).private, { mode: 0o600 });
     const script = ec2Script([...base, { action: 'DescribeKeyPairs', reply: { keySet: [] } }]);
     const test = await newDriver({ 'amazonec2-keypair-name': 'gone', 'amazonec2-ssh-keypath': keyPath });
     const error = await rejection(test.driver.preCreateCheck());
@@ -670,9 +672,31 @@ describe('amazonec2 create: keys, groups shared with other creates, options', ()
     assert.match(error.message, /Key pair "gone" does not exist in region us-east-1/);
   });
 
+  it('an unusable --amazonec2-ssh-keypath fails the pre-create check before any EC2 call, naming the file given', async () => {
+    const dir = await mkdtemp(join(root, 'key-'));
+    const pair = await testKeyPair('passphrase');
+    const cases: [string, string, RegExp][] = [
+      ['id_pub.pub', pair.public, /is a public key, not a private one/],
+      ['garbage', 'not a key at all\n', /is not a private key moor can read/],
+      ['locked', pair.private, /is protected by a passphrase/],
+    ];
+    // No EC2 traffic is scripted: any call would be recorded and answered with an error.
+    const script = ec2Script([]);
+    for (const [file, content, message] of cases) {
+      const keyPath = join(dir, file);
+      await writeFile(keyPath, content, { mode: 0o600 });
+      const test = await newDriver({ 'amazonec2-ssh-keypath': keyPath });
+      const error = await rejection(test.driver.preCreateCheck());
+      assert.match(error.message, new RegExp(`SSH private key ${keyPath} `));
+      assert.match(error.message, message);
+    }
+    assert.deepEqual(script.calls, [], 'no EC2 call, so no RunInstances');
+    script.assertDone();
+  });
+
   it('--amazonec2-ssh-keypath alone: its .pub is imported as a new key pair', async () => {
     const keyPath = join(await mkdtemp(join(root, 'key-')), 'id_test');
-    await writeFile(keyPath, 'PRIVATE\n', { mode: 0o600 });
+    await writeFile(keyPath, (await testKeyPair()).private, { mode: 0o600 });
     await writeFile(`${keyPath}.pub`, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMINE user@laptop\n');
     const script = ec2Script([
       ...base,

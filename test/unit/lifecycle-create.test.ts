@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ExitCode, MoorError, UsageError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
-import { CONFIG_VERSION } from '../../src/core/machine.js';
+import { CONFIG_VERSION, type EngineOptions } from '../../src/core/machine.js';
 import { Moor } from '../../src/core/moor.js';
 import { fakeDriver } from '../helpers/fake-driver.js';
 
@@ -82,6 +82,103 @@ describe('createMachine refuses before anything is written', () => {
     assert.match(error.message, /--engine-label "no-equals-sign" must be key=value/);
     assert.deepEqual(driver.calls, []);
     assert.deepEqual(await storeContents(moor, 'web'), { top: [], machine: false });
+  });
+
+  it('a name longer than 63 characters (exit 2), saying the limit and the length; 63 is accepted', async () => {
+    const driver = fakeDriver();
+    const moor = await newMoor();
+    for (const length of [64, 240, 300]) {
+      const name = 'a'.repeat(length);
+      const error = await failure(
+        moor.create({ name, driver: driver.name, driverFlags: {} }),
+        'INVALID_NAME',
+        ExitCode.usage,
+      );
+      assert.match(error.message, new RegExp(`it is ${length} characters long; the limit is 63`));
+      assert.match(error.message, /hostname/);
+      assert.doesNotMatch(error.message, /use letters, digits/);
+    }
+    assert.deepEqual(driver.calls, []);
+    assert.deepEqual((await storeContents(moor, 'x')).top, []);
+    await moor.create({ name: 'b'.repeat(63), driver: driver.name, driverFlags: {} });
+    assert.equal(await moor.store.exists('b'.repeat(63)), true);
+  });
+
+  it('a bad name says what is wrong with it: the character, or how it must start', async () => {
+    const driver = fakeDriver();
+    const moor = await newMoor();
+    const cases: [string, RegExp][] = [
+      ['web_1', /Invalid machine name "web_1": "_" is not allowed: use letters, digits, "\." and "-"\./],
+      ['wé', /"é" is not allowed/],
+      ['.web', /Invalid machine name "\.web": it must start with a letter or digit, not "\."\./],
+      ['', /the name is empty/],
+    ];
+    for (const [name, message] of cases) {
+      const error = await failure(moor.create({ name, driver: driver.name, driverFlags: {} }), 'INVALID_NAME', 2);
+      assert.match(error.message, message, name);
+    }
+    assert.deepEqual(driver.calls, []);
+  });
+
+  it('engine options provisioning would refuse (exit 2), naming the flag and the value, before the driver is asked', async () => {
+    const driver = fakeDriver({ provisions: true });
+    const moor = await newMoor();
+    const cases: [Partial<EngineOptions>, RegExp][] = [
+      [{ ArbitraryFlags: ['debug=maybe'] }, /--engine-opt debug=maybe: debug takes true or false/],
+      [{ ArbitraryFlags: ['mtu=big'] }, /--engine-opt mtu=big: mtu takes a whole number/],
+      [{ ArbitraryFlags: ['tlsverify=false'] }, /--engine-opt tlsverify cannot be set/],
+      [{ ArbitraryFlags: ['log-opt=novalue'] }, /--engine-opt log-opt=novalue: log-opt takes key=value/],
+      [{ ArbitraryFlags: ['bip'] }, /--engine-opt bip needs a value/],
+      [
+        { ArbitraryFlags: ['storage-driver=vfs'], StorageDriver: 'overlay2' },
+        /--engine-opt storage-driver=vfs: storage-driver is set more than once \(it is also set by --engine-storage-driver\)/,
+      ],
+      [{ Env: ['A=line\nbreak'] }, /--engine-env "A=line\\nbreak" contains a line break/],
+    ];
+    for (const [engine, message] of cases) {
+      const error = await failure(
+        moor.create({ name: 'web', driver: driver.name, driverFlags: {}, engine }),
+        'USAGE',
+        ExitCode.usage,
+      );
+      assert.match(error.message, message, JSON.stringify(engine));
+    }
+    assert.deepEqual(driver.calls, []);
+    assert.deepEqual(await storeContents(moor, 'web'), { top: [], machine: false });
+  });
+
+  it('an engine transport the driver does not support (exit 2), naming the ones it does', async () => {
+    const driver = fakeDriver({ transports: ['tls'] });
+    const moor = await newMoor();
+    const error = await failure(
+      moor.create({ name: 'web', driver: driver.name, driverFlags: {}, engine: { Transport: 'ssh' } }),
+      'TRANSPORT_NOT_SUPPORTED',
+      ExitCode.usage,
+    );
+    assert.equal(
+      error.message,
+      `--engine-transport ssh is not supported by the ${driver.name} driver: it supports tls only.`,
+    );
+    assert.deepEqual(driver.calls, []);
+    assert.deepEqual(await storeContents(moor, 'web'), { top: [], machine: false });
+    // A driver that declares nothing supports both.
+    const both = fakeDriver();
+    await moor.create({ name: 'web', driver: both.name, driverFlags: {}, engine: { Transport: 'ssh' } });
+  });
+
+  it('the none driver supports tls only', async () => {
+    const moor = await newMoor();
+    const error = await failure(
+      moor.create({
+        name: 'web',
+        driver: 'none',
+        driverFlags: { url: 'tcp://192.0.2.1:2376' },
+        engine: { Transport: 'ssh' },
+      }),
+      'TRANSPORT_NOT_SUPPORTED',
+      ExitCode.usage,
+    );
+    assert.match(error.message, /the none driver: it supports tls only/);
   });
 
   it('a machine that exists (exit 5), leaving it as it was', async () => {
@@ -247,5 +344,56 @@ describe('createMachine succeeds', () => {
     for (const file of files) {
       assert.equal((await stat(join(dir, file))).mode & 0o777, 0o600, `${file} is private`);
     }
+  });
+});
+
+describe('machines with names longer than 63 characters, from an older moor', () => {
+  it('still load, list, inspect and are removed (the 63 limit is for new names only)', async () => {
+    const driver = fakeDriver();
+    const moor = await newMoor();
+    const name = `old-${'x'.repeat(96)}`;
+    // What an older moor wrote: a record with the long name (create refuses it now).
+    await failure(moor.create({ name, driver: driver.name, driverFlags: {} }), 'INVALID_NAME', ExitCode.usage);
+    driver.hosts.set(name, { state: 'Running', ip: '192.0.2.20' });
+    await moor.store.add({
+      ConfigVersion: CONFIG_VERSION,
+      Name: name,
+      DriverName: driver.name,
+      CreatedAt: new Date().toISOString(),
+      Phase: 'created',
+      Driver: { IPAddress: '192.0.2.20' },
+      HostOptions: {
+        EngineOptions: {
+          InstallURL: '',
+          ArbitraryFlags: [],
+          Env: [],
+          InsecureRegistry: [],
+          RegistryMirror: [],
+          Labels: [],
+          StorageDriver: '',
+          TlsVerify: true,
+        },
+        AuthOptions: { ServerCertSANs: [] },
+      },
+    });
+    assert.equal((await moor.store.load(name)).Name, name);
+    const items = await moor.list({ timeoutMs: 1_000, queryDockerVersion: false, activeContext: '' });
+    assert.deepEqual(
+      items.map((item) => item.Name),
+      [name],
+    );
+    assert.equal((await moor.inspect(name)).Name, name);
+    await moor.remove([name], false);
+    assert.equal(await moor.store.exists(name), false);
+  });
+});
+
+describe('the SSH timeout of a machine', () => {
+  it('create records --ssh-timeout in the record (seconds), for provision to reuse', async () => {
+    const driver = fakeDriver();
+    const moor = await newMoor();
+    const record = await moor.create({ name: 'web', driver: driver.name, driverFlags: {}, sshTimeoutMs: 45_000 });
+    assert.equal(record.SSHTimeout, 45);
+    assert.equal((await moor.store.load('web')).SSHTimeout, 45);
   });
 });

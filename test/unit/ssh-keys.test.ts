@@ -2,12 +2,23 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { describe, it } from 'node:test';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { MoorError } from '../../src/core/errors.js';
-import { fingerprint, parseHostKeyPin, pinMatches, publicKeyLine } from '../../src/core/ssh/keys.js';
+import {
+  checkPrivateKey,
+  fingerprint,
+  parseHostKeyPin,
+  pinMatches,
+  publicKeyLine,
+  readPrivateKey,
+} from '../../src/core/ssh/keys.js';
 import { Limiter } from '../../src/core/ssh/limiter.js';
+import { testKeyPair } from '../helpers/keys.js';
 
 /** A syntactically valid ed25519 public key blob: string "ssh-ed25519", then 32 key bytes. */
 function ed25519Blob(fill: number): Buffer {
@@ -114,5 +125,74 @@ describe('loading', () => {
       script,
     ]);
     assert.equal(stdout.trim(), '0');
+  });
+});
+
+describe('private keys are checked before anything uses them', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'moor-keys-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  async function keyFile(name: string, content: string, mode = 0o600): Promise<string> {
+    const path = join(dir, name);
+    await writeFile(path, content);
+    await chmod(path, mode);
+    return path;
+  }
+
+  async function refused(path: string, code: string, message: RegExp, given?: string): Promise<MoorError> {
+    const error = await readPrivateKey(path, given).then(
+      () => assert.fail(`${path} was accepted`),
+      (thrown: unknown) => thrown,
+    );
+    assert.ok(error instanceof MoorError, String(error));
+    assert.equal(error.code, code, error.message);
+    assert.match(error.message, message);
+    return error;
+  }
+
+  it('accepts a private key without a passphrase', async () => {
+    const path = await keyFile('good', (await testKeyPair()).private);
+    await checkPrivateKey(path);
+    assert.match((await readPrivateKey(path)).toString(), /BEGIN OPENSSH PRIVATE KEY/);
+  });
+
+  it('refuses a public key, naming the file and the private key to give instead', async () => {
+    const path = await keyFile('id_test.pub', (await testKeyPair()).public);
+    const error = await refused(path, 'SSH_KEY_INVALID', new RegExp(`SSH private key ${path} is a public key`));
+    assert.deepEqual(error.suggestions, [`Give the private key: ${join(dir, 'id_test')}.`]);
+  });
+
+  it('refuses garbage', async () => {
+    const path = await keyFile('garbage', 'this is not a key\n');
+    const error = await refused(path, 'SSH_KEY_INVALID', /is not a private key moor can read/);
+    assert.match(error.suggestions.join('\n'), /ssh-keygen -t ed25519/);
+  });
+
+  it('refuses a key with a passphrase, saying how to remove it or to use the agent', async () => {
+    const path = await keyFile('locked', (await testKeyPair('secret')).private);
+    const error = await refused(path, 'SSH_KEY_ENCRYPTED', /is protected by a passphrase/);
+    const hints = error.suggestions.join('\n');
+    assert.match(hints, /ssh-keygen -p -N "" -f KEY/);
+    assert.match(hints, /SSH agent \(ssh-add\)/);
+  });
+
+  it("names the file the user gave when the path is moor's copy", async () => {
+    const copy = await keyFile('copy', (await testKeyPair('secret')).private);
+    const error = await refused(
+      copy,
+      'SSH_KEY_ENCRYPTED',
+      /SSH private key \/home\/me\/id_locked \(moor's copy: /,
+      '/home/me/id_locked',
+    );
+    assert.match(error.suggestions.join('\n'), /cp \/home\/me\/id_locked KEY/);
+  });
+
+  it('still refuses a missing key and one others can read (checked before the content)', async () => {
+    await refused(join(dir, 'nope'), 'SSH_KEY_MISSING', /does not exist/);
+    const open = await keyFile('open', 'not even a key', 0o644);
+    await refused(open, 'SSH_KEY_PERMISSIONS', /chmod 600/);
   });
 });

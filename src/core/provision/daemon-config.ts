@@ -7,7 +7,7 @@
  * is set both as a flag and in the file, so every option lands in exactly one of the two. "hosts" is never
  * written to daemon.json: the listen addresses are -H flags of the service (systemd's fd:// socket).
  */
-import { type EngineOptions, transportOf } from '../machine.js';
+import { type EngineOptions, transportOf, validateEngineOptions } from '../machine.js';
 import { UsageError } from '../errors.js';
 
 /** Where the caller uploads the engine's certificates; the daemon configuration only refers to them. */
@@ -197,6 +197,37 @@ export function buildEngineConfig(engine: EngineOptions, driverName: string): En
     return [variable.slice(0, eq), variable.slice(eq + 1)];
   });
   return { daemonJson: json, extraFlags, env };
+}
+
+/**
+ * Every check provisioning makes of the engine options, without rendering anything: the options' syntax
+ * (validateEngineOptions), no control characters, and buildEngineConfig itself (reserved flags, values
+ * dockerd would refuse, a setting given twice). create runs it before anything exists, so that a value
+ * provisioning would reject fails there; the provisioning plan runs it again.
+ */
+export function validateEngineConfig(engine: EngineOptions, driverName: string): EngineConfig {
+  const problem = validateEngineOptions(engine);
+  if (problem !== undefined) throw new UsageError(`${problem}.`);
+  const lists: [string, string[]][] = [
+    ['--engine-label', engine.Labels],
+    ['--engine-opt', engine.ArbitraryFlags],
+    ['--engine-env', engine.Env],
+    ['--engine-insecure-registry', engine.InsecureRegistry],
+    ['--engine-registry-mirror', engine.RegistryMirror],
+  ];
+  for (const [flag, values] of lists) for (const value of values) checkText(flag, value);
+  checkText('--engine-storage-driver', engine.StorageDriver);
+  return buildEngineConfig(engine, driverName);
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Refuses a value with a line break or another control character (it would reach a script or a unit file). */
+export function checkText(what: string, value: string): void {
+  if (CONTROL.test(value)) {
+    throw new UsageError(`${what} ${JSON.stringify(value)} contains a line break or another control character.`);
+  }
 }
 
 function setScalar(json: DaemonJson, key: string, value: string | number | boolean, opt: string): void {

@@ -6,9 +6,15 @@
  * Each script prints progress lines, and as its last line `moor: changed=1` or `moor: changed=0`.
  */
 import { UsageError } from '../errors.js';
-import { assertValidName, transportOf, validateEngineOptions, type EngineOptions } from '../machine.js';
+import { assertValidName, transportOf, type EngineOptions } from '../machine.js';
 import { shellQuote, sudoPrefix } from '../ssh/quote.js';
-import { buildEngineConfig, systemdEnvAssignment, systemdExecArg } from './daemon-config.js';
+import {
+  buildEngineConfig,
+  checkText,
+  systemdEnvAssignment,
+  systemdExecArg,
+  validateEngineConfig,
+} from './daemon-config.js';
 import { FAMILIES, UnsupportedOsError, type Family, type OsRelease } from './os.js';
 import { renderScript } from './render.js';
 
@@ -202,15 +208,6 @@ function dockerRepoUrl(os: OsRelease): string {
   return `${DOCKER_REPO}/${os.id === 'rhel' ? 'rhel' : 'centos'}/docker-ce.repo`;
 }
 
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
-function checkText(what: string, value: string): void {
-  if (CONTROL.test(value)) {
-    throw new UsageError(`${what} ${JSON.stringify(value)} contains a line break or another control character.`);
-  }
-}
-
 function validateInput(input: ProvisionInput): void {
   const { engine, installMethod, family } = input;
   assertValidName(input.machineName);
@@ -225,17 +222,7 @@ function validateInput(input: ProvisionInput): void {
   if (!Number.isInteger(input.enginePort) || input.enginePort < 1 || input.enginePort > 65535) {
     throw new UsageError(`Engine port ${input.enginePort} is not a port number (1-65535).`);
   }
-  const problem = validateEngineOptions(engine);
-  if (problem !== undefined) throw new UsageError(problem);
-  const lists: [string, string[]][] = [
-    ['--engine-label', engine.Labels],
-    ['--engine-opt', engine.ArbitraryFlags],
-    ['--engine-env', engine.Env],
-    ['--engine-insecure-registry', engine.InsecureRegistry],
-    ['--engine-registry-mirror', engine.RegistryMirror],
-  ];
-  for (const [flag, values] of lists) for (const value of values) checkText(flag, value);
-  checkText('--engine-storage-driver', engine.StorageDriver);
+  validateEngineConfig(engine, input.driverName);
   if (!engine.TlsVerify) {
     throw new UsageError(
       'The engine would listen on TCP without client certificates (TlsVerify is false): moor only exposes it with --tlsverify.',

@@ -50,11 +50,14 @@ export async function connect(target: SSHTarget, options: ConnectOptions = {}): 
       code: 'SSH_KEY_MISSING',
     });
   }
-  const privateKey = target.privateKeyPath ? await readPrivateKey(target.privateKeyPath) : undefined;
+  const privateKey = target.privateKeyPath ? await readPrivateKey(target.privateKeyPath, target.keySource) : undefined;
   const pin = target.hostKey === undefined ? undefined : parseHostKeyPin(target.hostKey);
   const ssh2 = await loadSsh2();
   const deadline = Date.now() + timeoutMs;
   log.step(`Waiting for SSH on ${where} (${target.user})...`);
+  /** Since when every attempt was refused (reset by any other outcome), for target.refusedGraceMs. */
+  let refusedSince: number | undefined;
+  let lastShown = '';
   const openSession = (client: Client, hostKey: string) =>
     new Ssh2Session(client, hostKey, target, { maxChannels: options.maxChannels ?? DEFAULT_MAX_CHANNELS, log });
   return waitFor(
@@ -77,6 +80,12 @@ export async function connect(target: SSHTarget, options: ConnectOptions = {}): 
         if (error instanceof MoorError) throw error;
         const cause = error as Ssh2Error;
         if (!isTransient(cause)) throw classify(cause, target);
+        if (cause.code === 'ECONNREFUSED' && target.refusedGraceMs !== undefined) {
+          refusedSince ??= Date.now();
+          if (Date.now() - refusedSince >= target.refusedGraceMs) throw new PortRefusedError(target, cause);
+        } else {
+          refusedSince = undefined;
+        }
         return notYet(cause);
       }
     },
@@ -85,10 +94,15 @@ export async function connect(target: SSHTarget, options: ConnectOptions = {}): 
       timeoutMs,
       ...(options.signal ? { signal: options.signal } : {}),
       abortError: (signal) => abortError(signal, target),
-      onRetry: ({ attempt, delayMs, reason }) =>
-        log.debug(
-          `SSH not ready (${describeConnectError(reason as Ssh2Error, target)}); attempt ${attempt}, next in ${delayMs} ms`,
-        ),
+      onRetry: ({ attempt, delayMs, reason }) => {
+        const description = describeConnectError(reason as Ssh2Error, target);
+        // Progress shows the last error while waiting, once per change (not once per attempt).
+        if (description !== lastShown) {
+          lastShown = description;
+          log.info(`Still waiting for SSH on ${where}: ${description}`);
+        }
+        log.debug(`SSH not ready (${description}); attempt ${attempt}, next in ${delayMs} ms`);
+      },
       onTimeout: ({ reason }) => {
         const timeout = new TimeoutError(
           `Timed out after ${formatDuration(timeoutMs)} waiting for SSH on ${where} (user ${target.user}): ` +
@@ -171,6 +185,26 @@ function attemptOnce(
       },
     });
   });
+}
+
+/** A host that exists kept refusing connections on its SSH port past its grace period: a final answer. */
+class PortRefusedError extends MoorError {
+  constructor(target: SSHTarget, cause: Ssh2Error) {
+    const grace = target.refusedGraceMs ?? 0;
+    super(
+      `${address(target)} refused the SSH connection${grace > 0 ? ` for ${formatDuration(grace)}` : ''}: ` +
+        `the host answers, but nothing accepts connections on port ${target.port}.`,
+      {
+        code: 'SSH_PORT_REFUSED',
+        cause,
+        suggestions: [
+          `Check that sshd is running on ${target.host} (systemctl status ssh, or sshd).`,
+          `Check that ${target.port} is the SSH port of the host (sshd's Port setting; for generic, --generic-ssh-port).`,
+        ],
+      },
+    );
+    this.name = 'PortRefusedError';
+  }
 }
 
 /** A failure that another attempt would not fix, as the MoorError that says what to do. */

@@ -88,23 +88,33 @@ export async function generateKeyPair(
 }
 
 /**
- * Refuses a private key that is missing, not a file, or readable by group or others (as ssh does, which
- * would refuse it too), with a message that says how to fix it.
+ * Refuses a private key that moor could not use, before anything depends on it: missing, not a file,
+ * readable by group or others (ssh would refuse it too), not a private key at all (a .pub file, garbage),
+ * or protected by a passphrase. The message names `path` (give the file the user named) and the fix.
  */
 export async function checkPrivateKey(path: string): Promise<void> {
+  await readPrivateKey(path);
+}
+
+/**
+ * Reads and parses a private key, with checkPrivateKey's checks. `given` is the file the user named when
+ * `path` is moor's copy of it (messages name both).
+ */
+export async function readPrivateKey(path: string, given?: string): Promise<Buffer> {
+  const shown = given && given !== path ? `${given} (moor's copy: ${path})` : path;
   let info;
   try {
     info = await stat(path);
   } catch (error) {
     if (isErrno(error, 'ENOENT', 'ENOTDIR')) {
-      throw new MoorError(`SSH private key ${path} does not exist.`, {
+      throw new MoorError(`SSH private key ${shown} does not exist.`, {
         code: 'SSH_KEY_MISSING',
         suggestions: ['Check the path to the key (for the private key, not the .pub file).'],
         cause: error,
       });
     }
     if (isErrno(error, 'EACCES')) {
-      throw new MoorError(`SSH private key ${path} cannot be read: permission denied.`, {
+      throw new MoorError(`SSH private key ${shown} cannot be read: permission denied.`, {
         code: 'SSH_KEY_UNREADABLE',
         cause: error,
       });
@@ -112,35 +122,58 @@ export async function checkPrivateKey(path: string): Promise<void> {
     throw error;
   }
   if (!info.isFile()) {
-    throw new MoorError(`SSH private key ${path} is not a file.`, { code: 'SSH_KEY_MISSING' });
+    throw new MoorError(`SSH private key ${shown} is not a file.`, { code: 'SSH_KEY_MISSING' });
   }
   // Windows has no POSIX permission bits: stat reports 0o666 for every file there.
   if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
     const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
     throw new MoorError(
-      `SSH private key ${path} is accessible by others (mode ${mode}), so ssh would refuse it and so does moor: ` +
+      `SSH private key ${shown} is accessible by others (mode ${mode}), so ssh would refuse it and so does moor: ` +
         `run "chmod 600 ${path}".`,
       { code: 'SSH_KEY_PERMISSIONS' },
     );
   }
-}
-
-/** Reads and parses a private key, so that an encrypted or malformed key fails with a clear message. */
-export async function readPrivateKey(path: string): Promise<Buffer> {
-  await checkPrivateKey(path);
   const data = await readFile(path);
-  const { utils } = await loadSsh2();
-  const parsed = utils.parseKey(data);
-  const key = Array.isArray(parsed) ? (parsed[0] as unknown) : parsed;
-  if (key instanceof Error || key === undefined) {
-    const reason = key instanceof Error ? key.message : 'no key found';
-    const encrypted = /encrypted|passphrase/i.test(reason);
-    throw new MoorError(`SSH private key ${path} cannot be used: ${reason}.`, {
+  const problem = await privateKeyProblem(data);
+  if (problem === 'encrypted') {
+    throw new MoorError(`SSH private key ${shown} is protected by a passphrase, which moor cannot enter.`, {
+      code: 'SSH_KEY_ENCRYPTED',
+      suggestions: [
+        `Remove the passphrase from a copy of the key: cp ${given ?? path} KEY && ssh-keygen -p -N "" -f KEY, then give KEY.`,
+        'Or leave out the key and load it into your SSH agent (ssh-add), where the driver can use an agent.',
+      ],
+    });
+  }
+  if (problem === 'public') {
+    throw new MoorError(`SSH private key ${shown} is a public key, not a private one.`, {
       code: 'SSH_KEY_INVALID',
-      suggestions: encrypted
-        ? ['moor needs a key without a passphrase: remove it with "ssh-keygen -p -N \'\' -f KEY" on a copy.']
-        : ['Use an OpenSSH or PEM private key (ed25519, ECDSA or RSA).'],
+      suggestions: [
+        /\.pub$/.test(given ?? path)
+          ? `Give the private key: ${(given ?? path).replace(/\.pub$/, '')}.`
+          : 'Give the private key (the file without .pub).',
+      ],
+    });
+  }
+  if (problem !== undefined) {
+    throw new MoorError(`SSH private key ${shown} is not a private key moor can read (${problem}).`, {
+      code: 'SSH_KEY_INVALID',
+      suggestions: [
+        'Use an OpenSSH or PEM private key (ed25519, ECDSA or RSA), e.g. one made by ssh-keygen -t ed25519.',
+      ],
     });
   }
   return data;
+}
+
+/** Why `data` is not a usable private key: 'encrypted', 'public', another reason, or undefined when it is. */
+async function privateKeyProblem(data: Buffer): Promise<string | undefined> {
+  const { utils } = await loadSsh2();
+  const parsed = utils.parseKey(data);
+  const key = Array.isArray(parsed) ? (parsed[0] as unknown) : parsed;
+  if (key instanceof Error) {
+    if (/encrypted|passphrase/i.test(key.message)) return 'encrypted';
+    return /unsupported key format/i.test(key.message) ? 'not a key format moor knows' : key.message;
+  }
+  if (key === undefined || key === null) return 'no key found';
+  return (key as { isPrivateKey(): boolean }).isPrivateKey() ? undefined : 'public';
 }

@@ -9,6 +9,7 @@ export function sshTargetOf(config: SSHConfig, extra: { machineName?: string; ho
     user: config.user,
     privateKeyPath: config.keyPath ?? '',
     ...(config.keySource ? { keySource: config.keySource } : {}),
+    ...(config.refusedGraceMs !== undefined ? { refusedGraceMs: config.refusedGraceMs } : {}),
     ...(extra.machineName ? { machineName: extra.machineName } : {}),
     ...(extra.hostKey ? { hostKey: extra.hostKey } : {}),
   };

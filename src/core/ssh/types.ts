@@ -19,6 +19,12 @@ export interface SSHTarget {
   machineName?: string;
   /** The key file the user gave, when privateKeyPath is moor's copy of it (messages name the user's). */
   keySource?: string;
+  /**
+   * For a host that exists already (not one still booting): how long a port that refuses connections is
+   * retried before that counts as the answer (sshd not running, a wrong port). Undefined: refusals are
+   * retried until the timeout, as for a host that is still starting.
+   */
+  refusedGraceMs?: number;
 }
 
 export interface ExecResult {
