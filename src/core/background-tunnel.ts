@@ -9,7 +9,7 @@ import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MoorError } from './errors.js';
-import { isErrno, PRIVATE_FILE_MODE, writeFileAtomic } from './fsutil.js';
+import { isErrno, PRIVATE_FILE_MODE, processIsGone, writeFileAtomic } from './fsutil.js';
 import { notYet, waitFor } from './wait.js';
 
 export const TUNNEL_STATE_FILE = 'tunnel.json';
@@ -41,14 +41,9 @@ function isTunnelRecord(value: unknown): value is TunnelRecord {
   );
 }
 
-/** Whether a process with this pid exists (EPERM: it does, but is someone else's). */
+/** Whether a process with this pid exists (someone else's included). */
 export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return isErrno(error, 'EPERM');
-  }
+  return Number.isInteger(pid) && pid > 0 && !processIsGone(pid);
 }
 
 /**

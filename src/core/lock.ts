@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { link, open, readFile, rename, unlink } from 'node:fs/promises';
 import { TimeoutError } from './errors.js';
-import { isErrno } from './fsutil.js';
+import { isErrno, processIsGone } from './fsutil.js';
 import { notYet, waitFor } from './wait.js';
 
 export interface LockOptions {
@@ -100,12 +100,7 @@ async function readHolder(path: string): Promise<Holder | undefined> {
 
 function isStale(holder: Holder): boolean {
   if (holder.host !== HOST || typeof holder.pid !== 'number') return false;
-  try {
-    process.kill(holder.pid, 0);
-    return false;
-  } catch (error) {
-    return isErrno(error, 'ESRCH');
-  }
+  return processIsGone(holder.pid);
 }
 
 /**
