@@ -456,10 +456,10 @@ describe('SSH client against a real sshd', { skip, timeout: HANG_MS }, () => {
       await rejection(checkPrivateKey(join(work, 'no_such_key')), 'SSH_KEY_MISSING');
     });
 
-    it('refuses a passphrase-protected key with SSH_KEY_INVALID', async () => {
+    it('refuses a passphrase-protected key with SSH_KEY_ENCRYPTED', async () => {
       const key = join(work, 'encrypted_key');
       await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'secret', '-f', key]);
-      const { error } = await rejection(connect(targetOf(sshd, { privateKeyPath: key })), 'SSH_KEY_INVALID');
+      const { error } = await rejection(connect(targetOf(sshd, { privateKeyPath: key })), 'SSH_KEY_ENCRYPTED');
       assert.match(error.suggestions.join(' '), /passphrase/);
     });
 
