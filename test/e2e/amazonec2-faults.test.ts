@@ -18,7 +18,8 @@ import { EMULATOR_AWS_ENV } from '../helpers/ec2-emulator.js';
 import { type BrokenEc2, type BrokenKind, startBrokenEc2 } from '../helpers/broken-ec2.js';
 import { assertCleanError, assertExit, assertNoStackTrace, BIN, cleanEnv, exists, TempStore } from './helpers.js';
 
-const HTTP_TIMEOUT_MS = '300';
+// Small, but far above what a loaded machine needs for an endpoint that answers at once.
+const HTTP_TIMEOUT_MS = '1500';
 const ENV = { ...EMULATOR_AWS_ENV, MOOR_AMAZONEC2_HTTP_TIMEOUT_MS: HTTP_TIMEOUT_MS, NODE_NO_WARNINGS: '1' };
 const INSTANCE = 'i-0fault0fault0fault';
 const KEY_PAIR = 'moor-web-fault';

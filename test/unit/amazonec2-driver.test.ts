@@ -1235,7 +1235,8 @@ describe('amazonec2 against an endpoint that fails (every call bounded)', () => 
   });
 
   it('throttled until the budget ends in a pause between attempts: the last answer is reported, not a time-out', async () => {
-    Object.assign(ec2Timing, { callTimeoutMs: 100, retryDelayMs: () => 1_000 });
+    // The budget (1 s) ends in the pause (10 s) after the first answer, however slow a loaded machine is.
+    Object.assign(ec2Timing, { callTimeoutMs: 1_000, retryDelayMs: () => 10_000 });
     const script = ec2Script([
       { action: 'DescribeInstances', reply: { error: 'RequestLimitExceeded', message: 'slow down', status: 503 } },
     ]);
@@ -1247,7 +1248,8 @@ describe('amazonec2 against an endpoint that fails (every call bounded)', () => 
   });
 
   it('a create whose endpoint stalls at RunInstances: one rollback call waits, the rest are listed as not tried', async () => {
-    Object.assign(ec2Timing, { connectTimeoutMs: 50, requestTimeoutMs: 50, callTimeoutMs: 200 });
+    // The calls before RunInstances are answered: their bounds are far above what a loaded machine needs.
+    Object.assign(ec2Timing, { connectTimeoutMs: 1_000, requestTimeoutMs: 1_000, callTimeoutMs: 1_500 });
     const script = ec2Script([
       describeVpcs,
       describeSubnets,
