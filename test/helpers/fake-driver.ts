@@ -17,6 +17,12 @@ import {
   type SSHConfig,
 } from '../../drivers/api.js';
 import { registerDriver } from '../../drivers/registry.js';
+import {
+  CONFIG_VERSION,
+  defaultEngineOptions,
+  type EngineOptions,
+  type MachineRecord,
+} from '../../src/core/machine.js';
 
 export type FakeOperation =
   'preCreateCheck' | 'create' | 'remove' | LifecycleOperation | 'getState' | 'getIP' | 'getURL' | 'getSSHConfig';
@@ -197,6 +203,29 @@ export function fakeDriver(options: FakeDriverOptions = {}): FakeDriver {
     before(operation, hook) {
       if (hook) hooks.set(operation, hook);
       else hooks.delete(operation);
+    },
+  };
+}
+
+/**
+ * A finished record of a fake-driver machine, as create would store it: for tests that put machines in a
+ * store directly (what an older moor wrote, many machines at once).
+ */
+export function fakeRecord(
+  driver: FakeDriver,
+  name: string,
+  options: { driverState?: Record<string, unknown>; engine?: Partial<EngineOptions> } = {},
+): MachineRecord {
+  return {
+    ConfigVersion: CONFIG_VERSION,
+    Name: name,
+    DriverName: driver.name,
+    CreatedAt: new Date().toISOString(),
+    Phase: 'created',
+    Driver: options.driverState ?? {},
+    HostOptions: {
+      EngineOptions: { ...defaultEngineOptions(), ...options.engine },
+      AuthOptions: { ServerCertSANs: [] },
     },
   };
 }

@@ -13,7 +13,7 @@ import { ExitCode, MoorError, UsageError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
 import { CONFIG_VERSION, type EngineOptions } from '../../src/core/machine.js';
 import { Moor } from '../../src/core/moor.js';
-import { fakeDriver } from '../helpers/fake-driver.js';
+import { fakeDriver, fakeRecord } from '../helpers/fake-driver.js';
 
 const roots: string[] = [];
 after(async () => {
@@ -355,27 +355,7 @@ describe('machines with names longer than 63 characters, from an older moor', ()
     // What an older moor wrote: a record with the long name (create refuses it now).
     await failure(moor.create({ name, driver: driver.name, driverFlags: {} }), 'INVALID_NAME', ExitCode.usage);
     driver.hosts.set(name, { state: 'Running', ip: '192.0.2.20' });
-    await moor.store.add({
-      ConfigVersion: CONFIG_VERSION,
-      Name: name,
-      DriverName: driver.name,
-      CreatedAt: new Date().toISOString(),
-      Phase: 'created',
-      Driver: { IPAddress: '192.0.2.20' },
-      HostOptions: {
-        EngineOptions: {
-          InstallURL: '',
-          ArbitraryFlags: [],
-          Env: [],
-          InsecureRegistry: [],
-          RegistryMirror: [],
-          Labels: [],
-          StorageDriver: '',
-          TlsVerify: true,
-        },
-        AuthOptions: { ServerCertSANs: [] },
-      },
-    });
+    await moor.store.add(fakeRecord(driver, name, { driverState: { IPAddress: '192.0.2.20' } }));
     assert.equal((await moor.store.load(name)).Name, name);
     const items = await moor.list({ timeoutMs: 1_000, queryDockerVersion: false, activeContext: '' });
     assert.deepEqual(

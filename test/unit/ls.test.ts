@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MoorError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
-import { CONFIG_VERSION, defaultEngineOptions, MachineState, type MachineStateValue } from '../../src/core/machine.js';
+import { MachineState, type MachineStateValue } from '../../src/core/machine.js';
 import { Moor } from '../../src/core/moor.js';
-import { type FakeDriver, fakeDriver } from '../helpers/fake-driver.js';
+import { type FakeDriver, fakeDriver, fakeRecord } from '../helpers/fake-driver.js';
 
 /**
  * Budget of a list whose machines answer. Only the machines that never answer wait it out, so it is far
@@ -32,18 +32,7 @@ async function storeWith(
   const moor = new Moor({ storagePath: root, log: silentLogger, env: {} });
   for (const { name, state, labels = [] } of machines) {
     driver.hosts.set(name, { state, ip: '127.0.0.1', url: URL });
-    await moor.store.add({
-      ConfigVersion: CONFIG_VERSION,
-      Name: name,
-      DriverName: driver.name,
-      CreatedAt: new Date().toISOString(),
-      Phase: 'created',
-      Driver: {},
-      HostOptions: {
-        EngineOptions: { ...defaultEngineOptions(), Labels: labels },
-        AuthOptions: { ServerCertSANs: [] },
-      },
-    });
+    await moor.store.add(fakeRecord(driver, name, { engine: { Labels: labels } }));
   }
   return { root, moor };
 }
