@@ -6,11 +6,16 @@
  * outside moor shows as Error; rm leaves nothing in the account.
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { defaultEngineOptions } from '../../src/core/machine.js';
-import { EMULATOR_AWS_ENV, EMULATOR_VPC, startEc2Emulator, type Ec2Emulator } from '../helpers/ec2-emulator.js';
+import {
+  EMULATOR_AWS_ENV,
+  EMULATOR_VPC,
+  startEc2Emulator,
+  writeAmazonec2Record,
+  type Ec2Emulator,
+} from '../helpers/ec2-emulator.js';
 import { filtersOf } from '../helpers/ec2-query.js';
 import { assertCleanError, assertExit, exists, TempStore } from './helpers.js';
 
@@ -46,36 +51,15 @@ describe('amazonec2 machines after create (CLI against the EC2 emulator)', () =>
     for (const name of NAMES) {
       const machine = ec2.seedMachine(name);
       seeded.set(name, machine);
-      const dir = store.machineDir(name);
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      const record = {
-        ConfigVersion: 1,
-        Name: name,
-        DriverName: 'amazonec2',
-        CreatedAt: new Date().toISOString(),
-        Phase: 'created',
-        Driver: {
-          MachineName: name,
-          Region: 'us-east-1',
-          Endpoint: ec2.url,
-          Retries: 5,
-          InstanceId: machine.instanceId,
-          IPAddress: machine.ip,
-          UsePrivateAddress: false,
-          SSHUser: 'ubuntu',
-          SSHPort: 22,
-          SSHKeyPath: 'id_ed25519',
-          KeyPairName: machine.keyPairName,
-          KeyPairUserSupplied: false,
-          VpcId: EMULATOR_VPC,
-          InstanceType: 't3.micro',
-          SecurityGroupIds: [machine.groupId],
-          MoorSecurityGroupIds: [machine.groupId],
-        },
-        HostOptions: { EngineOptions: defaultEngineOptions(), AuthOptions: { ServerCertSANs: [] } },
-      };
-      await writeFile(join(dir, 'config.json'), JSON.stringify(record, null, 2));
-      await chmod(join(dir, 'config.json'), 0o600);
+      await writeAmazonec2Record(store.machineDir(name), name, {
+        endpoint: ec2.url,
+        retries: 5,
+        instanceId: machine.instanceId,
+        ip: machine.ip,
+        keyPairName: machine.keyPairName,
+        vpcId: EMULATOR_VPC,
+        groupId: machine.groupId,
+      });
     }
   });
   after(async () => {

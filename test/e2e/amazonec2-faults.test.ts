@@ -9,12 +9,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { defaultEngineOptions } from '../../src/core/machine.js';
-import { EMULATOR_AWS_ENV } from '../helpers/ec2-emulator.js';
+import { EMULATOR_AWS_ENV, writeAmazonec2Record } from '../helpers/ec2-emulator.js';
 import { type BrokenEc2, type BrokenKind, startBrokenEc2 } from '../helpers/broken-ec2.js';
 import { assertCleanError, assertExit, assertNoStackTrace, BIN, cleanEnv, exists, TempStore } from './helpers.js';
 
@@ -27,36 +26,15 @@ const GROUP = 'sg-0fault0fault0fault';
 
 /** The record a finished create leaves, pointing at `endpoint`. */
 async function seedRecord(store: TempStore, name: string, endpoint: string): Promise<void> {
-  const dir = store.machineDir(name);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const record = {
-    ConfigVersion: 1,
-    Name: name,
-    DriverName: 'amazonec2',
-    CreatedAt: new Date().toISOString(),
-    Phase: 'created',
-    Driver: {
-      MachineName: name,
-      Region: 'us-east-1',
-      Endpoint: endpoint,
-      Retries: 2,
-      InstanceId: INSTANCE,
-      IPAddress: '127.0.0.9',
-      UsePrivateAddress: false,
-      SSHUser: 'ubuntu',
-      SSHPort: 22,
-      SSHKeyPath: 'id_ed25519',
-      KeyPairName: KEY_PAIR,
-      KeyPairUserSupplied: false,
-      VpcId: 'vpc-0fault',
-      InstanceType: 't3.micro',
-      SecurityGroupIds: [GROUP],
-      MoorSecurityGroupIds: [GROUP],
-    },
-    HostOptions: { EngineOptions: defaultEngineOptions(), AuthOptions: { ServerCertSANs: [] } },
-  };
-  await writeFile(join(dir, 'config.json'), JSON.stringify(record, null, 2));
-  await chmod(join(dir, 'config.json'), 0o600);
+  await writeAmazonec2Record(store.machineDir(name), name, {
+    endpoint,
+    retries: 2,
+    instanceId: INSTANCE,
+    ip: '127.0.0.9',
+    keyPairName: KEY_PAIR,
+    vpcId: 'vpc-0fault',
+    groupId: GROUP,
+  });
 }
 
 /** Pids of the processes (of this user) running with this store: moor processes of the test left running. */

@@ -8,8 +8,11 @@
  *   moor(['create', '-d', 'amazonec2', '--amazonec2-endpoint', ec2.url, 'web'])
  *   ec2.leftovers()   // what is still there: non-terminated instances, key pairs, security groups
  */
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { defaultEngineOptions } from '../../src/core/machine.js';
 import {
   ec2ErrorReply,
   ec2Reply,
@@ -481,4 +484,47 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions = {}): Promis
         server.close(() => resolve());
       }),
   };
+}
+
+export interface Amazonec2RecordFields {
+  endpoint: string;
+  retries: number;
+  instanceId: string;
+  ip: string;
+  keyPairName: string;
+  vpcId: string;
+  groupId: string;
+}
+
+/** Writes the record a finished `create -d amazonec2` leaves in machine folder `dir` (created 0700, config 0600). */
+export async function writeAmazonec2Record(dir: string, name: string, fields: Amazonec2RecordFields): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const record = {
+    ConfigVersion: 1,
+    Name: name,
+    DriverName: 'amazonec2',
+    CreatedAt: new Date().toISOString(),
+    Phase: 'created',
+    Driver: {
+      MachineName: name,
+      Region: 'us-east-1',
+      Endpoint: fields.endpoint,
+      Retries: fields.retries,
+      InstanceId: fields.instanceId,
+      IPAddress: fields.ip,
+      UsePrivateAddress: false,
+      SSHUser: 'ubuntu',
+      SSHPort: 22,
+      SSHKeyPath: 'id_ed25519',
+      KeyPairName: fields.keyPairName,
+      KeyPairUserSupplied: false,
+      VpcId: fields.vpcId,
+      InstanceType: 't3.micro',
+      SecurityGroupIds: [fields.groupId],
+      MoorSecurityGroupIds: [fields.groupId],
+    },
+    HostOptions: { EngineOptions: defaultEngineOptions(), AuthOptions: { ServerCertSANs: [] } },
+  };
+  await writeFile(join(dir, 'config.json'), JSON.stringify(record, null, 2));
+  await chmod(join(dir, 'config.json'), 0o600);
 }
