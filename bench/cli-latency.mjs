@@ -1,30 +1,48 @@
 #!/usr/bin/env node
-// CLI latency of everyday commands, as a ratio to bare Node startup (`node -e 0`) measured in the same
-// run, interleaved so that both see the same machine load. Run `npm run build` first.
-//   node bench/cli-latency.mjs [--runs N]
+// CLI latency and peak memory of everyday commands, as ratios to bare Node (`node -e 0`) measured in the
+// same run, interleaved so that every case sees the same machine load; and, where a `docker-machine` binary
+// is on PATH, Docker Machine's same command. Run `npm run build` first.
+//   node bench/cli-latency.mjs [--runs N] [--node PATH]   (--node: measure under another Node binary)
+// Targets (issue 15): everyday commands at most 1.4x `node -e 0` in time and 1.25x in peak memory;
+// `create -d none` at most 2x.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(root, 'bin/run.js');
-const runsFlag = process.argv.indexOf('--runs');
-const runs = runsFlag === -1 ? 21 : Number(process.argv[runsFlag + 1]);
-const TARGET = 2;
+const cli = join(root, 'bin/run.cjs');
+const option = (name, fallback) => {
+  const index = process.argv.indexOf(name);
+  return index === -1 ? fallback : process.argv[index + 1];
+};
+const runs = Number(option('--runs', 21));
+const node = option('--node', process.execPath);
+const EVERYDAY_TARGET = 1.4;
+const CREATE_TARGET = 2;
+const MEMORY_TARGET = 1.25;
+const scratch = mkdtempSync(join(tmpdir(), 'moor-bench-'));
+const rssProbe = join(scratch, 'rss.cjs');
+const rssFile = join(scratch, 'rss.txt');
+// Peak memory: a preload writes maxRSS at exit (the same preload for every case, bare Node included).
+writeFileSync(
+  rssProbe,
+  `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)));`,
+);
 
-function run(args, env = {}) {
+function run(command, args, env = {}, memory = false) {
+  const argv = memory ? ['--require', rssProbe, ...args] : args;
   const started = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, args, { env: { ...process.env, ...env }, encoding: 'utf8' });
+  const result = spawnSync(command, argv, { env: { ...process.env, ...env }, encoding: 'utf8' });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (result.status !== 0) throw new Error(`${args.join(' ')} exited ${result.status}: ${result.stderr}`);
-  return ms;
+  return memory ? Number(readFileSync(rssFile, 'utf8')) / 1024 : ms;
 }
 
 function makeStore(count) {
-  const store = mkdtempSync(join(tmpdir(), 'moor-bench-'));
-  run([cli, 'create', '--driver', 'none', '--url', 'tcp://127.0.0.1:1', 'web'], { MOOR_STORAGE_PATH: store });
+  const store = mkdtempSync(join(scratch, 'store-'));
+  run(node, [cli, 'create', '--driver', 'none', '--url', 'tcp://127.0.0.1:1', 'web'], { MOOR_STORAGE_PATH: store });
   const source = join(store, 'machines', 'web');
   for (let index = 1; index < count; index++) {
     const name = `web${index}`;
@@ -40,32 +58,85 @@ function makeStore(count) {
 
 const one = makeStore(1);
 const fifty = makeStore(50);
+const createStore = mkdtempSync(join(scratch, 'create-'));
+let created = 0;
+const onPath = (program) =>
+  (process.env.PATH ?? '').split(delimiter).some((dir) => spawnSync('test', ['-x', join(dir, program)]).status === 0);
+const dockerMachine = onPath('docker-machine');
+const machine = (args) => (dockerMachine ? { command: 'docker-machine', args } : undefined);
+
 const cases = [
   { name: 'node -e 0 (baseline)', args: ['-e', '0'], env: {} },
-  { name: 'moor env web', args: [cli, 'env', 'web'], env: { MOOR_STORAGE_PATH: one } },
-  { name: 'moor inspect web', args: [cli, 'inspect', 'web'], env: { MOOR_STORAGE_PATH: one } },
-  { name: 'moor ls (1 machine)', args: [cli, 'ls'], env: { MOOR_STORAGE_PATH: one } },
+  { name: 'moor env web', args: [cli, 'env', 'web'], env: { MOOR_STORAGE_PATH: one }, dm: machine(['env', 'web']) },
+  { name: 'moor url web', args: [cli, 'url', 'web'], env: { MOOR_STORAGE_PATH: one }, dm: machine(['url', 'web']) },
+  {
+    name: 'moor inspect web',
+    args: [cli, 'inspect', 'web'],
+    env: { MOOR_STORAGE_PATH: one },
+    dm: machine(['inspect', 'web']),
+  },
+  { name: 'moor ls (1 machine)', args: [cli, 'ls'], env: { MOOR_STORAGE_PATH: one }, dm: machine(['ls']) },
   { name: 'moor ls (50 machines)', args: [cli, 'ls'], env: { MOOR_STORAGE_PATH: fifty } },
   { name: 'moor ls -q (50 machines)', args: [cli, 'ls', '-q'], env: { MOOR_STORAGE_PATH: fifty } },
+  {
+    name: 'moor active',
+    args: [cli, 'active'],
+    env: { MOOR_STORAGE_PATH: one, DOCKER_HOST: 'tcp://127.0.0.1:1' },
+    dm: machine(['active']),
+  },
+  {
+    name: 'moor create -d none',
+    target: CREATE_TARGET,
+    args: () => [cli, 'create', '-d', 'none', '--url', 'tcp://127.0.0.1:1', `m${created++}`],
+    env: { MOOR_STORAGE_PATH: createStore },
+  },
 ];
-const samples = cases.map(() => []);
-for (const entry of cases) run(entry.args, entry.env); // warm the file cache
+const argsOf = (entry) => (typeof entry.args === 'function' ? entry.args() : entry.args);
+const time = cases.map(() => []);
+const memory = cases.map(() => []);
+const machineTime = cases.map(() => []);
+for (const entry of cases) run(node, argsOf(entry), entry.env); // warm the file cache
 for (let round = 0; round < runs; round++) {
-  cases.forEach((entry, index) => samples[index].push(run(entry.args, entry.env)));
+  cases.forEach((entry, index) => {
+    time[index].push(run(node, argsOf(entry), entry.env));
+    memory[index].push(run(node, argsOf(entry), entry.env, true));
+    if (entry.dm) {
+      machineTime[index].push(
+        run(entry.dm.command, entry.dm.args, { MACHINE_STORAGE_PATH: entry.env.MOOR_STORAGE_PATH }),
+      );
+    }
+  });
 }
-rmSync(one, { recursive: true, force: true });
-rmSync(fifty, { recursive: true, force: true });
+rmSync(scratch, { recursive: true, force: true });
 
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
 };
-const baseline = median(samples[0]);
-console.log(`CLI latency, median of ${runs} interleaved runs (target: at most ${TARGET}x node -e 0)`);
-console.log(`${'case'.padEnd(28)}${'median ms'.padStart(10)}${'ratio'.padStart(8)}`);
+const baseline = median(time[0]);
+const baseMemory = median(memory[0]);
+console.log(
+  `CLI latency and peak memory on Node ${spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()}, ` +
+    `median of ${runs} interleaved runs (targets: ${EVERYDAY_TARGET}x node -e 0 in time, ` +
+    `${CREATE_TARGET}x for create -d none, ${MEMORY_TARGET}x in memory)`,
+);
+console.log(
+  `${'case'.padEnd(28)}${'ms'.padStart(8)}${'ratio'.padStart(8)}${'MB'.padStart(7)}${'ratio'.padStart(8)}` +
+    (dockerMachine ? `${'docker-machine'.padStart(16)}` : ''),
+);
+let over = 0;
 cases.forEach((entry, index) => {
-  const value = median(samples[index]);
-  const ratio = value / baseline;
-  const mark = index === 0 ? '' : ratio <= TARGET ? '  ok' : '  over target';
-  console.log(`${entry.name.padEnd(28)}${value.toFixed(1).padStart(10)}${ratio.toFixed(2).padStart(8)}${mark}`);
+  const ms = median(time[index]);
+  const ratio = ms / baseline;
+  const mb = median(memory[index]);
+  const memoryRatio = mb / baseMemory;
+  const target = entry.target ?? EVERYDAY_TARGET;
+  const ok = index === 0 || (ratio <= target && memoryRatio <= MEMORY_TARGET);
+  if (!ok) over++;
+  const dm = machineTime[index].length ? `${(ms / median(machineTime[index])).toFixed(2)}x of it`.padStart(16) : '';
+  console.log(
+    `${entry.name.padEnd(28)}${ms.toFixed(1).padStart(8)}${ratio.toFixed(2).padStart(8)}` +
+      `${mb.toFixed(0).padStart(7)}${memoryRatio.toFixed(2).padStart(8)}${dm}${index === 0 ? '' : ok ? '  ok' : '  over target'}`,
+  );
 });
+if (over > 0) console.log(`${over} case(s) over target`);

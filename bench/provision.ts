@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allocateIp, cleanupHosts, hostName, testHostsAvailable, upHost } from '../test/helpers/testhost.js';
 
-const cli = fileURLToPath(new URL('../bin/run.js', import.meta.url));
+const cli = fileURLToPath(new URL('../bin/run.cjs', import.meta.url));
 const runsFlag = process.argv.indexOf('--runs');
 const runs = runsFlag === -1 ? 9 : Number(process.argv[runsFlag + 1]);
 const TARGET = 2;

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allocateIp, cleanupHosts, hostName, testHostsAvailable, upHost } from '../test/helpers/testhost.js';
 
-const cli = fileURLToPath(new URL('../bin/run.js', import.meta.url));
+const cli = fileURLToPath(new URL('../bin/run.cjs', import.meta.url));
 const callsFlag = process.argv.indexOf('--calls');
 const calls = callsFlag === -1 ? 50 : Number(process.argv[callsFlag + 1]);
 

@@ -83,6 +83,39 @@ await build({
   plugins: [oclifFromLoaderPlugin()],
 });
 
+// The fast path (src/fast.ts: env, url, inspect, ls, active without oclif) as ONE CommonJS file, loaded by
+// dist/fast-loader.cjs with V8's code cache: no ES module loader at start. Dynamic import() becomes
+// require(), so what a command loads on demand still loads only then; npm dependencies stay in node_modules.
+await build({
+  absWorkingDir: root,
+  entryPoints: ['src/fast.ts'],
+  outfile: 'dist/fast.cjs',
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  minifySyntax: true,
+  minifyWhitespace: true,
+  keepNames: true,
+  supported: { 'dynamic-import': false },
+  // The one import.meta.url of the code (provision/render.ts finds the package root from it).
+  define: { 'import.meta.url': '__moorImportMetaUrl' },
+  banner: { js: "var __moorImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  external: [
+    'typescript',
+    'ssh2',
+    'cpu-features',
+    '@aws-sdk/*',
+    '@smithy/*',
+    '@peculiar/*',
+    'handlebars',
+    'reflect-metadata',
+    '@oclif/*',
+  ],
+  logLevel: 'warning',
+});
+cpSync(join(root, 'scripts/fast-loader.cjs'), join(root, 'dist/fast-loader.cjs'));
+
 /** `@oclif/core` in the ESM bundle is the CommonJS build above, through its loader (see the banner). */
 function oclifFromLoaderPlugin() {
   return {
@@ -121,4 +154,9 @@ writeFileSync(join(root, 'oclif.manifest.json'), `${JSON.stringify(manifest, nul
 execFileSync(process.execPath, [join(root, 'dist/oclif-loader.cjs'), '--make-cache', 'ls -q', 'ls', 'version'], {
   stdio: 'inherit',
 });
+execFileSync(
+  process.execPath,
+  [join(root, 'dist/fast-loader.cjs'), '--make-cache', 'ls -q', 'ls', 'env web', 'inspect web', 'url web', 'active'],
+  { stdio: 'inherit' },
+);
 console.error(`build: dist/ and oclif.manifest.json (${Object.keys(manifest.commands).length} commands)`);

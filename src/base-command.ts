@@ -3,7 +3,9 @@
  * stderr progress, and the one place where errors are printed (catch) with their documented exit codes.
  */
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
-import { megabytes, type Logger } from './core/log.js';
+import type { Logger } from './core/log.js';
+import { cliLogger } from './cli/logger.js';
+import type { EverydayContext } from './cli/everyday.js';
 import type { Moor } from './core/moor.js';
 import type { UsageError } from './core/errors.js';
 import { checkedFlags, fromParseError } from './cli/usage.js';
@@ -79,31 +81,28 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Progress and warnings: stderr only, so that stdout holds just the result. */
   protected logger(): Logger {
-    const debug = this.flags?.debug ?? false;
-    const tty = process.stderr.isTTY === true;
-    const stamp = () => (tty ? '' : `${new Date().toISOString()} `);
-    return {
-      step: (message) => process.stderr.write(`${stamp()}${tty ? '› ' : ''}${message}\n`),
-      info: (message) => process.stderr.write(`${stamp()}${message}\n`),
-      warn: (message) => process.stderr.write(`${stamp()}Warning: ${message}\n`),
-      debug: (message) => {
-        if (debug) process.stderr.write(`${stamp()}debug: ${message}\n`);
-      },
-      ...(tty ? { progress: progressBar(process.stderr) } : {}),
-    };
+    return cliLogger(this.flags?.debug ?? false);
   }
 
   /** Names given on the command line, or "default" when none was given and it exists (as docker-machine). */
   protected async machineNames(given: string[]): Promise<string[]> {
-    if (given.length > 0) return given;
-    const moor = await this.moor();
-    if (await moor.store.exists('default')) return ['default'];
-    const { UsageError } = await import('./core/errors.js');
-    throw new UsageError(
-      'No machine name(s) specified and no "default" machine exists.',
-      ['Name a machine, e.g. "moor ' + this.id + ' NAME"; "moor ls" lists them.'],
-      'NO_DEFAULT_MACHINE',
-    );
+    const { namesOrDefault } = await import('./cli/everyday.js');
+    return namesOrDefault(await this.moor(), given, this.id ?? '');
+  }
+
+  /** What the shared command functions of src/cli/everyday.ts need (they also serve the fast path). */
+  protected everyday(): EverydayContext {
+    return {
+      moor: () => this.moor(),
+      logger: this.logger(),
+      print: (text) => {
+        if (!this.jsonEnabled()) process.stdout.write(text);
+      },
+      id: this.id ?? '',
+      argv: this.argv,
+      bin: this.config.bin,
+      env: process.env,
+    };
   }
 
   /** Prints one line per machine for what succeeded, then fails with every error if any machine failed. */
@@ -153,16 +152,4 @@ function withoutStdin<A extends Interfaces.ArgInput>(args: A | undefined): A {
   const copy: Record<string, unknown> = {};
   for (const [name, arg] of Object.entries(args ?? {})) copy[name] = { ...arg, ignoreStdin: true };
   return copy as A;
-}
-
-/** A download's progress on a TTY: one line redrawn in place. */
-function progressBar(stream: NodeJS.WriteStream): (done: number, total: number | undefined) => void {
-  return (done, total) => {
-    const fraction = total ? Math.min(1, done / total) : 0;
-    const bar = total
-      ? `[${'#'.repeat(Math.round(fraction * 30)).padEnd(30, '.')}] ${Math.floor(fraction * 100)}%`
-      : '';
-    stream.write(`\r${bar} ${megabytes(done)}${total ? ` of ${megabytes(total)}` : ''}`);
-    if (total && done >= total) stream.write('\n');
-  };
 }

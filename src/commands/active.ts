@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
+import { activeCommand } from '../cli/everyday.js';
 
 export default class Active extends BaseCommand<typeof Active> {
   static override summary = "Print the active machine: DOCKER_HOST's, else the current docker context's.";
@@ -9,8 +10,6 @@ export default class Active extends BaseCommand<typeof Active> {
   };
 
   async run() {
-    const name = await (await this.moor()).active(this.flags.timeout * 1000);
-    this.log(name);
-    return { name };
+    return activeCommand(this.everyday(), this.flags);
   }
 }

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
+import { envCommand } from '../cli/everyday.js';
 
 export default class Env extends BaseCommand<typeof Env> {
   static override summary = 'Print the commands that point the Docker client at a machine.';
@@ -21,47 +22,6 @@ export default class Env extends BaseCommand<typeof Env> {
   };
 
   async run() {
-    const { flags } = this;
-    const env = await import('../core/env.js');
-    const shell = env.resolveShell(flags.shell);
-    const commandLine = [this.config.bin, this.id ?? 'env', ...this.argv];
-    if (flags.unset) {
-      let set: { name: string; value: string }[] = [];
-      const unset = [...env.DOCKER_ENV_NAMES];
-      if (flags['no-proxy'] && this.args.name) {
-        const [ip] = (await (await this.moor()).ip([this.args.name])).map(({ result }) => result);
-        const remaining = env.noProxyWithout(ip!);
-        if (remaining && remaining.value !== '') set = [remaining];
-        else if (remaining) unset.push(remaining.name);
-      }
-      if (!this.jsonEnabled()) process.stdout.write(env.renderEnv({ shell, set, unset, commandLine }));
-      return { shell, set, unset };
-    }
-    const [name] = await this.machineNames(this.args.name ? [this.args.name] : []);
-    const { connection, warning } = await (await this.moor()).connection(name!, true);
-    const vars = env.dockerEnvVars(
-      { name: name!, dockerHost: connection.url, certPath: connection.certPath, tlsVerify: connection.tlsVerify },
-      flags['no-proxy'] && connection.ip ? { noProxy: env.noProxyFor(connection.ip) } : {},
-    );
-    // A tunnel's socket speaks plain HTTP: TLS variables left from another machine would break it.
-    // (only those this shell has: some shells complain about unsetting what is not set).
-    const unset = connection.tunnel
-      ? ['DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH'].filter((key) => process.env[key] !== undefined)
-      : [];
-    if (!this.jsonEnabled()) process.stdout.write(env.renderEnv({ shell, set: vars, unset, commandLine }));
-    if (warning) this.logger().warn(warning);
-    if (connection.tunnel) {
-      const { pid, started } = connection.tunnel;
-      this.logger().info(
-        `${name} uses the ssh transport: DOCKER_HOST is its background tunnel (pid ${pid}${started ? ', started now' : ''}); "moor tunnel --stop ${name}" stops it.`,
-      );
-    }
-    return {
-      shell,
-      set: vars,
-      unset,
-      ...(connection.tunnel ? { tunnel: connection.tunnel } : {}),
-      ...(warning ? { warning } : {}),
-    };
+    return envCommand(this.everyday(), this.flags, this.args.name);
   }
 }

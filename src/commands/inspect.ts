@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
+import { inspectCommand } from '../cli/everyday.js';
 
 export default class Inspect extends BaseCommand<typeof Inspect> {
   static override summary = 'Show everything moor knows about a machine, as JSON.';
@@ -17,17 +18,6 @@ export default class Inspect extends BaseCommand<typeof Inspect> {
   };
 
   async run() {
-    const [name] = await this.machineNames(this.args.name ? [this.args.name] : []);
-    const moor = await this.moor();
-    const view = await moor.inspect(name!);
-    if (!this.jsonEnabled()) {
-      if (this.flags.format) {
-        const { compileTemplate } = await import('../core/format/index.js');
-        this.log(compileTemplate(this.flags.format).render(view));
-      } else {
-        this.log(JSON.stringify(view, null, 4));
-      }
-    }
-    return view;
+    return inspectCommand(this.everyday(), this.flags, this.args.name);
   }
 }

@@ -1,5 +1,6 @@
 import { BaseCommand } from '../base-command.js';
 import { NAME_ARG } from '../cli/names.js';
+import { urlCommand } from '../cli/everyday.js';
 
 export default class Url extends BaseCommand<typeof Url> {
   static override summary = 'Print the Docker URL of a machine.';
@@ -7,9 +8,6 @@ export default class Url extends BaseCommand<typeof Url> {
   static override args = NAME_ARG;
 
   async run() {
-    const [name] = await this.machineNames(this.args.name ? [this.args.name] : []);
-    const url = await (await this.moor()).url(name!);
-    this.log(url);
-    return { name, url };
+    return urlCommand(this.everyday(), this.args.name);
   }
 }

@@ -4,7 +4,6 @@
  * and removes its record when it stops. Everything else (`env` and `use` for ssh machines, `moor docker`,
  * `ls`) finds it there, so the SSH connection is made once and reused by every docker command.
  */
-import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -123,6 +122,7 @@ export interface SpawnTunnelOptions {
 export async function spawnBackgroundTunnel(options: SpawnTunnelOptions): Promise<TunnelRecord> {
   const [command, ...prefix] = options.self ?? defaultSelfCommand();
   const logPath = join(options.machineDir, TUNNEL_LOG_FILE);
+  const { spawn } = await import('node:child_process'); // only here: it costs every command's start
   const logFd = openSync(logPath, 'w', PRIVATE_FILE_MODE);
   let child;
   try {

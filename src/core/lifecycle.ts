@@ -7,7 +7,6 @@
  * keeps the record with Phase error for "moor rm".
  */
 import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { driverContext } from './driver-context.js';
 import {
@@ -395,6 +394,7 @@ async function refreshServerCertIfMoved(store: Store, machine: Machine, log: Log
 async function serverCertHosts(driver: Driver, sans: string[]): Promise<string[]> {
   const ip = await driver.getIP().catch(() => '');
   if (!ip && sans.length === 0) return [];
+  const { isIP } = await import('node:net'); // on first use: node:net costs every command's start
   return [...new Set([ip, ...sans].filter(Boolean))].sort((a, b) => Number(isIP(b) > 0) - Number(isIP(a) > 0));
 }
 

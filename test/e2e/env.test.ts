@@ -206,7 +206,7 @@ describe('env', () => {
   it('bash: eval "$(moor env web)" sets the variables', async () => {
     // Run from the repository, exactly as a user would type it there.
     const script =
-      'eval "$(node bin/run.js env web)"; echo $DOCKER_HOST; ' +
+      'eval "$(node bin/run.cjs env web)"; echo $DOCKER_HOST; ' +
       'echo "$DOCKER_TLS_VERIFY"; echo "$DOCKER_CERT_PATH"; echo "$DOCKER_MACHINE_NAME"';
     const result = await run('bash', ['-c', script], { cwd: ROOT, env: { MOOR_STORAGE_PATH: store.root } });
     assertExit(result, 0);

@@ -1,5 +1,5 @@
 /**
- * End-to-end helpers: run the BUILT moor CLI (bin/run.js -> dist/) the way a user or a CI job does, as a
+ * End-to-end helpers: run the BUILT moor CLI (bin/run.cjs -> dist/) the way a user or a CI job does, as a
  * separate process with a non-TTY stdin, a clean environment (no DOCKER_*, MOOR_* or proxy variables) and a
  * temporary store of its own. Build first: `npm run build`.
  */
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const BIN = join(ROOT, 'bin', 'run.js');
+export const BIN = join(ROOT, 'bin', 'run.cjs');
 
 if (!existsSync(join(ROOT, 'dist', 'src', 'main.js')) || !existsSync(join(ROOT, 'oclif.manifest.json'))) {
   throw new Error('The e2e tests run the built CLI: run "npm run build" first.');

@@ -79,7 +79,7 @@ if (hostsOrPlaceholder('ssh transport')) {
     });
 
     it('moor tunnel serves 20 concurrent docker clients and survives a killed SSH connection', async () => {
-      const tunnel = spawn(process.execPath, ['bin/run.js', 'tunnel', 'viassh', '--socket', store.path('t.sock')], {
+      const tunnel = spawn(process.execPath, ['bin/run.cjs', 'tunnel', 'viassh', '--socket', store.path('t.sock')], {
         env: { ...process.env, MOOR_STORAGE_PATH: store.root },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+'use strict';
+// moor's entry point (CommonJS: an everyday command then never starts the ES module loader). The everyday
+// read-only commands try the fast path first (dist/fast.cjs through its code cache: no CLI framework); it
+// answers only a command line it reads completely and leaves everything else, errors included, to the full
+// CLI (dist/src/main.js, oclif). MOOR_NO_FAST_PATH=1 skips the fast path. The process exits as soon as
+// the command is done: a slow machine that `ls` gave up on (Timeout) must not keep it alive.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 12)) {
+  process.stderr.write(`moor needs Node.js 20.12 or newer; this is ${process.version}.\n`);
+  process.exit(1);
+}
+// moor checks the Node version itself (above), so oclif need not load semver to do it again.
+process.env.OCLIF_DISABLE_ENGINE_WARNING ??= 'true';
+const FAST = new Set(['env', 'url', 'inspect', 'ls', 'active']);
+const argv = process.argv.slice(2);
+
+async function main() {
+  // The command first, or docker-machine's order (global flags, then the command).
+  const fast = FAST.has(argv[0]) || (argv[0]?.startsWith('-') && argv.some((word) => FAST.has(word)));
+  if (fast && !process.env.MOOR_NO_FAST_PATH) {
+    const { runFast } = require('../dist/fast-loader.cjs');
+    if (await runFast(argv)) return;
+  }
+  const { run, quietLogger } = await import('../dist/src/main.js');
+  const root = require('node:path').join(__dirname, '..');
+  await run(argv, { loadOptions: process.env.DEBUG ? { root } : { root, logger: quietLogger() } });
+}
+
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (error) => {
+    // Only a bug of moor's own gets here (commands report their errors themselves).
+    process.stderr.write(`${error?.stack ?? error}\n`);
+    process.exit(1);
+  },
+);

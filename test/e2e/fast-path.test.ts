@@ -1,0 +1,126 @@
+/**
+ * The fast path (src/fast.ts, dist/fast.cjs): env, url, inspect, ls and active answered without oclif must
+ * print exactly what the full CLI prints. Every case runs three ways: the package as built (fast path
+ * first), the same with MOOR_NO_FAST_PATH=1 (oclif only), and a copy of the package WITHOUT the full CLI
+ * (dist/src removed), which proves that the fast path answered alone: stdout, stderr (timestamps aside)
+ * and the exit code must be the same bytes. Command lines the fast path leaves to oclif (help, --json,
+ * errors) must still give the same answer through the package as built.
+ */
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { assertExit, ROOT, run, TempStore, type RunResult } from './helpers.js';
+
+const SHELLS = ['bash', 'zsh', 'sh', 'fish', 'powershell', 'cmd', 'tcsh', 'emacs'];
+
+/**
+ * stderr lines of a non-TTY carry an ISO timestamp, and ls --json each machine's response time: the same
+ * answer at another time or speed is the same output.
+ */
+function normalized(result: RunResult) {
+  return {
+    code: result.code,
+    stdout: result.stdout.replace(/"ResponseTime": "\d+ms"/g, '"ResponseTime": "<ms>"'),
+    stderr: result.stderr.replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z /gm, '<time> '),
+  };
+}
+
+describe('the fast path prints what the full CLI prints', () => {
+  let store: TempStore;
+  let fastOnly: string;
+
+  before(async () => {
+    store = await TempStore.create();
+    // Port 1 of loopback refuses: the engine "does not answer" (env warns, ls shows the error column).
+    await store.createNone('web', 'tcp://127.0.0.1:1', ['--engine-label', 'tier=front']);
+    await store.createNone('db', 'tcp://127.0.0.1:2');
+    await store.createNone('default', 'tcp://127.0.0.1:3');
+    // A copy of the package with only the fast path: bin, dist without dist/src and its chunks.
+    fastOnly = await mkdtemp(join(tmpdir(), 'moor-fast-only-'));
+    for (const item of ['bin', 'package.json', 'templates'])
+      await cp(join(ROOT, item), join(fastOnly, item), { recursive: true });
+    for (const file of ['fast.cjs', 'fast.cjs.cache', 'fast-loader.cjs']) {
+      await cp(join(ROOT, 'dist', file), join(fastOnly, 'dist', file));
+    }
+    await symlink(join(ROOT, 'node_modules'), join(fastOnly, 'node_modules'));
+  });
+  after(async () => {
+    await store.cleanup();
+    await rm(fastOnly, { recursive: true, force: true });
+  });
+
+  function runAt(root: string, args: string[], env: Record<string, string> = {}) {
+    return run(process.execPath, [join(root, 'bin', 'run.cjs'), ...args], {
+      env: { MOOR_STORAGE_PATH: store.root, ...env },
+    });
+  }
+
+  const answered: { args: string[]; env?: Record<string, string> }[] = [
+    ...SHELLS.map((shell) => ({ args: ['env', '--shell', shell, 'web'] })),
+    ...SHELLS.map((shell) => ({ args: ['env', `--shell=${shell}`, '-u'] })),
+    { args: ['env', 'web'], env: { SHELL: '/usr/bin/fish' } },
+    { args: ['env'] },
+    { args: ['env', '--no-proxy', 'web'], env: { NO_PROXY: 'example.com' } },
+    { args: ['env', '-u', '--no-proxy', 'web'], env: { NO_PROXY: 'example.com,127.0.0.1' } },
+    { args: ['env', '--storage-path', '.', 'web'] }, // a store given on the line (here: the wrong one) ...
+    { args: ['url', 'db'] },
+    { args: ['url'] },
+    { args: ['inspect', 'web'] },
+    { args: ['inspect', '-f', '{{.DriverName}} {{json .HostOptions.EngineOptions.Labels}}', 'web'] },
+    { args: ['inspect', '--format={{.Name}}'] },
+    { args: ['ls'] },
+    { args: ['ls', '-q'] },
+    { args: ['ls', '--filter', 'name=w.*', '--filter', 'label=tier=front'] },
+    { args: ['ls', '--format', 'table {{.Name}}\t{{.URL}}'] },
+    { args: ['ls', '-f', '{{.Name}}: {{.State}}', '-t', '30'] },
+    { args: ['ls'], env: { MOOR_LS_FORMAT: '{{.Name}}' } },
+    { args: ['active'], env: { DOCKER_HOST: 'tcp://127.0.0.1:2' } },
+    { args: ['-s', '.', 'url', 'web'] }, // docker-machine's order: global flag first (moved behind by argv.ts)
+  ];
+
+  for (const { args, env } of answered) {
+    it(`moor ${args.join(' ')}${env ? ` (${Object.keys(env).join(', ')})` : ''}`, async () => {
+      const [fast, full, alone] = await Promise.all([
+        runAt(ROOT, args, env),
+        runAt(ROOT, args, { ...env, MOOR_NO_FAST_PATH: '1' }),
+        runAt(fastOnly, args, env),
+      ]);
+      assert.deepEqual(normalized(fast), normalized(full));
+      if (args.includes('.')) {
+        // The wrong store: an error, which only the full CLI reports (the copy without it cannot).
+        assert.notEqual(full.code, 0);
+        assert.notEqual(alone.code, 0);
+      } else {
+        assertExit(full, 0, args.join(' '));
+        assert.deepEqual(normalized(alone), normalized(full), 'answered by the fast path alone');
+      }
+    });
+  }
+
+  const leftToOclif: string[][] = [
+    ['env', '--help'],
+    ['ls', '-h'],
+    ['inspect', 'web', '--json'],
+    ['ls', '--json', '-q'],
+    ['url', 'nosuch'],
+    ['env', 'web', 'db'],
+    ['ls', '--timeout', '0'],
+    ['ls', '--bogus'],
+    ['inspect', 'web', '--', 'x'],
+    ['env', '--shell', 'klingon', 'web'],
+    ['active'],
+  ];
+  for (const args of leftToOclif) {
+    it(`moor ${args.join(' ')} (left to the full CLI: the same answer)`, async () => {
+      const [fast, full] = await Promise.all([runAt(ROOT, args), runAt(ROOT, args, { MOOR_NO_FAST_PATH: '1' })]);
+      assert.deepEqual(normalized(fast), normalized(full));
+    });
+  }
+
+  it('a debug run is left to the full CLI (its debug lines come from there)', async () => {
+    const alone = await runAt(fastOnly, ['url', 'web'], { MOOR_DEBUG: '1' });
+    assert.notEqual(alone.code, 0, 'the copy without the full CLI cannot answer a --debug run');
+  });
+});
