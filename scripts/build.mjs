@@ -2,7 +2,8 @@
 // Build: bundle the CLI with esbuild (one ESM file per entry, heavy modules split into chunks that are
 // loaded only when a command imports them), then write oclif.manifest.json so that startup reads the
 // command list from one file. Type-checking is `npm run typecheck` (tsc --noEmit).
-import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -154,9 +155,31 @@ writeFileSync(join(root, 'oclif.manifest.json'), `${JSON.stringify(manifest, nul
 execFileSync(process.execPath, [join(root, 'dist/oclif-loader.cjs'), '--make-cache', 'ls -q', 'ls', 'version'], {
   stdio: 'inherit',
 });
-execFileSync(
-  process.execPath,
-  [join(root, 'dist/fast-loader.cjs'), '--make-cache', 'ls -q', 'ls', 'env web', 'inspect web', 'url web', 'active'],
-  { stdio: 'inherit' },
-);
+// The fast path's code cache, made after its commands ran against a store with one machine (a none machine
+// at a refused loopback port, made by the full CLI), so that it holds what they compile.
+const warmStore = mkdtempSync(join(tmpdir(), 'moor-build-'));
+try {
+  execFileSync(
+    process.execPath,
+    [join(root, 'bin/run.cjs'), 'create', '-d', 'none', '--url', 'tcp://127.0.0.1:1', 'web'],
+    { env: { ...process.env, MOOR_STORAGE_PATH: warmStore }, stdio: 'ignore' },
+  );
+  execFileSync(
+    process.execPath,
+    [
+      join(root, 'dist/fast-loader.cjs'),
+      '--make-cache',
+      warmStore,
+      'ls -q',
+      'ls',
+      'env web',
+      'inspect web',
+      'url web',
+      'active',
+    ],
+    { stdio: 'inherit' },
+  );
+} finally {
+  rmSync(warmStore, { recursive: true, force: true });
+}
 console.error(`build: dist/ and oclif.manifest.json (${Object.keys(manifest.commands).length} commands)`);

@@ -8,8 +8,7 @@
  * command from the start, so that every message, usage error and exit code comes from one place.
  * MOOR_NO_FAST_PATH=1 turns it off (the tests compare both ways byte for byte).
  */
-import { writeSync } from 'node:fs';
-import { isatty } from 'node:tty';
+import { fstatSync, writeSync } from 'node:fs';
 import { normalizeArgv } from './cli/argv.js';
 import { cliLogger } from './cli/logger.js';
 import type { EverydayContext } from './cli/everyday.js';
@@ -135,7 +134,7 @@ export async function runFast(
   const parsed = parseFast(argv, env);
   if (!parsed) return false;
   const writes: [1 | 2, string][] = [];
-  const stderr = { isTTY: isatty(2), write: (text: string) => writes.push([2, text]) };
+  const stderr = { isTTY: isTerminal(2), write: (text: string) => writes.push([2, text]) };
   let service: Moor | undefined;
   const context: EverydayContext = {
     moor: async () => {
@@ -180,6 +179,18 @@ export async function runFast(
   }
   for (const [fd, text] of writes) output(fd, text);
   return true;
+}
+
+/**
+ * Whether the descriptor is a terminal, without node:tty (which loads node:net and node:stream): a character
+ * device. /dev/null is one too, and what is written there is seen by no one.
+ */
+function isTerminal(fd: number): boolean {
+  try {
+    return fstatSync(fd).isCharacterDevice();
+  } catch {
+    return false;
+  }
 }
 
 /**

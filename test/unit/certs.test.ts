@@ -98,9 +98,9 @@ describe('certs', () => {
       for (const file of Object.values(paths)) assert.equal(await mode(file), 0o600, file);
       for (const key of [paths.caKey, paths.clientKey]) {
         const pem = await readFile(key, 'utf8');
-        assert.match(pem, /^-----BEGIN RSA PRIVATE KEY-----\n/);
+        assert.match(pem, /^-----BEGIN EC PRIVATE KEY-----\n/);
         const details = createPrivateKey(pem).asymmetricKeyDetails;
-        assert.equal(details?.modulusLength, 2048);
+        assert.equal(details?.namedCurve, 'prime256v1', 'ECDSA P-256');
       }
     });
 
@@ -111,7 +111,7 @@ describe('certs', () => {
       assert.deepEqual(await readClientBundle(again), first);
     });
 
-    it('CA is a self-signed CA for 1080 days from 5 minutes ago, SHA-256 with RSA', async () => {
+    it('CA is a self-signed CA for 1080 days from 5 minutes ago, ECDSA P-256 with SHA-256', async () => {
       const pem = await readFile(paths.caCert, 'utf8');
       const ca = new X509Certificate(pem);
       assert.equal(ca.ca, true);
@@ -126,15 +126,15 @@ describe('certs', () => {
       const extensions = extensionsOf(pem);
       assert.equal(
         extensions.keyUsage,
-        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature,
       );
       assert.equal(extensions.keyUsageCritical, true);
       assert.equal(extensions.ca, true);
       const basicConstraints = new x509.X509Certificate(pem).getExtension(x509.BasicConstraintsExtension);
       assert.equal(basicConstraints?.critical, true);
-      const algorithm = new x509.X509Certificate(pem).signatureAlgorithm as RsaHashedKeyAlgorithmLike;
-      assert.equal(algorithm.name, 'RSASSA-PKCS1-v1_5');
-      assert.equal(algorithm.hash.name, 'SHA-256');
+      const algorithm = new x509.X509Certificate(pem).signatureAlgorithm as EcdsaParams;
+      assert.equal(algorithm.name, 'ECDSA');
+      assert.equal((algorithm.hash as Algorithm).name, 'SHA-256');
     });
 
     it('client certificate is signed by the CA for client authentication only', async () => {
@@ -229,12 +229,12 @@ describe('certs', () => {
       assert.deepEqual(cert.keyUsage, [SERVER_AUTH]);
       assert.equal(
         extensionsOf(server.certPem).keyUsage,
-        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment | x509.KeyUsageFlags.keyAgreement,
+        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement,
       );
       assert.equal(info.notAfter.getTime() - info.notBefore.getTime(), 1080 * DAY_MS);
       assert.ok(info.notBefore.getTime() < Date.now() - 4 * 60 * 1000);
 
-      assert.match(server.keyPem, /^-----BEGIN RSA PRIVATE KEY-----\n/);
+      assert.match(server.keyPem, /^-----BEGIN EC PRIVATE KEY-----\n/);
       assert.ok(createPublicKey(server.keyPem).equals(cert.publicKey), 'keyPem is the key of certPem');
     });
 
