@@ -271,10 +271,7 @@ async function ensureStoreCa(store: Store, create: boolean): Promise<LoadedCa> {
       signer: { key: keys.privateKey },
       extensions: [
         new x509.BasicConstraintsExtension(true, undefined, true),
-        new x509.KeyUsagesExtension(
-          x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature,
-          true,
-        ),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
         await x509.SubjectKeyIdentifierExtension.create(spkiDer(keys.publicKey)),
       ],

@@ -124,17 +124,14 @@ describe('certs', () => {
       assert.equal(notAfter - notBefore, 1080 * DAY_MS);
       assert.deepEqual(ca.keyUsage?.sort(), [SERVER_AUTH, CLIENT_AUTH]);
       const extensions = extensionsOf(pem);
-      assert.equal(
-        extensions.keyUsage,
-        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature,
-      );
+      assert.equal(extensions.keyUsage, x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature);
       assert.equal(extensions.keyUsageCritical, true);
       assert.equal(extensions.ca, true);
       const basicConstraints = new x509.X509Certificate(pem).getExtension(x509.BasicConstraintsExtension);
       assert.equal(basicConstraints?.critical, true);
-      const algorithm = new x509.X509Certificate(pem).signatureAlgorithm as EcdsaParams;
+      const algorithm = new x509.X509Certificate(pem).signatureAlgorithm as SignatureAlgorithmLike;
       assert.equal(algorithm.name, 'ECDSA');
-      assert.equal((algorithm.hash as Algorithm).name, 'SHA-256');
+      assert.equal(algorithm.hash.name, 'SHA-256');
     });
 
     it('client certificate is signed by the CA for client authentication only', async () => {
@@ -366,7 +363,7 @@ describe('certs', () => {
   });
 });
 
-interface RsaHashedKeyAlgorithmLike {
+interface SignatureAlgorithmLike {
   name: string;
   hash: { name: string };
 }
