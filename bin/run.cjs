@@ -12,6 +12,9 @@ if (major < 20 || (major === 20 && minor < 12)) {
 }
 // moor checks the Node version itself (above), so oclif need not load semver to do it again.
 process.env.OCLIF_DISABLE_ENGINE_WARNING ??= 'true';
+// The AWS SDK prints an eight-line NodeVersionSupportWarning on every amazonec2 command under Node 20;
+// `moor version` and the README say it once instead.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const FAST = new Set(['env', 'url', 'inspect', 'ls', 'active']);
 const argv = process.argv.slice(2);
 

@@ -67,6 +67,13 @@ describe('amazonec2 machines after create (CLI against the EC2 emulator)', () =>
     await store?.cleanup();
   });
 
+  it('no AWS SDK warning on stderr, on any Node (its NodeVersionSupportWarning is eight lines on Node 20)', async () => {
+    const result = await moor(['status', 'web1']);
+    assertExit(result, 0, 'status');
+    assert.equal(result.stdout, 'Running\n');
+    assert.doesNotMatch(result.stderr, /NodeVersionSupportWarning|AWS SDK/);
+  });
+
   it('ls: every machine Running with its URL, from one DescribeInstances for all of them', async () => {
     const { lines, actions } = await ls();
     assert.deepEqual(lines, [

@@ -13,6 +13,12 @@ import { assertCleanError, assertExit, exists, moor, parseJson, ROOT, type RunRe
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 const VERSION_LINE = `moor version ${pkg.version} (node ${process.version}, ${process.platform}-${process.arch})\n`;
+const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
+/** On Node 20 only, `moor version` says once (on stderr) that Node 20 support ends with the AWS SDK's. */
+const NODE_NOTE =
+  NODE_MAJOR < 22
+    ? `Note: Node ${process.version} is past its end of life; moor supports Node 20 until the AWS SDK it uses stops (its releases after the first week of January 2027 need Node 22). Use Node 22 or 24.\n`
+    : '';
 
 /** Nothing of oclif's own wording: no tab, no "Parsing --x", no "See more help", no note about multiple values. */
 function assertMoorWording(result: RunResult): void {
@@ -181,14 +187,22 @@ describe('-h/--help and -v/--version anywhere before --', () => {
       const result = await moor(args);
       assertExit(result, 0);
       assert.equal(result.stdout, VERSION_LINE);
-      assert.equal(result.stderr, '');
+      assert.equal(
+        result.stderr.replace(/^\S+Z /, ''),
+        NODE_NOTE,
+        'stderr: the Node 20 note only (after its timestamp)',
+      );
     });
   }
 
   it('moor -v --json: the version as JSON', async () => {
     const result = await moor(['-v', '--json']);
     assertExit(result, 0);
-    assert.deepEqual(parseJson(result), { version: pkg.version, node: process.version });
+    assert.deepEqual(parseJson(result), {
+      version: pkg.version,
+      node: process.version,
+      ...(NODE_MAJOR < 22 ? { nodeSupport: NODE_NOTE.replace(/^Note: /, '').trim() } : {}),
+    });
   });
 });
 
