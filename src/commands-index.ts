@@ -1,5 +1,6 @@
 // The explicit command list for oclif's "explicit" strategy: the bundled CLI loads commands from here.
 import Active from './commands/active.js';
+import Completion from './commands/completion.js';
 import Config from './commands/config.js';
 import Create from './commands/create.js';
 import Docker from './commands/docker.js';
@@ -26,6 +27,7 @@ import Version from './commands/version.js';
 
 export const COMMANDS = {
   active: Active,
+  completion: Completion,
   config: Config,
   create: Create,
   docker: Docker,

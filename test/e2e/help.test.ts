@@ -23,7 +23,9 @@ describe('version and help', () => {
     const result = await moor(['version']);
     assertExit(result, 0);
     assert.equal(result.stdout, `moor version 0.1.0 (node ${process.version}, ${process.platform}-${process.arch})\n`);
-    assert.equal(result.stderr, '');
+    // Node 20 only: one note that its support ends with the AWS SDK's (command-line.test.ts has its words).
+    if (Number(process.versions.node.split('.')[0]) >= 22) assert.equal(result.stderr, '');
+    else assert.match(result.stderr, /^\S+Z Note: Node v20\.\S+ is past its end of life;[^\n]*\n$/);
   });
 
   it('knows the commands of docker-machine that moor implements', () => {
