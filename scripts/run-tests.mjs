@@ -2,7 +2,8 @@
 // Runs Node's built-in test runner over every *.test.ts file under the given folders, through tsx.
 // (Node 20's --test does not expand globs itself.)
 //   --without-test-hosts   leave out the files that start test hosts (they import test/helpers/testhost.ts,
-//                          directly or through a helper of their folder): for a run on another Node
+//                          directly or through a helper of their folder) and those whose header has the line
+//                          " * run-tests: default Node only": for a run on another Node
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -31,6 +32,8 @@ function usesTestHosts(file, seen = new Set()) {
   seen.add(file);
   const source = readFileSync(file, 'utf8');
   if (/helpers\/testhost\.js'/.test(source)) return true;
+  // A file that says so in its header runs on the default Node only (npm pack and install, for example).
+  if (/^ \* run-tests: default Node only/m.test(source)) return true;
   const local = [...source.matchAll(/from '\.\/([\w-]+)\.js'/g)].map((match) => join(dirname(file), `${match[1]}.ts`));
   return local.some((helper) => usesTestHosts(helper, seen));
 }
