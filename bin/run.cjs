@@ -15,6 +15,9 @@ process.env.OCLIF_DISABLE_ENGINE_WARNING ??= 'true';
 // The AWS SDK prints an eight-line NodeVersionSupportWarning on every amazonec2 command under Node 20;
 // `moor version` and the README say it once instead.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// Node 22+: compiled code of every module is kept between runs (in the OS's temporary folder). The build's
+// own V8 caches (dist/*.cache) fit only the Node that made them.
+require('node:module').enableCompileCache?.();
 const FAST = new Set(['env', 'url', 'inspect', 'ls', 'active']);
 const argv = process.argv.slice(2);
 

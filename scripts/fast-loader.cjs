@@ -10,7 +10,8 @@ const { dirname, join } = require('node:path');
 const { Script } = require('node:vm');
 
 const file = join(__dirname, 'fast.cjs');
-const cacheFile = `${file}.cache`;
+// The cache fits only the Node that made it (V8 rejects it elsewhere, after reading it): its name says which.
+const cacheFile = `${file}.${process.version}-${process.arch}.cache`;
 
 function readCache() {
   try {
@@ -20,30 +21,35 @@ function readCache() {
   }
 }
 
-const cachedData = readCache();
-const script = new Script(
-  `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, 'utf8')}\n})`,
-  { filename: file, ...(cachedData ? { cachedData } : {}) },
-);
-const loaded = { exports: {} };
-script.runInThisContext()(loaded.exports, Module.createRequire(file), loaded, file, dirname(file));
-module.exports = loaded.exports;
+const cachedData = process.argv[2] === '--make-cache' ? undefined : readCache();
+let script;
+if (cachedData || require.main === module) {
+  script = new Script(
+    `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, 'utf8')}\n})`,
+    {
+      filename: file,
+      ...(cachedData ? { cachedData } : {}),
+    },
+  );
+  const loaded = { exports: {} };
+  script.runInThisContext()(loaded.exports, Module.createRequire(file), loaded, file, dirname(file));
+  module.exports = loaded.exports;
+} else {
+  // Another Node than the build's: a plain require, which Node 22+ serves from its own compile cache
+  // (bin/run.cjs turns it on).
+  module.exports = require(file);
+}
 
 if (require.main === module && process.argv[2] === '--make-cache') {
-  // Build step (node dist/fast-loader.cjs --make-cache COMMAND...): run the given commands in a throw-away
-  // store with their output discarded (so that the functions they need are compiled too), then save the
-  // compiled code. Commands that fail there (no machine) still compile what they ran.
-  const { mkdtempSync, rmSync } = require('node:fs');
-  const { tmpdir } = require('node:os');
-  const store = mkdtempSync(join(tmpdir(), 'moor-cache-'));
+  // Build step (node dist/fast-loader.cjs --make-cache STORE COMMAND...): run the given commands against
+  // STORE (the build makes one with a machine) with their output discarded, so that the functions they
+  // need are compiled too, then save the compiled code for this Node.
+  const [store, ...commands] = process.argv.slice(3);
   const warmUp = async () => {
-    for (const command of process.argv.slice(3)) {
-      await loaded.exports
-        .runFast(command.split(' '), { MOOR_STORAGE_PATH: store }, () => undefined)
-        .catch(() => false);
+    for (const command of commands) {
+      const env = { MOOR_STORAGE_PATH: store, DOCKER_HOST: 'tcp://127.0.0.1:1' };
+      await module.exports.runFast(command.split(' '), env, () => undefined).catch(() => false);
     }
   };
-  warmUp()
-    .then(() => writeFileSync(cacheFile, script.createCachedData()))
-    .finally(() => rmSync(store, { recursive: true, force: true }));
+  warmUp().then(() => writeFileSync(cacheFile, script.createCachedData()));
 }

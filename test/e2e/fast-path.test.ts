@@ -7,7 +7,7 @@
  * errors) must still give the same answer through the package as built.
  */
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -41,8 +41,8 @@ describe('the fast path prints what the full CLI prints', () => {
     fastOnly = await mkdtemp(join(tmpdir(), 'moor-fast-only-'));
     for (const item of ['bin', 'package.json', 'templates'])
       await cp(join(ROOT, item), join(fastOnly, item), { recursive: true });
-    for (const file of ['fast.cjs', 'fast.cjs.cache', 'fast-loader.cjs']) {
-      await cp(join(ROOT, 'dist', file), join(fastOnly, 'dist', file));
+    for (const file of await readdir(join(ROOT, 'dist'))) {
+      if (file.startsWith('fast')) await cp(join(ROOT, 'dist', file), join(fastOnly, 'dist', file)); // and its code cache
     }
     await symlink(join(ROOT, 'node_modules'), join(fastOnly, 'node_modules'));
   });
