@@ -16,6 +16,7 @@ export {
   type DriverFlagType,
   type DriverFlagValue,
   type DriverFlagValues,
+  type DriverSource,
   type DriverLogger,
   type EngineTransport,
   type LifecycleOperation,

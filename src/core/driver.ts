@@ -129,6 +129,20 @@ export interface DriverDefinition {
   transports?: readonly EngineTransport[];
   /** Loads the implementation lazily, so that listing flags or drivers never imports a cloud SDK. */
   load(): Promise<DriverFactory>;
+  /** Where a driver that is not built in was found (`moor drivers`): an npm package or a plugin binary. */
+  source?: DriverSource;
+  /**
+   * For a driver whose flags only its own program can tell (a Docker Machine plugin binary answers
+   * GetCreateFlags): fetches them into `flags` and returns them. It starts that program, so only create and
+   * `create -d NAME --help` call it (through the registry's findDriver with `withFlags`).
+   */
+  loadFlags?(env: NodeJS.ProcessEnv): Promise<DriverFlag[]>;
+}
+
+export interface DriverSource {
+  kind: 'npm' | 'plugin';
+  /** The package folder or the binary. */
+  path: string;
 }
 
 /** Defaults for drivers: every lifecycle operation the driver does not override is "not supported". */

@@ -17,7 +17,7 @@ import {
   ENGINE_TRANSPORTS,
   type EngineTransport,
 } from './driver.js';
-import { getDriverDefinition } from '../../drivers/registry.js';
+import { findDriver } from '../../drivers/registry.js';
 import type { CertPaths, ClientBundle, ExternalCertOptions } from './certs.js';
 import type { ProvisionOptions, ProvisionResult, UpgradeResult } from './provision/provision.js';
 import { resolveDriverFlags } from './driver-flags.js';
@@ -78,8 +78,9 @@ export async function machineFromRecord(store: Store, record: MachineRecord, log
   const name = record.Name;
   let definition;
   try {
-    definition = getDriverDefinition(record.DriverName);
-  } catch {
+    definition = await findDriver(record.DriverName, { storePath: store.root, env: store.env });
+  } catch (error) {
+    if (error instanceof MoorError && error.code !== 'UNKNOWN_DRIVER') throw error;
     throw new BadConfigError(name, `unknown driver "${record.DriverName}"`, store.configPath(name));
   }
   const factory = await definition.load();
@@ -127,7 +128,7 @@ async function validateCreate(
   options: CreateOptions,
 ): Promise<{ definition: DriverDefinition; flags: DriverFlagValues }> {
   assertValidNewName(options.name);
-  const definition = getDriverDefinition(options.driver);
+  const definition = await findDriver(options.driver, { storePath: store.root, env: store.env }, { withFlags: true });
   const flags = resolveDriverFlags(definition, options.driverFlags, store.env);
   const engine = { ...defaultEngineOptions(), ...options.engine };
   validateEngineConfig(engine, definition.name);
