@@ -126,6 +126,8 @@ export class PluginProcess {
       plugin.heartbeat.unref();
       return plugin;
     } catch (error) {
+      // A refused or dropped connection: most likely the process is exiting; let it say how.
+      if (error instanceof RpcError && error.code === 'connection') await plugin.exitedWithin(2_000);
       await plugin.kill();
       throw plugin.startError(error, startTimeoutMs);
     }
@@ -157,6 +159,12 @@ export class PluginProcess {
     this.client?.close();
     if (!this.exitStatus) this.child.kill('SIGKILL');
     await this.exited;
+  }
+
+  private async exitedWithin(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.exited, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
   }
 
   private get label(): string {
@@ -321,7 +329,7 @@ export class PluginProcess {
         );
       default:
         // The connection dropped: most likely the process died; give it a moment to say how.
-        await Promise.race([this.exited, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+        await this.exitedWithin(2_000);
         if (this.exitStatus) return this.crashed(method);
         return new MoorError(`${method}: lost the connection to ${this.label}: ${error.message}`, {
           code: 'PLUGIN_PROTOCOL',
