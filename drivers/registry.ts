@@ -8,7 +8,7 @@
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type DriverDefinition, MoorError, UsageError } from './api.js';
+import { type DriverDefinition, MoorError, type NpmDriverDefinition, UsageError } from './api.js';
 import { amazonec2Driver } from './amazonec2/definition.js';
 import { genericDriver } from './generic/definition.js';
 import { noneDriver } from './none/definition.js';
@@ -235,7 +235,18 @@ async function loadNpmDriver(name: string, dir: string): Promise<DriverDefinitio
     throw bad('does not export a driver definition as its default export (name, description, flags, load)');
   }
   if (definition.name !== name) throw bad(`exports the driver "${String(definition.name)}", not "${name}"`);
-  return { ...(definition as DriverDefinition), source: { kind: 'npm', path: dir } };
+  const npm = definition as NpmDriverDefinition;
+  return {
+    ...npm,
+    source: { kind: 'npm', path: dir },
+    load: async () => {
+      const factory = await npm.load(await import('./api.js'));
+      if (typeof factory?.fromFlags !== 'function' || typeof factory.fromRecord !== 'function') {
+        throw bad('returned no driver factory (fromFlags, fromRecord) from load()');
+      }
+      return factory;
+    },
+  };
 }
 
 /** The file `import(packageName)` would load: exports["."] (import or default), else main, else index.js. */

@@ -3,6 +3,7 @@ import Active from './commands/active.js';
 import Config from './commands/config.js';
 import Create from './commands/create.js';
 import Docker from './commands/docker.js';
+import Drivers from './commands/drivers.js';
 import Env from './commands/env.js';
 import HelpCommand from './commands/help.js';
 import Inspect from './commands/inspect.js';
@@ -29,6 +30,7 @@ export const COMMANDS = {
   config: Config,
   create: Create,
   docker: Docker,
+  drivers: Drivers,
   env: Env,
   help: HelpCommand,
   inspect: Inspect,

@@ -26,6 +26,7 @@ import { assertValidName, MachineState, type MachineRecord, type MachineStateVal
 import { defaultStoragePath, Store } from './store.js';
 import { ensureDir, writeFileAtomic } from './fsutil.js';
 import { runningTunnel, type SelfCommand, type TunnelRecord } from './background-tunnel.js';
+import { discoverDrivers, driverNames } from '../../drivers/registry.js';
 
 /** Where `moor use` remembers the docker context that was current before it. */
 const PREVIOUS_CONTEXT_FILE = 'previous-docker-context';
@@ -59,6 +60,13 @@ export interface ConnectionCheck {
   warning?: string;
 }
 
+export interface DriverListing {
+  name: string;
+  kind: 'built-in' | 'npm' | 'plugin';
+  /** The npm package's folder or the plugin binary ('' for a built-in driver). */
+  path: string;
+}
+
 export interface InspectView extends MachineRecord {
   StorePath: string;
 }
@@ -86,6 +94,15 @@ export class Moor {
 
   create(options: CreateOptions): Promise<MachineRecord> {
     return createMachine(this.store, options, this.log);
+  }
+
+  /** `moor drivers`: the built-in drivers and those installed beside moor (npm packages, plugin binaries), none started. */
+  drivers(): DriverListing[] {
+    const builtIn = driverNames().map((name): DriverListing => ({ name, kind: 'built-in', path: '' }));
+    const installed = discoverDrivers({ storePath: this.store.root, env: this.env }).map(
+      ({ name, kind, path }): DriverListing => ({ name, kind, path }),
+    );
+    return [...builtIn, ...installed];
   }
 
   /** The machines; ACTIVE also marks the machine whose docker context is current (when DOCKER_HOST is not set). */
