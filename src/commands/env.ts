@@ -33,6 +33,9 @@ export default class Env extends BaseCommand<typeof Env> {
         const remaining = env.noProxyWithout(ip!);
         if (remaining && remaining.value !== '') set = [remaining];
         else if (remaining) unset.push(remaining.name);
+      } else if (flags['no-proxy']) {
+        // Docker Machine's form (no NAME): the no-proxy variable is unset as a whole.
+        unset.push(env.noProxyName());
       }
       if (!this.jsonEnabled()) process.stdout.write(env.renderEnv({ shell, set, unset, commandLine }));
       return { shell, set, unset };
