@@ -6,6 +6,7 @@ import Docker from './commands/docker.js';
 import Drivers from './commands/drivers.js';
 import Env from './commands/env.js';
 import HelpCommand from './commands/help.js';
+import Import from './commands/import.js';
 import Inspect from './commands/inspect.js';
 import Ip from './commands/ip.js';
 import Kill from './commands/kill.js';
@@ -33,6 +34,7 @@ export const COMMANDS = {
   drivers: Drivers,
   env: Env,
   help: HelpCommand,
+  import: Import,
   inspect: Inspect,
   ip: Ip,
   kill: Kill,

@@ -137,6 +137,13 @@ export interface DriverDefinition {
    * `create -d NAME --help` call it (through the registry's findDriver with `withFlags`).
    */
   loadFlags?(env: NodeJS.ProcessEnv): Promise<DriverFlag[]>;
+  /**
+   * For `moor import`: this driver's state for a machine Docker Machine made with its driver of the same
+   * name (config.json's Driver object, which holds libmachine's base fields). The machine folder then holds
+   * Docker Machine's files (id_rsa, certificates). `notes` say what was left out and why; throwing means
+   * the machine cannot be imported (the message says why).
+   */
+  fromDockerMachine?(driver: Record<string, unknown>): { state: Record<string, unknown>; notes?: string[] };
 }
 
 export interface DriverSource {

@@ -96,6 +96,12 @@ export class Moor {
     return createMachine(this.store, options, this.log);
   }
 
+  /** `moor import`: Docker Machine's machines copied into this store (see core/import.ts). */
+  async importMachines(options: import('./import.js').ImportOptions): Promise<import('./import.js').ImportReport> {
+    const { importMachines } = await import('./import.js');
+    return importMachines(this.store, options, this.log);
+  }
+
   /** `moor drivers`: the built-in drivers and those installed beside moor (npm packages, plugin binaries), none started. */
   drivers(): DriverListing[] {
     const builtIn = driverNames().map((name): DriverListing => ({ name, kind: 'built-in', path: '' }));
