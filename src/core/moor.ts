@@ -244,6 +244,20 @@ export class Moor {
     return this.sshTargetOf(await openMachine(this.store, name, this.log));
   }
 
+  /**
+   * Pins the host key seen on a machine's first SSH connection when it has none pinned yet (a machine
+   * imported from Docker Machine, which never checked host keys); later connections must match it.
+   */
+  async pinHostKeyOnFirstUse(name: string, hostKey: string): Promise<void> {
+    if (!hostKey) return;
+    await this.store.withMachineLock(name, 'pin the SSH host key', async () => {
+      const record = await this.store.load(name);
+      if (record.SSHHostKey) return;
+      record.SSHHostKey = hostKey;
+      await this.store.save(record);
+    });
+  }
+
   private async sshTargetOf({ driver, record }: Machine) {
     const { sshTargetOf } = await import('./ssh/target.js');
     return sshTargetOf(await driver.getSSHConfig(), {

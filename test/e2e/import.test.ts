@@ -17,6 +17,7 @@ import {
   createGeneric,
   docker,
   dockerdPid,
+  hostEd25519Key,
   hostOut,
   hostsOrPlaceholder,
   lsRow,
@@ -316,6 +317,10 @@ if (hostsOrPlaceholder('moor import of a generic machine on a test host')) {
       const ssh = await store.moor(['ssh', 'old', '--', 'hostname']);
       assertExit(ssh, 0, 'ssh');
       assert.equal(ssh.stdout.trim(), 'old');
+      const record = JSON.parse(await readFile(join(store.machineDir('old'), 'config.json'), 'utf8')) as {
+        SSHHostKey?: string;
+      };
+      assert.equal(record.SSHHostKey, await hostEd25519Key(host), 'the host key is pinned on first use');
       const ls = await store.moor(['ls']);
       const row = lsRow(ls.stdout, 'old');
       assert.equal(row['STATE'], 'Running');
