@@ -30,9 +30,17 @@ export default class MoorHelp extends Help {
       }
       return super.showCommandHelp({ ...command, flags });
     }
-    const extra = DRIVERS.has(driver)
-      ? {}
-      : helpFlags(await findDriver(driver, lookup, { withFlags: true }), command.flags);
+    let extra: ReturnType<typeof helpFlags> = {};
+    if (!DRIVERS.has(driver)) {
+      try {
+        extra = helpFlags(await findDriver(driver, lookup, { withFlags: true }), command.flags);
+      } catch (error) {
+        // An unknown driver, or a plugin that fails to answer: moor's error, and its exit code, not help.
+        const { reportError, debugRequested } = await import('./cli/report.js');
+        process.exitCode = reportError(error as Error, { json: argv.includes('--json'), debug: debugRequested(argv) });
+        return;
+      }
+    }
     const flags = Object.fromEntries(
       Object.entries({ ...command.flags, ...extra }).filter(([, flag]) => {
         const group = flag.helpGroup ?? '';

@@ -107,6 +107,18 @@ describe('Docker Machine plugin driver (Go fixture) without a host', { skip: goS
     assert.match(result.stdout, /--storefix-ip-address=<value>/);
   });
 
+  it('create -d NAME --help of an unknown driver, or of a plugin that fails, is moor’s error and exit code', async () => {
+    const unknown = await store.moor(['create', '-d', 'nosuch', '--help'], { env: env() });
+    assert.equal(unknown.code, 2, show(unknown));
+    assert.match(unknown.stderr, /^Error: Driver "nosuch" not found/);
+    assert.equal(unknown.stdout, '');
+    const failing = await store.moor(['create', '-d', DRIVER, '--help'], { env: env({ SSHPLUGIN_FAIL: 'version' }) });
+    assert.equal(failing.code, 1, show(failing));
+    assert.match(failing.stderr, /^Error: The driver plugin .* speaks plugin API version 2/);
+    assertNoStackTrace(failing.stderr);
+    assert.deepEqual(await pidsOf(binary), []);
+  });
+
   it('an unknown driver names where plugins are looked for', async () => {
     const result = await store.moor(['create', '-d', 'nosuch', 'x'], { env: env() });
     assert.equal(result.code, 2, show(result));
