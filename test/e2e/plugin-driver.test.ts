@@ -175,9 +175,10 @@ describe('Docker Machine plugin driver (Go fixture) without a host', { skip: goS
     assert.deepEqual(await pidsOf(binary), []);
   });
 
-  it('a Create that hangs is stopped after MOOR_PLUGIN_CALL_TIMEOUT (exit 7)', async () => {
-    const result = await create('hang', { SSHPLUGIN_FAIL: 'hang-create', MOOR_PLUGIN_CALL_TIMEOUT: '3' });
-    await assertFailed(result, 7, 'PLUGIN_TIMEOUT', /did not answer Create within 3 s; it was stopped/);
+  it('a Create that hangs is kept alive by the heartbeat past the plugin’s own 10 s limit, then stopped (exit 7)', async () => {
+    // Without moor's Heartbeat calls (every 5 s) the plugin would exit after 10 s: a crash, not a timeout.
+    const result = await create('hang', { SSHPLUGIN_FAIL: 'hang-create', MOOR_PLUGIN_CALL_TIMEOUT: '14' });
+    await assertFailed(result, 7, 'PLUGIN_TIMEOUT', /did not answer Create within 14 s; it was stopped/);
   });
 
   it('an error returned by Create is the create error', async () => {
