@@ -101,6 +101,8 @@ export interface Driver {
   supports(operation: LifecycleOperation): boolean;
   /** Whether moor provisions the host over SSH after create (false for `none`). */
   readonly provisions: boolean;
+  /** Why this machine is not provisioned when its driver's others are (an imported boot2docker VM): the message. */
+  readonly provisionRefusal?: string;
   /**
    * Whether a create that fails after the driver made the host (provisioning, certificates) removes it
    * again, record included: for hosts that cost money while they exist (cloud instances). Drivers that

@@ -60,11 +60,6 @@ export function dockerMachineStorePath(env: NodeJS.ProcessEnv): string {
 /** The files of a Docker Machine machine folder a built-in driver's machine needs. */
 const KNOWN_FILES = ['id_rsa', 'id_rsa.pub', 'ca.pem', 'cert.pem', 'key.pem', 'server.pem', 'server-key.pem'];
 const CLIENT_FILES = ['ca.pem', 'cert.pem', 'key.pem'];
-/** Drivers Docker Machine had built in that moor cannot take over yet. */
-const NOT_YET: Record<string, string> = {
-  virtualbox:
-    "Docker Machine's boot2docker VirtualBox machines cannot be imported yet; keep using docker-machine for it, or re-create it with moor create -d virtualbox",
-};
 
 interface Plan {
   record: MachineRecord;
@@ -192,8 +187,6 @@ async function planImport(
   const problem = nameProblem(name);
   if (problem) throw new Skip(driverName, `its name is not a valid moor machine name: ${problem}`);
   if (await store.exists(name)) throw new Skip(driverName, `moor already has a machine named "${name}"`);
-  const notYet = NOT_YET[driverName];
-  if (notYet) throw new Skip(driverName, notYet);
 
   const present = new Set(await readdir(dir));
   for (const file of CLIENT_FILES) {

@@ -23,6 +23,7 @@ import type { ProvisionOptions, ProvisionResult, UpgradeResult } from './provisi
 import { resolveDriverFlags } from './driver-flags.js';
 import {
   BadConfigError,
+  ExitCode,
   MachineExistsError,
   MoorError,
   MultiError,
@@ -435,6 +436,15 @@ async function provision(
   return result;
 }
 
+/** The error for provisioning (or upgrading) a machine moor does not provision. */
+function notProvisioned(driver: Driver, operation: string, driverName: string): MoorError {
+  if (!driver.provisionRefusal) return new NotSupportedError(operation, driverName);
+  return new MoorError(`"${operation}": ${driver.provisionRefusal}`, {
+    code: 'NOT_SUPPORTED',
+    exitCode: ExitCode.notSupported,
+  });
+}
+
 /** `moor provision`: installs and configures Docker again on an existing machine; safe to repeat. */
 export async function reprovisionMachine(
   store: Store,
@@ -444,7 +454,7 @@ export async function reprovisionMachine(
 ): Promise<ProvisionResult> {
   return store.withMachineLock(name, 'provision', async () => {
     const { record, driver } = await openMachine(store, name, log);
-    if (!driver.provisions) throw new NotSupportedError('provision', record.DriverName);
+    if (!driver.provisions) throw notProvisioned(driver, 'provision', record.DriverName);
     const result = await provision(store, record, driver, options, log);
     if (record.Phase === 'error') {
       record.Phase = 'created';
@@ -464,7 +474,7 @@ export async function upgradeMachine(
 ): Promise<UpgradeResult> {
   return store.withMachineLock(name, 'upgrade', async () => {
     const { record, driver } = await openMachine(store, name, log);
-    if (!driver.provisions) throw new NotSupportedError('upgrade', record.DriverName);
+    if (!driver.provisions) throw notProvisioned(driver, 'upgrade', record.DriverName);
     const { upgradeEngine } = await import('./provision/provision.js');
     const result = await upgradeEngine(
       record,

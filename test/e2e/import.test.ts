@@ -116,7 +116,24 @@ describe('moor import from a Docker Machine store', () => {
         },
         files: { ...files('hz'), 'extra.json': '{"plugin":"state"}' },
       },
-      { name: 'vb', driverName: 'virtualbox', driver: { VBoxManager: {}, CPU: 1 }, files: files('vb') },
+      {
+        name: 'vb',
+        driverName: 'virtualbox',
+        driver: {
+          VBoxManager: {},
+          IPAddress: '192.168.99.100',
+          SSHUser: 'docker',
+          SSHPort: 50022,
+          SSHKeyPath: join(dm, 'machines', 'vb', 'id_rsa'),
+          CPU: 1,
+          Memory: 1024,
+          DiskSize: 20000,
+          Boot2DockerURL: '',
+          HostOnlyCIDR: '192.168.99.1/24',
+          UIType: 'headless',
+        },
+        files: files('vb'),
+      },
       { name: 'taken', driverName: 'none', driver: { URL: 'tcp://127.0.0.1:9' }, files: files('taken') },
     ]);
     // A machine whose config.json is not Docker Machine's.
@@ -141,7 +158,8 @@ describe('moor import from a Docker Machine store', () => {
     /^ {2}Install the plugin docker-machine-driver-hetzner/m,
     /^nn \(none driver\): (imported|would be imported)$/m,
     /^taken \(none driver\): skipped: moor already has a machine named "taken"$/m,
-    /^vb \(virtualbox driver\): skipped: Docker Machine's boot2docker VirtualBox machines cannot be imported yet/m,
+    /^vb \(virtualbox driver\): (imported|would be imported)$/m,
+    /^ {2}A boot2docker VM: moor starts, stops, removes it and reaches it over SSH and TLS, but does not provision it/m,
   ];
 
   it('--dry-run shows the plan and writes nothing', async () => {
@@ -161,7 +179,7 @@ describe('moor import from a Docker Machine store', () => {
     assert.doesNotMatch(result.stdout, /would be/);
     assert.deepEqual(await snapshot(dm), before_, 'the Docker Machine store is unchanged');
     const ls = await store.moor(['ls', '--format', '{{.Name}} {{.DriverName}}']);
-    assert.equal(ls.stdout, 'aws amazonec2\ngen generic\nhz hetzner\nnn none\ntaken none\n');
+    assert.equal(ls.stdout, 'aws amazonec2\ngen generic\nhz hetzner\nnn none\ntaken none\nvb virtualbox\n');
   });
 
   it('generic: its state, key and certificates; Docker Machine’s CA in a folder of its own, moor’s CA untouched', async () => {
@@ -226,7 +244,26 @@ describe('moor import from a Docker Machine store', () => {
     assert.equal(record.Driver['AccessToken'], 'token-kept-by-the-plugin');
     assert.equal(record.Driver['ServerID'], 42);
     assert.equal(await readFile(join(store.machineDir('hz'), 'extra.json'), 'utf8'), '{"plugin":"state"}');
-    assert.deepEqual((await readdir(store.path('machines'))).sort(), ['aws', 'gen', 'hz', 'nn', 'taken']);
+    assert.deepEqual((await readdir(store.path('machines'))).sort(), ['aws', 'gen', 'hz', 'nn', 'taken', 'vb']);
+  });
+
+  it('a boot2docker VirtualBox machine: its VM, NAT-forwarded SSH and host-only address; provisioning refused (exit 6)', async () => {
+    const record = JSON.parse(await readFile(join(store.machineDir('vb'), 'config.json'), 'utf8')) as {
+      Driver: Record<string, unknown>;
+    };
+    assert.equal(record.Driver['VMName'], 'vb');
+    assert.equal(record.Driver['SSHPort'], 50022);
+    assert.equal(record.Driver['SSHUser'], 'docker');
+    assert.equal(record.Driver['IPAddress'], '192.168.99.100');
+    assert.equal(record.Driver['Boot2Docker'], true);
+    for (const command of ['provision', 'upgrade']) {
+      const result = await store.moor([command, 'vb']);
+      assert.equal(result.code, 6, show(result));
+      assert.match(
+        result.stderr,
+        /"vb" is a boot2docker VM imported from Docker Machine: moor drives it but does not provision/,
+      );
+    }
   });
 
   it('importing again skips what exists; a name not in the store fails (exit 1)', async () => {
