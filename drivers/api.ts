@@ -16,6 +16,7 @@ export {
   type DriverFlagType,
   type DriverFlagValue,
   type DriverFlagValues,
+  type DriverSource,
   type DriverLogger,
   type EngineTransport,
   type LifecycleOperation,
@@ -38,6 +39,18 @@ export { MachineState, type MachineStateValue } from '../src/core/machine.js';
 export { portAnswers } from '../src/core/tcp.js';
 export { backoffDelay, formatDuration, notYet, NotYet, sleep, waitFor, type WaitOptions } from '../src/core/wait.js';
 export type { SSHSession, SSHTarget } from '../src/core/ssh/index.js';
+
+/** This module: what moor hands an npm driver package's load() (see NpmDriverDefinition). */
+export type DriverApi = typeof import('./api.js');
+
+/**
+ * The default export of an npm driver package `moor-driver-NAME`: a DriverDefinition whose load() receives
+ * moor's driver API, so that the package needs no runtime import of moor (which may not be resolvable
+ * from where the package is installed) and uses the very classes of the moor that runs it.
+ */
+export interface NpmDriverDefinition extends Omit<import('../src/core/driver.js').DriverDefinition, 'load'> {
+  load(api: DriverApi): Promise<import('../src/core/driver.js').DriverFactory>;
+}
 
 /** moor's SSH layer (connect, keys, quoting), loaded on first use so that a driver's import stays cheap. */
 export function loadSSH(): Promise<typeof import('../src/core/ssh/index.js')> {

@@ -117,6 +117,25 @@ await build({
 });
 cpSync(join(root, 'scripts/fast-loader.cjs'), join(root, 'dist/fast-loader.cjs'));
 
+// `moor/driver-api` (package.json exports) for npm driver packages: the driver API as one file of its own,
+// outside the CLI's bundle so that it costs the CLI's start nothing, and its type declarations. At run time a
+// package gets the running moor's API through its load(api); this file serves its types and its own tests.
+await build({
+  absWorkingDir: root,
+  entryPoints: ['drivers/api.ts'],
+  outfile: 'dist/driver-api.js',
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external: ['ssh2', 'cpu-features', '@peculiar/x509', 'handlebars'],
+  logLevel: 'warning',
+});
+execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.api.json'], {
+  cwd: root,
+  stdio: 'inherit',
+});
+
 /** `@oclif/core` in the ESM bundle is the CommonJS build above, through its loader (see the banner). */
 function oclifFromLoaderPlugin() {
   return {

@@ -33,12 +33,16 @@ if (cachedData || require.main === module) {
   );
   const loaded = { exports: {} };
   script.runInThisContext()(loaded.exports, Module.createRequire(file), loaded, file, dirname(file));
-  module.exports = loaded.exports;
+  module.exports = { ...loaded.exports };
 } else {
   // Another Node than the build's: a plain require, which Node 22+ serves from its own compile cache
   // (bin/run.cjs turns it on).
-  module.exports = require(file);
+  module.exports = { ...require(file) };
 }
+// npm driver packages are ES modules: they are imported by this file's own import() (a module loaded by
+// require), since the bundle's import() calls became require() and code run from a V8 cache has no import().
+const { runFast } = module.exports;
+module.exports.runFast = (argv, env, output) => runFast(argv, env, output, (url) => import(url));
 
 if (require.main === module && process.argv[2] === '--make-cache') {
   // Build step (node dist/fast-loader.cjs --make-cache STORE COMMAND...): run the given commands against

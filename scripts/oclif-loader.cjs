@@ -48,7 +48,9 @@ if (require.main === module && process.argv[2] === '--make-cache') {
     const store = mkdtempSync(join(tmpdir(), 'moor-cache-'));
     const { execute, quietLogger } = await import(join(__dirname, 'src', 'main.js'));
     const write = process.stdout.write.bind(process.stdout);
+    const writeError = process.stderr.write.bind(process.stderr);
     process.stdout.write = () => true; // the commands' output is not wanted
+    process.stderr.write = () => true;
     process.env.MOOR_STORAGE_PATH = store;
     try {
       for (const command of process.argv.slice(3)) {
@@ -59,6 +61,7 @@ if (require.main === module && process.argv[2] === '--make-cache') {
       }
     } finally {
       process.stdout.write = write;
+      process.stderr.write = writeError;
       rmSync(store, { recursive: true, force: true });
     }
   };

@@ -42,11 +42,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   override async init(): Promise<void> {
     await super.init();
     const failures: UsageError[] = [];
-    const allFlags = { ...(super.ctor as typeof BaseCommand).baseFlags, ...this.ctor.flags };
+    const commandFlags = { ...this.ctor.flags, ...(await this.moreFlags()) };
+    const allFlags = { ...(super.ctor as typeof BaseCommand).baseFlags, ...commandFlags };
     let parsed;
     try {
       parsed = await this.parse({
-        flags: checkedFlags(this.ctor.flags ?? {}, failures),
+        flags: checkedFlags(commandFlags, failures),
         baseFlags: checkedFlags((super.ctor as typeof BaseCommand).baseFlags, failures),
         enableJsonFlag: this.ctor.enableJsonFlag,
         args: withoutStdin(this.ctor.args),
@@ -59,6 +60,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.flags = flags as BaseFlags<T>;
     this.args = args as BaseArgs<T>;
     this.positionals = argv as string[];
+  }
+
+  /** Flags known only from the command line (create: those of a driver installed beside moor). */
+  protected async moreFlags(): Promise<Interfaces.FlagInput> {
+    return {};
   }
 
   /** How the command is called, for messages: "moor ssh NAME". */

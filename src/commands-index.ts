@@ -4,8 +4,10 @@ import Completion from './commands/completion.js';
 import Config from './commands/config.js';
 import Create from './commands/create.js';
 import Docker from './commands/docker.js';
+import Drivers from './commands/drivers.js';
 import Env from './commands/env.js';
 import HelpCommand from './commands/help.js';
+import Import from './commands/import.js';
 import Inspect from './commands/inspect.js';
 import Ip from './commands/ip.js';
 import Kill from './commands/kill.js';
@@ -31,8 +33,10 @@ export const COMMANDS = {
   config: Config,
   create: Create,
   docker: Docker,
+  drivers: Drivers,
   env: Env,
   help: HelpCommand,
+  import: Import,
   inspect: Inspect,
   ip: Ip,
   kill: Kill,

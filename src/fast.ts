@@ -130,9 +130,12 @@ export async function runFast(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
   output: (fd: 1 | 2, text: string) => void = write,
+  /** A real import() (the loader's), for npm driver packages: this bundle's import() calls are require(). */
+  importModule?: (url: string) => Promise<unknown>,
 ): Promise<boolean> {
   const parsed = parseFast(argv, env);
   if (!parsed) return false;
+  if (importModule) (await import('../drivers/registry.js')).useModuleImporter(importModule);
   const writes: [1 | 2, string][] = [];
   const stderr = { isTTY: isTerminal(2), write: (text: string) => writes.push([2, text]) };
   let service: Moor | undefined;

@@ -123,4 +123,42 @@ export const amazonec2Driver: DriverDefinition = {
     flag('retries', { type: 'integer', description: 'Attempts per EC2 API call (throttling, errors)', default: 5 }),
   ],
   load: async () => (await import('./driver.js')).factory,
+  // Docker Machine's amazonec2 state (libmachine's field names). Its credentials are never stored by moor;
+  // security groups Docker Machine made stay when the machine is removed, as Docker Machine left them.
+  fromDockerMachine: (driver) => {
+    const text = (key: string) => (typeof driver[key] === 'string' && driver[key] !== '' ? driver[key] : undefined);
+    const strings = (key: string) => (Array.isArray(driver[key]) ? (driver[key] as unknown[]).map(String) : []);
+    const dropped = ['AccessKey', 'SecretKey', 'SessionToken'].filter((key) => text(key) !== undefined);
+    const state: Record<string, unknown> = {
+      MachineName: driver['MachineName'],
+      Region: text('Region') ?? 'us-east-1',
+      Retries: Number(driver['RetryCount'] || 5),
+      InstanceId: text('InstanceId'),
+      SpotRequestId: text('SpotInstanceRequestId'),
+      IPAddress: text('IPAddress'),
+      PrivateIPAddress: text('PrivateIPAddress'),
+      UsePrivateAddress: driver['UsePrivateIP'] === true || driver['PrivateIPOnly'] === true,
+      SSHUser: text('SSHUser') ?? 'ubuntu',
+      SSHPort: Number(driver['SSHPort'] || 22),
+      SSHKeyPath: 'id_rsa',
+      KeyPairName: text('KeyName'),
+      KeyPairUserSupplied: driver['ExistingKey'] === true,
+      VpcId: text('VpcId'),
+      SubnetId: text('SubnetId'),
+      AMI: text('AMI'),
+      InstanceType: text('InstanceType') ?? 't2.micro',
+      SecurityGroupIds: strings('SecurityGroupIds'),
+      MoorSecurityGroupIds: [],
+      ...(text('Endpoint') ? { Endpoint: text('Endpoint') } : {}),
+    };
+    for (const key of Object.keys(state)) if (state[key] === undefined) delete state[key];
+    return {
+      state,
+      notes: dropped.length
+        ? [
+            `Its AWS credentials (${dropped.join(', ')}) were not imported: moor never stores them. Give them to moor through the AWS SDK chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, an instance role).`,
+          ]
+        : [],
+    };
+  },
 };

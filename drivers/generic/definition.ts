@@ -41,4 +41,15 @@ export const genericDriver: DriverDefinition = {
     },
   ],
   load: async () => (await import('./driver.js')).factory,
+  // Docker Machine's generic driver keeps the key it copied as machines/NAME/id_rsa.
+  fromDockerMachine: (driver) => ({
+    state: {
+      MachineName: driver['MachineName'],
+      IPAddress: String(driver['IPAddress'] ?? ''),
+      SSHUser: String(driver['SSHUser'] || 'root'),
+      SSHPort: Number(driver['SSHPort'] || 22),
+      SSHKeyPath: 'id_rsa',
+      EnginePort: Number(driver['EnginePort'] || 2376),
+    },
+  }),
 };

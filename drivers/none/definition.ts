@@ -15,4 +15,14 @@ export const noneDriver: DriverDefinition = {
     },
   ],
   load: async () => (await import('./driver.js')).factory,
+  fromDockerMachine: (driver) => {
+    const url = String(driver['URL'] ?? '');
+    let host = '';
+    try {
+      host = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
+    } catch {
+      throw new Error(`its URL ${JSON.stringify(url)} is not a URL`);
+    }
+    return { state: { MachineName: driver['MachineName'], URL: url, IPAddress: host } };
+  },
 };

@@ -89,4 +89,48 @@ export const virtualboxDriver: DriverDefinition = {
     }),
   ],
   load: async () => (await import('./driver.js')).factory,
+  // Docker Machine's boot2docker VMs (libmachine's virtualbox driver): the VM is named after the machine,
+  // SSH goes through a NAT forward on 127.0.0.1 as "docker" with machines/NAME/id_rsa, the engine listens
+  // on the host-only address. moor drives the VM but does not provision boot2docker.
+  fromDockerMachine: (driver) => {
+    const text = (key: string, fallback: string) =>
+      typeof driver[key] === 'string' && driver[key] !== '' ? (driver[key] as string) : fallback;
+    const num = (key: string, fallback: number) =>
+      typeof driver[key] === 'number' && driver[key] > 0 ? (driver[key] as number) : fallback;
+    const name = text('MachineName', '');
+    if (!name || !(num('SSHPort', 0) > 0)) throw new Error('its VirtualBox state has no machine name or SSH port');
+    return {
+      state: {
+        MachineName: name,
+        VMName: name,
+        VBoxManagePath: '',
+        Memory: num('Memory', 1024),
+        CPU: num('CPU', 1),
+        DiskSize: num('DiskSize', 20000),
+        ImageURL: text('Boot2DockerURL', ''),
+        ImageChecksum: '',
+        HostOnlyCIDR: text('HostOnlyCIDR', '192.168.99.1/24'),
+        HostOnlyNicType: text('HostOnlyNicType', '82540EM'),
+        HostOnlyPromiscMode: text('HostOnlyPromiscMode', 'deny'),
+        NatNicType: text('NatNicType', '82540EM'),
+        NoDNSProxy: driver['DNSProxy'] === false,
+        HostDNSResolver: driver['HostDNSResolver'] === true,
+        ShareFolders: [],
+        UIType: text('UIType', 'headless'),
+        NoVTXCheck: driver['NoVTXCheck'] === true,
+        SSHUser: text('SSHUser', 'docker'),
+        SSHKeyPath: 'id_rsa',
+        SSHPort: num('SSHPort', 0),
+        IPAddress: text('IPAddress', ''),
+        HostOnlyInterface: '',
+        NatMAC: '',
+        HostOnlyMAC: '',
+        EnginePort: 2376,
+        Boot2Docker: true,
+      },
+      notes: [
+        'A boot2docker VM: moor starts, stops, removes it and reaches it over SSH and TLS, but does not provision it (provision and upgrade are refused). moor rm deletes the VM and its disk, which lives in the Docker Machine store.',
+      ],
+    };
+  },
 };

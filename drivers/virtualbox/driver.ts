@@ -64,6 +64,11 @@ export interface VirtualBoxState extends HostOnlyState {
   NatMAC: string;
   HostOnlyMAC: string;
   EnginePort: number;
+  /**
+   * A boot2docker VM imported from Docker Machine (moor import): started, stopped, removed and reached like
+   * moor's own, but never provisioned (its engine is boot2docker's, configured by its own profile).
+   */
+  Boot2Docker?: boolean;
 }
 
 const SSH_USER = 'docker';
@@ -121,6 +126,8 @@ function randomMac(): string {
 
 export class VirtualBoxDriver extends BaseDriver {
   readonly driverName = 'virtualbox';
+  override readonly provisions: boolean;
+  readonly provisionRefusal?: string;
   private vbox: VBoxManage | undefined;
 
   constructor(
@@ -128,6 +135,10 @@ export class VirtualBoxDriver extends BaseDriver {
     private readonly state: VirtualBoxState,
   ) {
     super(context);
+    this.provisions = state.Boot2Docker !== true;
+    if (state.Boot2Docker) {
+      this.provisionRefusal = `"${context.machineName}" is a boot2docker VM imported from Docker Machine: moor drives it but does not provision boot2docker. Re-create it with "moor create -d virtualbox" to have it managed by moor.`;
+    }
   }
 
   private manage(): VBoxManage {
@@ -560,6 +571,7 @@ export const factory: DriverFactory = {
       NatMAC: str('NatMAC'),
       HostOnlyMAC: str('HostOnlyMAC'),
       EnginePort: num('EnginePort', 2376),
+      ...(state['Boot2Docker'] === true ? { Boot2Docker: true } : {}),
     });
   },
 };

@@ -1,15 +1,22 @@
-/** Maps the drivers' framework-free flag declarations to oclif flags for `moor create`. */
+/**
+ * Maps the drivers' framework-free flag declarations to oclif flags for `moor create`: the built-in
+ * drivers' statically, a driver installed beside moor (an npm package, a Docker Machine plugin binary)
+ * when `--driver` names it (a plugin binary is started for its GetCreateFlags).
+ */
 import { Flags } from '@oclif/core';
-import type { DriverFlag, DriverFlagValues } from '../../drivers/registry.js';
+import type { DriverDefinition, DriverFlag, DriverFlagValues } from '../../drivers/registry.js';
 import { DRIVERS } from '../../drivers/registry.js';
 
 export const DRIVER_HELP_GROUP_SUFFIX = ' DRIVER';
 
+function envHint(flag: DriverFlag): string {
+  return flag.env?.length ? ` [env: ${flag.env.join(', ')}]` : '';
+}
+
 function toOclifFlag(driverName: string, flag: DriverFlag) {
-  const envHint = flag.env?.length ? ` [env: ${flag.env.join(', ')}]` : '';
   const requiredHint = flag.required ? ' (required)' : '';
   const common = {
-    description: `${flag.description}${requiredHint}${envHint}`,
+    description: `${flag.description}${requiredHint}${envHint(flag)}`,
     helpGroup: `${driverName}${DRIVER_HELP_GROUP_SUFFIX}`,
   };
   switch (flag.type) {
@@ -21,7 +28,12 @@ function toOclifFlag(driverName: string, flag: DriverFlag) {
         ...(typeof flag.default === 'number' ? { helpValue: String(flag.default) } : {}),
       });
     case 'strings':
-      return Flags.string({ ...common, multiple: true, multipleNonGreedy: true });
+      return Flags.string({
+        ...common,
+        multiple: true,
+        multipleNonGreedy: true,
+        ...(Array.isArray(flag.default) ? { helpValue: flag.default.join(',') } : {}),
+      });
     case 'string':
       return Flags.string({
         ...common,
@@ -31,7 +43,7 @@ function toOclifFlag(driverName: string, flag: DriverFlag) {
   }
 }
 
-/** Every driver's flags, for the create command's static flag list. */
+/** Every built-in driver's flags, for the create command's static flag list. */
 export function allDriverFlags() {
   const flags: Record<string, ReturnType<typeof toOclifFlag>> = {};
   for (const definition of DRIVERS.values()) {
@@ -40,14 +52,75 @@ export function allDriverFlags() {
   return flags;
 }
 
+/** The flags of one driver that is not built in, leaving out names create already has. */
+export function installedDriverFlags(definition: DriverDefinition, taken: Record<string, unknown>) {
+  const flags: Record<string, ReturnType<typeof toOclifFlag>> = {};
+  for (const flag of definition.flags) {
+    if (!(flag.name in taken)) flags[flag.name] = toOclifFlag(definition.name, flag);
+  }
+  return flags;
+}
+
+/**
+ * The same flags as oclif's help prints them from its manifest (for `create -d NAME --help` of a driver
+ * that is not built in, whose flags are not in the manifest).
+ */
+export function helpFlags(definition: DriverDefinition, taken: Record<string, unknown>) {
+  return Object.fromEntries(
+    Object.entries(installedDriverFlags(definition, taken)).map(([name, flag]) => [
+      name,
+      {
+        name,
+        type: flag.type,
+        description: flag.description,
+        helpGroup: flag.helpGroup,
+        ...(flag.type === 'option' ? { multiple: flag.multiple ?? false, helpValue: flag.helpValue } : {}),
+        ...(flag.type === 'boolean' ? { allowNo: true } : {}),
+      },
+    ]),
+  );
+}
+
 /** The driver flags actually given on the command line (env and defaults are applied by the core). */
-export function givenDriverFlags(parsed: Record<string, unknown>): DriverFlagValues {
+export function givenDriverFlags(
+  parsed: Record<string, unknown>,
+  extra: DriverDefinition | undefined = undefined,
+): DriverFlagValues {
   const given: DriverFlagValues = {};
-  for (const definition of DRIVERS.values()) {
+  for (const definition of [...DRIVERS.values(), ...(extra ? [extra] : [])]) {
     for (const flag of definition.flags) {
       const value = parsed[flag.name];
       if (value !== undefined) given[flag.name] = value as DriverFlagValues[string];
     }
   }
   return given;
+}
+
+/** The driver `moor create` was asked for (--driver, -d, MOOR_DRIVER), read before oclif parses. */
+export function requestedDriver(argv: string[], env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index]!;
+    if (arg === '--') break;
+    if (arg === '--driver' || arg === '-d') return argv[index + 1];
+    if (arg.startsWith('--driver=')) return arg.slice('--driver='.length);
+    if (arg.startsWith('-d') && arg.length > 2) return arg.slice(2).replace(/^=/, '');
+  }
+  return env['MOOR_DRIVER'] || undefined;
+}
+
+/** The store --storage-path, -s or MOOR_STORAGE_PATH names, read before oclif parses (undefined: the default). */
+export function requestedStoragePath(argv: string[], env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index]!;
+    if (arg === '--') break;
+    if (arg === '--storage-path' || arg === '-s') return argv[index + 1];
+    if (arg.startsWith('--storage-path=')) return arg.slice('--storage-path='.length);
+  }
+  return env['MOOR_STORAGE_PATH'] || undefined;
+}
+
+/** The lookup of drivers installed beside moor for this command line (its store, this environment). */
+export async function driverLookup(argv: string[]) {
+  const { defaultStoragePath } = await import('../core/store.js');
+  return { storePath: requestedStoragePath(argv) ?? defaultStoragePath(), env: process.env };
 }

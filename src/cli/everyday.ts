@@ -54,6 +54,9 @@ export async function envCommand(context: EverydayContext, flags: EnvFlags, give
       const remaining = env.noProxyWithout(ip!);
       if (remaining && remaining.value !== '') set = [remaining];
       else if (remaining) unset.push(remaining.name);
+    } else if (flags['no-proxy']) {
+      // Docker Machine's form (no NAME): the no-proxy variable is unset as a whole.
+      unset.push(env.noProxyName());
     }
     context.print(env.renderEnv({ shell, set, unset, commandLine }));
     return { shell, set, unset };

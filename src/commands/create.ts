@@ -1,8 +1,9 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
 import { sshTimeoutFlag } from '../cli/flags.js';
+import type { Interfaces } from '@oclif/core';
 import { allDriverFlags, givenDriverFlags } from '../cli/driver-flags.js';
-import { driverNames } from '../../drivers/registry.js';
+import { DRIVERS, driverNames, type DriverDefinition } from '../../drivers/registry.js';
 
 const engineFlag = (description: string) =>
   Flags.string({ description, multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE' });
@@ -88,6 +89,18 @@ export default class Create extends BaseCommand<typeof Create> {
     ...allDriverFlags(),
   };
 
+  /** A driver installed beside moor (npm package, plugin binary), when --driver names one. */
+  private installed: DriverDefinition | undefined;
+
+  protected override async moreFlags(): Promise<Interfaces.FlagInput> {
+    const { requestedDriver, driverLookup, installedDriverFlags } = await import('../cli/driver-flags.js');
+    const name = requestedDriver(this.argv);
+    if (!name || DRIVERS.has(name)) return {};
+    const { findDriver } = await import('../../drivers/registry.js');
+    this.installed = await findDriver(name, await driverLookup(this.argv), { withFlags: true });
+    return installedDriverFlags(this.installed, { ...Create.flags, ...Create.baseFlags });
+  }
+
   async run() {
     const { flags, args } = this;
     if (!flags.driver) {
@@ -100,7 +113,7 @@ export default class Create extends BaseCommand<typeof Create> {
     const record = await moor.create({
       name: args.name,
       driver: flags.driver,
-      driverFlags: givenDriverFlags(flags),
+      driverFlags: givenDriverFlags(flags, this.installed),
       engine: {
         ...(flags['engine-install-url'] ? { InstallURL: flags['engine-install-url'] } : {}),
         ...(flags['engine-storage-driver'] ? { StorageDriver: flags['engine-storage-driver'] } : {}),

@@ -21,8 +21,10 @@ export default class Ssh extends BaseCommand<typeof Ssh> {
     const { connect } = await import('../core/ssh/index.js');
     // Quiet: the remote command's output is all that should appear.
     const log = { ...this.logger(), step: () => undefined };
-    const session = await connect(await moor.sshTarget(name!), { timeoutMs: 30_000, log });
+    const target = await moor.sshTarget(name!);
+    const session = await connect(target, { timeoutMs: 30_000, log });
     try {
+      if (!target.hostKey) await moor.pinHostKeyOnFirstUse(name!, session.hostKey);
       if (command.length === 0) {
         process.exitCode = await interactive(session);
         return;

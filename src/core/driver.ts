@@ -101,6 +101,8 @@ export interface Driver {
   supports(operation: LifecycleOperation): boolean;
   /** Whether moor provisions the host over SSH after create (false for `none`). */
   readonly provisions: boolean;
+  /** Why this machine is not provisioned when its driver's others are (an imported boot2docker VM): the message. */
+  readonly provisionRefusal?: string;
   /**
    * Whether a create that fails after the driver made the host (provisioning, certificates) removes it
    * again, record included: for hosts that cost money while they exist (cloud instances). Drivers that
@@ -129,6 +131,27 @@ export interface DriverDefinition {
   transports?: readonly EngineTransport[];
   /** Loads the implementation lazily, so that listing flags or drivers never imports a cloud SDK. */
   load(): Promise<DriverFactory>;
+  /** Where a driver that is not built in was found (`moor drivers`): an npm package or a plugin binary. */
+  source?: DriverSource;
+  /**
+   * For a driver whose flags only its own program can tell (a Docker Machine plugin binary answers
+   * GetCreateFlags): fetches them into `flags` and returns them. It starts that program, so only create and
+   * `create -d NAME --help` call it (through the registry's findDriver with `withFlags`).
+   */
+  loadFlags?(env: NodeJS.ProcessEnv): Promise<DriverFlag[]>;
+  /**
+   * For `moor import`: this driver's state for a machine Docker Machine made with its driver of the same
+   * name (config.json's Driver object, which holds libmachine's base fields). The machine folder then holds
+   * Docker Machine's files (id_rsa, certificates). `notes` say what was left out and why; throwing means
+   * the machine cannot be imported (the message says why).
+   */
+  fromDockerMachine?(driver: Record<string, unknown>): { state: Record<string, unknown>; notes?: string[] };
+}
+
+export interface DriverSource {
+  kind: 'npm' | 'plugin';
+  /** The package folder or the binary. */
+  path: string;
 }
 
 /** Defaults for drivers: every lifecycle operation the driver does not override is "not supported". */

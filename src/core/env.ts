@@ -89,6 +89,11 @@ function isSameEntry(entry: string, ip: string): boolean {
   return entry.trim().toLowerCase() === ip.trim().toLowerCase();
 }
 
+/** The no-proxy variable in use: no_proxy when it is set and not empty, else NO_PROXY (as Docker Machine). */
+export function noProxyName(env: NodeJS.ProcessEnv = process.env): NoProxyName {
+  return findNoProxy(env).name;
+}
+
 /** The no-proxy variable with the machine's IP added (`--no-proxy`). */
 export function noProxyFor(ip: string, env: NodeJS.ProcessEnv = process.env): { name: NoProxyName; value: string } {
   const { name, value } = findNoProxy(env);

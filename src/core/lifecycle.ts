@@ -16,12 +16,13 @@ import {
   ENGINE_TRANSPORTS,
   type EngineTransport,
 } from './driver.js';
-import { getDriverDefinition } from '../../drivers/registry.js';
+import { findDriver } from '../../drivers/registry.js';
 import type { CertPaths, ClientBundle, ExternalCertOptions } from './certs.js';
 import type { ProvisionOptions, ProvisionResult, UpgradeResult } from './provision/provision.js';
 import { resolveDriverFlags } from './driver-flags.js';
 import {
   BadConfigError,
+  ExitCode,
   MachineExistsError,
   MoorError,
   MultiError,
@@ -77,8 +78,9 @@ export async function machineFromRecord(store: Store, record: MachineRecord, log
   const name = record.Name;
   let definition;
   try {
-    definition = getDriverDefinition(record.DriverName);
-  } catch {
+    definition = await findDriver(record.DriverName, { storePath: store.root, env: store.env });
+  } catch (error) {
+    if (error instanceof MoorError && error.code !== 'UNKNOWN_DRIVER') throw error;
     throw new BadConfigError(name, `unknown driver "${record.DriverName}"`, store.configPath(name));
   }
   const factory = await definition.load();
@@ -126,7 +128,7 @@ async function validateCreate(
   options: CreateOptions,
 ): Promise<{ definition: DriverDefinition; flags: DriverFlagValues }> {
   assertValidNewName(options.name);
-  const definition = getDriverDefinition(options.driver);
+  const definition = await findDriver(options.driver, { storePath: store.root, env: store.env }, { withFlags: true });
   const flags = resolveDriverFlags(definition, options.driverFlags, store.env);
   const engine = { ...defaultEngineOptions(), ...options.engine };
   validateEngineConfig(engine, definition.name);
@@ -434,6 +436,15 @@ async function provision(
   return result;
 }
 
+/** The error for provisioning (or upgrading) a machine moor does not provision. */
+function notProvisioned(driver: Driver, operation: string, driverName: string): MoorError {
+  if (!driver.provisionRefusal) return new NotSupportedError(operation, driverName);
+  return new MoorError(`"${operation}": ${driver.provisionRefusal}`, {
+    code: 'NOT_SUPPORTED',
+    exitCode: ExitCode.notSupported,
+  });
+}
+
 /** `moor provision`: installs and configures Docker again on an existing machine; safe to repeat. */
 export async function reprovisionMachine(
   store: Store,
@@ -443,7 +454,7 @@ export async function reprovisionMachine(
 ): Promise<ProvisionResult> {
   return store.withMachineLock(name, 'provision', async () => {
     const { record, driver } = await openMachine(store, name, log);
-    if (!driver.provisions) throw new NotSupportedError('provision', record.DriverName);
+    if (!driver.provisions) throw notProvisioned(driver, 'provision', record.DriverName);
     const result = await provision(store, record, driver, options, log);
     if (record.Phase === 'error') {
       record.Phase = 'created';
@@ -463,7 +474,7 @@ export async function upgradeMachine(
 ): Promise<UpgradeResult> {
   return store.withMachineLock(name, 'upgrade', async () => {
     const { record, driver } = await openMachine(store, name, log);
-    if (!driver.provisions) throw new NotSupportedError('upgrade', record.DriverName);
+    if (!driver.provisions) throw notProvisioned(driver, 'upgrade', record.DriverName);
     const { upgradeEngine } = await import('./provision/provision.js');
     const result = await upgradeEngine(
       record,

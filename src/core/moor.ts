@@ -26,6 +26,7 @@ import { assertValidName, MachineState, type MachineRecord, type MachineStateVal
 import { defaultStoragePath, Store } from './store.js';
 import { ensureDir, writeFileAtomic } from './fsutil.js';
 import { runningTunnel, type SelfCommand, type TunnelRecord } from './background-tunnel.js';
+import { discoverDrivers, driverNames } from '../../drivers/registry.js';
 
 /** Where `moor use` remembers the docker context that was current before it. */
 const PREVIOUS_CONTEXT_FILE = 'previous-docker-context';
@@ -59,6 +60,13 @@ export interface ConnectionCheck {
   warning?: string;
 }
 
+export interface DriverListing {
+  name: string;
+  kind: 'built-in' | 'npm' | 'plugin';
+  /** The npm package's folder or the plugin binary ('' for a built-in driver). */
+  path: string;
+}
+
 export interface InspectView extends MachineRecord {
   StorePath: string;
 }
@@ -86,6 +94,21 @@ export class Moor {
 
   create(options: CreateOptions): Promise<MachineRecord> {
     return createMachine(this.store, options, this.log);
+  }
+
+  /** `moor import`: Docker Machine's machines copied into this store (see core/import.ts). */
+  async importMachines(options: import('./import.js').ImportOptions): Promise<import('./import.js').ImportReport> {
+    const { importMachines } = await import('./import.js');
+    return importMachines(this.store, options, this.log);
+  }
+
+  /** `moor drivers`: the built-in drivers and those installed beside moor (npm packages, plugin binaries), none started. */
+  drivers(): DriverListing[] {
+    const builtIn = driverNames().map((name): DriverListing => ({ name, kind: 'built-in', path: '' }));
+    const installed = discoverDrivers({ storePath: this.store.root, env: this.env }).map(
+      ({ name, kind, path }): DriverListing => ({ name, kind, path }),
+    );
+    return [...builtIn, ...installed];
   }
 
   /** The machines; ACTIVE also marks the machine whose docker context is current (when DOCKER_HOST is not set). */
@@ -219,6 +242,20 @@ export class Moor {
   /** SSH connection settings of a machine, with its pinned host key. */
   async sshTarget(name: string) {
     return this.sshTargetOf(await openMachine(this.store, name, this.log));
+  }
+
+  /**
+   * Pins the host key seen on a machine's first SSH connection when it has none pinned yet (a machine
+   * imported from Docker Machine, which never checked host keys); later connections must match it.
+   */
+  async pinHostKeyOnFirstUse(name: string, hostKey: string): Promise<void> {
+    if (!hostKey) return;
+    await this.store.withMachineLock(name, 'pin the SSH host key', async () => {
+      const record = await this.store.load(name);
+      if (record.SSHHostKey) return;
+      record.SSHHostKey = hostKey;
+      await this.store.save(record);
+    });
   }
 
   private async sshTargetOf({ driver, record }: Machine) {

@@ -196,6 +196,19 @@ describe('env', () => {
     );
   });
 
+  it("--unset --no-proxy without a name (Docker Machine's form) unsets the no-proxy variable too", async () => {
+    const [upper, lower] = await Promise.all([
+      store.moor(['env', '-u', '--no-proxy'], { env: { NO_PROXY: 'localhost' } }),
+      store.moor(['env', '-u', '--no-proxy'], { env: { no_proxy: 'localhost' } }),
+    ]);
+    const unsets = 'unset DOCKER_TLS_VERIFY\nunset DOCKER_HOST\nunset DOCKER_CERT_PATH\nunset DOCKER_MACHINE_NAME\n';
+    const hint = '# Run this command to configure your shell: \n# eval $(moor env -u --no-proxy)\n';
+    assertExit(upper, 0);
+    assert.equal(upper.stdout, `${unsets}unset NO_PROXY\n${hint}`);
+    assertExit(lower, 0);
+    assert.equal(lower.stdout, `${unsets}unset no_proxy\n${hint}`);
+  });
+
   it('rejects an unknown --shell with exit 2', async () => {
     const result = await store.moor(['env', '--shell', 'nosuchshell', 'web']);
     assertExit(result, 2);

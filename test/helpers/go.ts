@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const SOURCE_DIR = join(import.meta.dirname, '..', 'fixtures', 'go');
-const PROGRAMS = ['gobdump', 'rpcplugin'] as const;
+const PROGRAMS = ['gobdump', 'rpcplugin', 'sshplugin'] as const;
 const START_TIMEOUT_MS = 10_000;
 
 export type GoPrograms = Record<(typeof PROGRAMS)[number], string>;
