@@ -129,6 +129,28 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (text !== undefined) this.log(text);
   }
 
+  /**
+   * Runs `fn` with a signal that the first Ctrl-C or SIGTERM aborts (the core stops at a safe point and
+   * undoes what it made); a second one reports `atOnce` (what may be left) and exits 130 at once.
+   */
+  protected async interruptible<R>(
+    atOnce: (signal: NodeJS.Signals) => Error,
+    fn: (signal: AbortSignal) => Promise<R>,
+  ): Promise<R> {
+    const [{ interruptible }, { reportError, debugRequested }] = await Promise.all([
+      import('./cli/interrupts.js'),
+      import('./cli/report.js'),
+    ]);
+    const report = (error: Error) =>
+      reportError(error, {
+        json: this.jsonEnabled(),
+        debug: debugRequested(this.argv),
+        id: this.id,
+        printJson: (document) => this.logJson(document),
+      });
+    return interruptible({ atOnce, report }, fn);
+  }
+
   override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
     if (error instanceof Errors.ExitError) throw error;
     if (this.moorService) {

@@ -23,6 +23,8 @@ import type { ProvisionOptions, ProvisionResult, UpgradeResult } from './provisi
 import { resolveDriverFlags } from './driver-flags.js';
 import {
   BadConfigError,
+  InterruptedError,
+  isInterrupt,
   MachineExistsError,
   MoorError,
   MultiError,
@@ -67,6 +69,12 @@ export interface CreateOptions {
   engine?: Partial<EngineOptions>;
   tlsSans?: string[];
   certs?: ExternalCertOptions;
+  /**
+   * Aborted when the user interrupts (Ctrl-C; its reason an InterruptedError). Create stops at the next
+   * safe point: between its steps, in a wait, never in the middle of a script on the host or of a store
+   * write. What it made is then rolled back as for a failed create, and the error says what was kept.
+   */
+  signal?: AbortSignal;
 }
 
 export async function openMachine(store: Store, name: string, log: Logger): Promise<Machine> {
@@ -94,12 +102,31 @@ export async function machineFromRecord(store: Store, record: MachineRecord, log
  * once the record exists goes through failedCreate: the host removed again, or the record kept as Error.
  */
 export async function createMachine(store: Store, options: CreateOptions, log: Logger): Promise<MachineRecord> {
-  const { definition, flags } = await validateCreate(store, options);
-  const { driver, certPaths, bundle } = await prepareCreate(store, options, definition, flags, log);
+  const { signal } = options;
+  let stored: { record: MachineRecord; driver: Driver } | undefined;
+  // The driver's state in the stored record, now (a cloud driver calls it as soon as it knows of an instance).
+  const checkpoint = async () => {
+    if (!stored) return;
+    stored.record.Driver = stored.driver.toJSON();
+    await store.save(stored.record);
+  };
+  let prepared;
+  try {
+    const { definition, flags } = await validateCreate(store, options);
+    signal?.throwIfAborted();
+    prepared = { definition, ...(await prepareCreate(store, options, definition, flags, log, checkpoint)) };
+    signal?.throwIfAborted();
+  } catch (error) {
+    if (isInterrupt(error)) throw interruptedBeforeRecord(options.name, error);
+    throw error;
+  }
+  const { definition, driver, certPaths, bundle } = prepared;
   const record = newRecord(options, definition, driver, certPaths);
   return store.withMachineLock(options.name, 'create', async () => {
     await store.add(record, clientCertFiles(bundle));
+    stored = { record, driver };
     try {
+      signal?.throwIfAborted();
       log.step(`Creating the machine with the ${definition.name} driver`);
       await driver.create();
     } catch (error) {
@@ -114,6 +141,19 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
       throw await failedCreate(store, record, driver, error, { hostCreated: true }, log);
     }
   });
+}
+
+/** An interrupt before the record existed: nothing was made (the CA and client certificates are the store's). */
+function interruptedBeforeRecord(name: string, error: MoorError): MoorError {
+  return new MoorError(`Creating machine "${name}" was interrupted (${signalOf(error)}): nothing was created.`, {
+    code: error.code,
+    exitCode: error.exitCode,
+    cause: error,
+  });
+}
+
+function signalOf(error: unknown): string {
+  return error instanceof InterruptedError ? error.signal : 'interrupt';
 }
 
 /**
@@ -163,11 +203,14 @@ async function prepareCreate(
   definition: DriverDefinition,
   flags: DriverFlagValues,
   log: Logger,
+  checkpoint: () => Promise<void>,
 ): Promise<{ driver: Driver; certPaths: CertPaths; bundle: ClientBundle }> {
   const factory = await definition.load();
   const driver = factory.fromFlags(
     driverContext(store, options.name, log, {
       engineTransport: transportOf({ ...defaultEngineOptions(), ...options.engine }),
+      ...(options.signal ? { signal: options.signal } : {}),
+      checkpoint,
     }),
     flags,
   );
@@ -241,10 +284,21 @@ async function setUpHost(
   log: Logger,
 ): Promise<void> {
   record.Driver = driver.toJSON();
+  options.signal?.throwIfAborted();
   await issueServerCert(store, record, driver, certPaths, log);
   if (driver.provisions) {
     await store.save(record);
-    await provision(store, record, driver, { sshTimeoutMs: options.sshTimeoutMs ?? sshTimeoutMsOf(record) }, log);
+    options.signal?.throwIfAborted();
+    await provision(
+      store,
+      record,
+      driver,
+      {
+        sshTimeoutMs: options.sshTimeoutMs ?? sshTimeoutMsOf(record),
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+      log,
+    );
   }
 }
 
@@ -261,6 +315,7 @@ async function failedCreate(
   { hostCreated }: { hostCreated: boolean },
   log: Logger,
 ): Promise<MoorError> {
+  if (isInterrupt(error)) return interruptedCreate(store, record, driver, error, { hostCreated }, log);
   const name = record.Name;
   const code = error instanceof MoorError ? error.code : 'CREATE_FAILED';
   const exitCode = error instanceof MoorError ? error.exitCode : 1;
@@ -283,6 +338,52 @@ async function failedCreate(
     suggestions: [
       `The record is kept with state Error. Remove it with "moor rm -y ${name}" and create it again.`,
       ...suggestions,
+    ],
+    cause: error,
+  });
+}
+
+/**
+ * A create the user interrupted once its record existed. A driver that removes failed creates (a cloud
+ * instance) removes what it made, record included, also when the interrupt came while it was making it
+ * (it rolled back then; remove() finishes whatever the rollback left). Otherwise the record is kept with
+ * Phase error, and the error says what was kept and what to run.
+ */
+async function interruptedCreate(
+  store: Store,
+  record: MachineRecord,
+  driver: Driver,
+  error: MoorError,
+  { hostCreated }: { hostCreated: boolean },
+  log: Logger,
+): Promise<MoorError> {
+  const name = record.Name;
+  const interrupted = `Creating machine "${name}" was interrupted (${signalOf(error)})`;
+  const detail = error instanceof InterruptedError ? '' : ` ${messageOf(error)}`;
+  if (driver.removeOnFailedCreate && (await removeFailedHost(store, name, driver, error, log))) {
+    return new MoorError(`${interrupted}.${detail} What it had made was removed: nothing is left.`, {
+      code: error.code,
+      exitCode: error.exitCode,
+      cause: error,
+    });
+  }
+  record.Phase = 'error';
+  record.LastError = `${interrupted}.`;
+  record.Driver = safeDriverState(driver, record.Driver);
+  await store.save(record);
+  const kept = driver.removeOnFailedCreate
+    ? `the record (state Error) and what the driver could not remove`
+    : hostCreated
+      ? `the record (state Error) and the host, ${driver.provisions ? 'perhaps partly provisioned' : 'as it is'}`
+      : 'the record (state Error)';
+  return new MoorError(`${interrupted}.${detail} Kept: ${kept}.`, {
+    code: error.code,
+    exitCode: error.exitCode,
+    suggestions: [
+      ...(hostCreated && driver.provisions && !driver.removeOnFailedCreate
+        ? [`Finish setting it up with "moor provision ${name}", or remove it with "moor rm -y ${name}".`]
+        : [`Remove it with "moor rm -f -y ${name}" and create it again.`]),
+      ...error.suggestions,
     ],
     cause: error,
   });
