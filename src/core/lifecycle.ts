@@ -152,8 +152,18 @@ function interruptedBeforeRecord(name: string, error: MoorError): MoorError {
   });
 }
 
+/** The signal of the InterruptedError in the error or its causes (a driver wraps it in its rollback's error). */
 function signalOf(error: unknown): string {
-  return error instanceof InterruptedError ? error.signal : 'interrupt';
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof InterruptedError) return cause.signal;
+  }
+  return 'interrupt';
+}
+
+/** What an interrupted step added to "Interrupted (SIGINT)." (a driver's rollback: what it removed). */
+function interruptDetail(error: MoorError): string {
+  const rest = error.message.replace(/^Interrupted \([A-Z]+\)\.\s*/, '');
+  return rest ? ` ${rest}` : '';
 }
 
 /**
@@ -359,8 +369,8 @@ async function interruptedCreate(
 ): Promise<MoorError> {
   const name = record.Name;
   const interrupted = `Creating machine "${name}" was interrupted (${signalOf(error)})`;
-  const detail = error instanceof InterruptedError ? '' : ` ${messageOf(error)}`;
-  if (driver.removeOnFailedCreate && (await removeFailedHost(store, name, driver, error, log))) {
+  const detail = interruptDetail(error);
+  if (driver.removeOnFailedCreate && (await removeFailedHost(store, name, driver, error, log, 'was interrupted'))) {
     return new MoorError(`${interrupted}.${detail} What it had made was removed: nothing is left.`, {
       code: error.code,
       exitCode: error.exitCode,
@@ -393,8 +403,15 @@ async function interruptedCreate(
  * A create failed after the driver made the host: removes the host (driver.remove) and the record. Returns
  * false, keeping the record for "moor rm", when the driver could not remove the host.
  */
-async function removeFailedHost(store: Store, name: string, driver: Driver, cause: unknown, log: Logger) {
-  log.warn(`Creating "${name}" failed (${messageOf(cause)}): removing what was created`);
+async function removeFailedHost(
+  store: Store,
+  name: string,
+  driver: Driver,
+  cause: unknown,
+  log: Logger,
+  what = `failed (${messageOf(cause)})`,
+) {
+  log.warn(`Creating "${name}" ${what}: removing what was created`);
   try {
     await driver.remove();
   } catch (error) {
