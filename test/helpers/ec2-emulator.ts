@@ -92,6 +92,8 @@ export interface Ec2Emulator {
   url: string;
   /** Replaces the onCall hook of the options (undefined: none). */
   onCall: Ec2EmulatorOptions['onCall'];
+  /** How many calls were answered (calls.length once no call is on its way). */
+  answered(): number;
   calls: QueryParams[];
   keyPairs: Map<string, { publicKey: string; tags: Record<string, string> }>;
   groups: Map<string, Group>;
@@ -142,6 +144,7 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions = {}): Promis
   const starts = new Map<string, number>();
   const failures: Record<string, string> = { ...(options.failures ?? {}) };
   let serial = 0;
+  let answered = 0;
   const nextId = (prefix: string) => `${prefix}-${(++serial).toString(16).padStart(17, '0')}`;
   const subnets = [
     {
@@ -438,6 +441,7 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions = {}): Promis
       status = apiError.status;
       body = ec2ErrorReply(apiError.code, apiError.message);
     }
+    answered += 1;
     res.writeHead(status, { 'content-type': 'text/xml;charset=UTF-8' });
     res.end(body);
   };
@@ -448,6 +452,7 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions = {}): Promis
   const emulator: Ec2Emulator = {
     url: `http://127.0.0.1:${port}`,
     onCall: options.onCall,
+    answered: () => answered,
     calls,
     keyPairs,
     groups,
