@@ -157,9 +157,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       const { storeErrorUnder } = await import('./core/store.js'); // a file system error in the store's files
       error = (await storeErrorUnder(error, this.moorService.store.root)) as typeof error;
     }
-    const { reportError, debugRequested } = await import('./cli/report.js');
+    const { reportError, debugRequested, jsonRequested } = await import('./cli/report.js');
     process.exitCode = reportError(error, {
-      json: this.jsonEnabled(),
+      // A command without --json (ssh, docker, scp) still answers `--json` with one JSON error document.
+      json: this.jsonEnabled() || (!this.ctor.enableJsonFlag && jsonRequested(this.argv)),
       debug: debugRequested(this.argv),
       id: this.id,
       printJson: (document) => this.logJson(document),
