@@ -5,7 +5,8 @@
  * SSH: the fake driver does not provision, and where it does, provisioning fails before connecting.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -14,6 +15,7 @@ import { silentLogger } from '../../src/core/log.js';
 import { CONFIG_VERSION, type EngineOptions } from '../../src/core/machine.js';
 import { Moor } from '../../src/core/moor.js';
 import { fakeDriver, fakeRecord } from '../helpers/fake-driver.js';
+import { testKeyPair } from '../helpers/keys.js';
 
 const roots: string[] = [];
 after(async () => {
@@ -376,4 +378,32 @@ describe('the SSH timeout of a machine', () => {
     assert.equal(record.SSHTimeout, 45);
     assert.equal((await moor.store.load('web')).SSHTimeout, 45);
   });
+
+  it('provision waits for SSH as long as the record says (SSHTimeout), unless --ssh-timeout is given', async () => {
+    const driver = fakeDriver({ provisions: true });
+    const moor = await newMoor();
+    const keyPath = join(moor.store.root, 'id_test');
+    await writeFile(keyPath, (await testKeyPair()).private, { mode: 0o600 });
+    // A loopback port nobody listens on: refused, which a host a driver made is retried until the budget.
+    const port = await closedPort();
+    driver.hosts.set('web', {
+      state: 'Running',
+      ip: '127.0.0.1',
+      ssh: { host: '127.0.0.1', port, user: 'root', keyPath },
+    });
+    await moor.store.add({ ...fakeRecord(driver, 'web', { driverState: { IPAddress: '127.0.0.1' } }), SSHTimeout: 1 });
+    const recorded = await failure(moor.provision(['web']), 'TIMEOUT', ExitCode.timeout);
+    assert.match(recorded.message, /Timed out after 1 s waiting for SSH on 127\.0\.0\.1:/);
+    const given = await failure(moor.provision(['web'], { sshTimeoutMs: 2_000 }), 'TIMEOUT', ExitCode.timeout);
+    assert.match(given.message, /Timed out after 2 s waiting for SSH/);
+  });
 });
+
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
