@@ -9,7 +9,7 @@
  * The cases are data (KILLS below); README "Reliability" reports their count.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
@@ -151,19 +151,15 @@ async function sleepUntil(done: () => boolean): Promise<void> {
   for (let polls = 0; polls < 2_400 && !done(); polls += 1) await sleep(25);
 }
 
-interface VboxKill {
-  operation: 'create';
-  /** The VBoxManage subcommand (argv prefix) whose arrival kills moor. */
-  subcommand: string;
-}
-
-const VBOX_KILLS: VboxKill[] = [
-  { operation: 'create', subcommand: 'createvm' },
-  { operation: 'create', subcommand: 'clonemedium' },
-  { operation: 'create', subcommand: 'startvm' },
+/** The create kills, each on a machine of its own; then stop, start and rm of one machine, each killed. */
+const VBOX_CREATE_KILLS = ['createvm', 'clonemedium', 'startvm'];
+const VBOX_LIFECYCLE_KILLS: { operation: 'stop' | 'start' | 'rm'; subcommand: string }[] = [
+  { operation: 'stop', subcommand: 'controlvm' },
+  { operation: 'start', subcommand: 'startvm' },
+  { operation: 'rm', subcommand: 'unregistervm' },
 ];
 
-describe('moor killed (SIGKILL) at VBoxManage subcommands of create (fake VBoxManage)', () => {
+describe('moor killed (SIGKILL) at VBoxManage subcommands of create, stop, start and rm (fake VBoxManage)', () => {
   let store: TempStore;
   let fake: FakeVBox;
   let image: string;
@@ -181,38 +177,55 @@ describe('moor killed (SIGKILL) at VBoxManage subcommands of create (fake VBoxMa
     await store.cleanup();
   });
 
-  for (const kill of VBOX_KILLS) {
-    it(`${kill.operation} killed at "VBoxManage ${kill.subcommand}": ls works, nothing lost, rm -f -y leaves no VM`, async () => {
-      const env = { FAKE_VBOX_DIR: fake.dir, FAKE_VBOX_HOLD: kill.subcommand };
-      const running = store.spawn(
-        [
-          'create',
-          '-d',
-          'virtualbox',
-          '--virtualbox-vboxmanage',
-          FAKE_VBOXMANAGE,
-          '--virtualbox-image-url',
-          image,
-          'vm',
-        ],
-        { env, timeoutMs: 120_000 },
-      );
-      const held = join(fake.dir, 'held');
-      await sleepUntilAsync(async () => (await exists(held)) || running.child.exitCode !== null);
-      assert.ok(await exists(held), `create reached VBoxManage ${kill.subcommand}:\n${running.stderr()}`);
-      running.child.kill('SIGKILL');
-      const result = await running.result;
-      assert.equal(result.signal, 'SIGKILL');
-      await writeFile(join(fake.dir, 'release'), '');
-      await sleepUntilAsync(async () => !(await exists(held))); // the held call was carried out
+  const env = () => ({ FAKE_VBOX_DIR: fake.dir });
+  const createArgs = () => [
+    'create',
+    '-d',
+    'virtualbox',
+    '--virtualbox-vboxmanage',
+    FAKE_VBOXMANAGE,
+    '--virtualbox-image-url',
+    image,
+    'vm',
+  ];
 
-      await assertStoreIntact(store, ['vm'], bystander, { FAKE_VBOX_DIR: fake.dir });
-      const rm = await store.moor(['rm', '-f', '-y', 'vm'], { env: { FAKE_VBOX_DIR: fake.dir }, timeoutMs: 120_000 });
-      assertExit(rm, 0, 'rm -f -y after the kill');
-      assert.deepEqual(Object.keys(fake.state().vms), [], 'no VM outlives its machine');
-      assert.equal(await exists(store.machineDir('vm')), false);
+  /** Runs `moor args`, kills it while VBoxManage holds `subcommand`, then lets the held call be carried out. */
+  async function killAtSubcommand(args: string[], subcommand: string): Promise<void> {
+    const running = store.spawn(args, { env: { ...env(), FAKE_VBOX_HOLD: subcommand }, timeoutMs: 120_000 });
+    const held = join(fake.dir, 'held');
+    const release = join(fake.dir, 'release');
+    await sleepUntilAsync(async () => (await exists(held)) || running.child.exitCode !== null);
+    assert.ok(await exists(held), `moor ${args[0]} reached VBoxManage ${subcommand}:\n${running.stderr()}`);
+    running.child.kill('SIGKILL');
+    assert.equal((await running.result).signal, 'SIGKILL');
+    await writeFile(release, '');
+    await sleepUntilAsync(async () => !(await exists(held))); // the held call was carried out
+    await rm(release);
+  }
+
+  async function rmForceLeavesNoVm(): Promise<void> {
+    const removed = await store.moor(['rm', '-f', '-y', 'vm'], { env: env(), timeoutMs: 120_000 });
+    assertExit(removed, 0, 'rm -f -y after the kill');
+    assert.deepEqual(Object.keys(fake.state().vms), [], 'no VM outlives its machine');
+    assert.equal(await exists(store.machineDir('vm')), false);
+  }
+
+  for (const subcommand of VBOX_CREATE_KILLS) {
+    it(`create killed at "VBoxManage ${subcommand}": ls works, nothing lost, rm -f -y leaves no VM`, async () => {
+      await killAtSubcommand(createArgs(), subcommand);
+      await assertStoreIntact(store, ['vm'], bystander, env());
+      await rmForceLeavesNoVm();
     });
   }
+
+  it(`${VBOX_LIFECYCLE_KILLS.map((kill) => `${kill.operation} killed at "VBoxManage ${kill.subcommand}"`).join(', ')}: after each ls works; rm -f -y leaves no VM`, async () => {
+    await killAtSubcommand(createArgs(), 'startvm'); // a VM that runs, its create killed
+    for (const kill of VBOX_LIFECYCLE_KILLS) {
+      await killAtSubcommand([kill.operation, ...(kill.operation === 'rm' ? ['-y'] : []), 'vm'], kill.subcommand);
+      await assertStoreIntact(store, ['vm'], bystander, env());
+    }
+    await rmForceLeavesNoVm();
+  });
 });
 
 async function sleepUntilAsync(done: () => Promise<boolean>): Promise<void> {
