@@ -126,23 +126,30 @@ describe('moor killed (SIGKILL) at each EC2 call of create, start, stop and rm (
     return result;
   }
 
+  // Each kill on a machine of its own (its own security group: a shared one stays while another instance
+  // uses it); then one ls and one rm -f -y of them all, as a user would clean up.
+  const recorded: string[] = [];
   EC2_KILLS.forEach((kill, index) => {
     const at = kill.after ? `${kill.action} after ${kill.after}` : kill.action;
-    it(`${kill.operation} killed at ${at}: ls works, nothing lost, rm -f -y leaves nothing in EC2`, async () => {
+    it(`${kill.operation} killed at ${at}`, async () => {
       const name = `web${index + 1}`;
       const args =
         kill.operation === 'create'
-          ? ['create', '-d', 'amazonec2', '--amazonec2-endpoint', ec2.url, '--ssh-timeout', '5', name]
-          : [kill.operation, ...(kill.operation === 'rm' ? ['-y'] : []), name];
+          ? ['create', '-d', 'amazonec2', '--amazonec2-endpoint', ec2.url, '--amazonec2-security-group', `moor-${name}`]
+          : [kill.operation, ...(kill.operation === 'rm' ? ['-y'] : [])];
       if (kill.operation !== 'create') await seed(name, kill.operation === 'start');
-      await killAt(args, kill.action, kill.after);
-
-      await assertStoreIntact(store, kill.recorded ? [name] : [], bystander, ENV);
-      const rm = await store.moor(['rm', '-f', '-y', name], { env: ENV, timeoutMs: 120_000 });
-      assertExit(rm, kill.recorded ? 0 : 1, 'rm -f -y after the kill');
-      assert.deepEqual(ec2.leftovers(), { instances: [], keyPairs: [], groups: [] }, 'nothing left in EC2');
-      assert.equal(await exists(store.machineDir(name)), false);
+      await killAt([...args, name], kill.action, kill.after);
+      if (kill.recorded) recorded.push(name);
+      assert.equal(await exists(join(store.machineDir(name), 'config.json')), kill.recorded);
     });
+  });
+
+  it('after the kills: ls works, nothing lost, rm -f -y leaves nothing in EC2', async () => {
+    await assertStoreIntact(store, recorded, bystander, ENV);
+    const removed = await store.moor(['rm', '-f', '-y', ...recorded], { env: ENV, timeoutMs: 180_000 });
+    assertExit(removed, 0, 'rm -f -y after the kills');
+    assert.deepEqual(ec2.leftovers(), { instances: [], keyPairs: [], groups: [] }, 'nothing left in EC2');
+    await assertStoreIntact(store, [], bystander, ENV);
   });
 });
 
@@ -178,7 +185,7 @@ describe('moor killed (SIGKILL) at VBoxManage subcommands of create, stop, start
   });
 
   const env = () => ({ FAKE_VBOX_DIR: fake.dir });
-  const createArgs = () => [
+  const createArgs = (name: string) => [
     'create',
     '-d',
     'virtualbox',
@@ -186,7 +193,7 @@ describe('moor killed (SIGKILL) at VBoxManage subcommands of create, stop, start
     FAKE_VBOXMANAGE,
     '--virtualbox-image-url',
     image,
-    'vm',
+    name,
   ];
 
   /** Runs `moor args`, kills it while VBoxManage holds `subcommand`, then lets the held call be carried out. */
@@ -203,28 +210,22 @@ describe('moor killed (SIGKILL) at VBoxManage subcommands of create, stop, start
     await rm(release);
   }
 
-  async function rmForceLeavesNoVm(): Promise<void> {
-    const removed = await store.moor(['rm', '-f', '-y', 'vm'], { env: env(), timeoutMs: 120_000 });
-    assertExit(removed, 0, 'rm -f -y after the kill');
-    assert.deepEqual(Object.keys(fake.state().vms), [], 'no VM outlives its machine');
-    assert.equal(await exists(store.machineDir('vm')), false);
-  }
-
-  for (const subcommand of VBOX_CREATE_KILLS) {
-    it(`create killed at "VBoxManage ${subcommand}": ls works, nothing lost, rm -f -y leaves no VM`, async () => {
-      await killAtSubcommand(createArgs(), subcommand);
-      await assertStoreIntact(store, ['vm'], bystander, env());
-      await rmForceLeavesNoVm();
-    });
-  }
-
-  it(`${VBOX_LIFECYCLE_KILLS.map((kill) => `${kill.operation} killed at "VBoxManage ${kill.subcommand}"`).join(', ')}: after each ls works; rm -f -y leaves no VM`, async () => {
-    await killAtSubcommand(createArgs(), 'startvm'); // a VM that runs, its create killed
-    for (const kill of VBOX_LIFECYCLE_KILLS) {
-      await killAtSubcommand([kill.operation, ...(kill.operation === 'rm' ? ['-y'] : []), 'vm'], kill.subcommand);
-      await assertStoreIntact(store, ['vm'], bystander, env());
+  it(`create killed at ${VBOX_CREATE_KILLS.map((sub) => `"VBoxManage ${sub}"`).join(', ')}; then ${VBOX_LIFECYCLE_KILLS.map((kill) => `${kill.operation} killed at "VBoxManage ${kill.subcommand}"`).join(', ')}: after each ls works; rm -f -y leaves no VM`, async () => {
+    const names = VBOX_CREATE_KILLS.map((_, index) => `vm${index + 1}`);
+    for (const [index, subcommand] of VBOX_CREATE_KILLS.entries()) {
+      await killAtSubcommand(createArgs(names[index]!), subcommand);
     }
-    await rmForceLeavesNoVm();
+    await assertStoreIntact(store, names, bystander, env());
+    // The last one's VM runs (its startvm was carried out): stop, start and rm it, each killed.
+    const last = names.at(-1)!;
+    for (const kill of VBOX_LIFECYCLE_KILLS) {
+      await killAtSubcommand([kill.operation, ...(kill.operation === 'rm' ? ['-y'] : []), last], kill.subcommand);
+      await assertStoreIntact(store, names, bystander, env());
+    }
+    const removed = await store.moor(['rm', '-f', '-y', ...names], { env: env(), timeoutMs: 180_000 });
+    assertExit(removed, 0, 'rm -f -y after the kills');
+    assert.deepEqual(Object.keys(fake.state().vms), [], 'no VM outlives its machine');
+    await assertStoreIntact(store, [], bystander, env());
   });
 });
 
