@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ExitCode, MoorError, UsageError } from '../../src/core/errors.js';
+import { ExitCode, InterruptedError, MoorError, UsageError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
 import { CONFIG_VERSION, type EngineOptions } from '../../src/core/machine.js';
 import { Moor } from '../../src/core/moor.js';
@@ -407,3 +407,59 @@ function closedPort(): Promise<number> {
     });
   });
 }
+
+describe('an interrupted create (CreateOptions.signal)', () => {
+  /** A create whose signal is aborted (as by Ctrl-C) when the driver reaches `operation`. */
+  function interruptAt(driver: ReturnType<typeof fakeDriver>, operation: 'preCreateCheck' | 'create') {
+    const controller = new AbortController();
+    driver.before(operation, () => controller.abort(new InterruptedError('SIGINT')));
+    return controller.signal;
+  }
+
+  it('before the record exists: nothing was created, exit 130', async () => {
+    const driver = fakeDriver();
+    const moor = await newMoor();
+    const signal = interruptAt(driver, 'preCreateCheck');
+    const error = await failure(
+      moor.create({ name: 'web', driver: driver.name, driverFlags: {}, signal }),
+      'INTERRUPTED',
+      ExitCode.interrupted,
+    );
+    assert.match(error.message, /^Creating machine "web" was interrupted \(SIGINT\): nothing was created\.$/);
+    assert.equal(await moor.store.exists('web'), false);
+    assert.deepEqual(driver.callsFor('web'), ['preCreateCheck']);
+  });
+
+  it('a driver that removes failed creates: the host and the record are removed, and it says so', async () => {
+    const driver = fakeDriver({ removeOnFailedCreate: true });
+    const moor = await newMoor();
+    const signal = interruptAt(driver, 'create');
+    const error = await failure(
+      moor.create({ name: 'web', driver: driver.name, driverFlags: {}, signal }),
+      'INTERRUPTED',
+      ExitCode.interrupted,
+    );
+    assert.match(error.message, /was interrupted \(SIGINT\)\. What it had made was removed: nothing is left\./);
+    assert.equal(await moor.store.exists('web'), false);
+    assert.equal(driver.hosts.has('web'), false);
+    assert.deepEqual(driver.callsFor('web').slice(-1), ['remove']);
+  });
+
+  it('another driver: the record is kept with state Error, and the error says what was kept and what to run', async () => {
+    const driver = fakeDriver({ provisions: true });
+    const moor = await newMoor();
+    const signal = interruptAt(driver, 'create');
+    const error = await failure(
+      moor.create({ name: 'web', driver: driver.name, driverFlags: {}, signal }),
+      'INTERRUPTED',
+      ExitCode.interrupted,
+    );
+    assert.match(error.message, /Kept: the record \(state Error\) and the host, perhaps partly provisioned\./);
+    assert.ok(error.suggestions.some((line) => line.includes('moor provision web')));
+    const record = await moor.store.load('web');
+    assert.equal(record.Phase, 'error');
+    assert.match(record.LastError ?? '', /interrupted \(SIGINT\)/);
+    assert.ok(driver.hosts.has('web'), 'the host is kept');
+    assert.ok(!driver.callsFor('web').includes('getSSHConfig'), 'it stopped before provisioning');
+  });
+});
