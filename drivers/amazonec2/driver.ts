@@ -159,12 +159,21 @@ export class AmazonEc2Driver extends BaseDriver {
     const created: Created[] = [];
     const name = this.context.machineName;
     const moorTags: Tag[] = [{ key: MACHINE_TAG, value: name }];
+    const { signal } = this.context;
+    // Each resource is in the record before the call that makes it (checkpoint), so that a moor killed
+    // at any point leaves a record "moor rm -f" removes it with; an interrupt stops between the calls.
+    const checkpoint = async () => this.context.checkpoint?.();
     try {
       this.state.VpcId = plan.subnet.vpcId;
       this.state.SubnetId = plan.subnet.id;
       this.state.AMI = plan.ami;
       await this.ensureKeyPair(api, config, moorTags, created);
+      signal?.throwIfAborted();
       await this.ensureSecurityGroups(api, config, created);
+      signal?.throwIfAborted();
+      const clientToken = randomUUID();
+      this.state.ClientToken = clientToken;
+      await checkpoint();
 
       this.context.log.step(`Launching a ${this.state.InstanceType} instance (${plan.ami}) in ${plan.subnet.zone}`);
       const instance = await api.runInstance({
@@ -186,7 +195,7 @@ export class AmazonEc2Driver extends BaseDriver {
         metadataHopLimit: config.metadataHopLimit,
         ...(config.spot ? { spot: config.spotPrice ? { maxPrice: config.spotPrice } : {} } : {}),
         tags: [{ key: 'Name', value: name }, ...config.tags, ...moorTags],
-        clientToken: randomUUID(),
+        clientToken,
       });
       this.state.InstanceId = instance.id;
       if (instance.spotRequestId) this.state.SpotRequestId = instance.spotRequestId;
@@ -195,9 +204,11 @@ export class AmazonEc2Driver extends BaseDriver {
         id: instance.id,
         ...(instance.spotRequestId ? { spotRequestId: instance.spotRequestId } : {}),
       });
+      await checkpoint();
+      signal?.throwIfAborted();
 
       this.context.log.step(`Waiting for instance ${instance.id} to run`);
-      const running = await waitUntilReachable(api, instance.id, (item) => this.addressOf(item));
+      const running = await waitUntilReachable(api, instance.id, (item) => this.addressOf(item), signal);
       if (running.spotRequestId) this.state.SpotRequestId = running.spotRequestId;
       this.remember(running);
     } catch (error) {
@@ -222,11 +233,12 @@ export class AmazonEc2Driver extends BaseDriver {
       this.state.SSHKeyPath = KEY_FILE;
     }
     const keyName = `moor-${this.context.machineName}-${randomBytes(4).toString('hex')}`;
+    this.state.KeyPairName = keyName;
+    this.state.KeyPairUserSupplied = false;
+    await this.context.checkpoint?.();
     this.context.log.step(`Importing key pair ${keyName}`);
     await api.importKeyPair(keyName, publicKey, tags);
     created.push({ kind: 'key-pair', id: keyName });
-    this.state.KeyPairName = keyName;
-    this.state.KeyPairUserSupplied = false;
   }
 
   /** The user's private key (--amazonec2-ssh-keypath), copied into the machine folder, 0600. */
@@ -249,14 +261,20 @@ export class AmazonEc2Driver extends BaseDriver {
       let group = await api.findSecurityGroup(vpcId, groupName);
       if (!group) {
         this.context.log.step(`Creating security group ${groupName} in ${vpcId}`);
+        this.state.PendingSecurityGroup = { VpcId: vpcId, Name: groupName };
+        await this.context.checkpoint?.();
         try {
           const id = await api.createSecurityGroup(vpcId, groupName, `moor: Docker hosts (${groupName})`, [
             { key: MANAGED_TAG, value: 'true' },
           ]);
           created.push({ kind: 'security-group', id });
+          this.state.MoorSecurityGroupIds.push(id);
+          delete this.state.PendingSecurityGroup;
+          await this.context.checkpoint?.();
           group = { id, name: groupName, openRules: [], managed: true };
         } catch (error) {
           // Another create made it in the meantime (two creates at once): use theirs.
+          delete this.state.PendingSecurityGroup;
           if (!hasAwsCode(error, 'InvalidGroup.Duplicate')) throw error;
           group = await api.findSecurityGroup(vpcId, groupName);
           if (!group) throw error;
@@ -325,6 +343,7 @@ export class AmazonEc2Driver extends BaseDriver {
       delete this.state.KeyPairName;
       this.state.MoorSecurityGroupIds = [];
       this.state.SecurityGroupIds = [];
+      delete this.state.ClientToken;
     }
     const base = cause instanceof MoorError ? cause : undefined;
     const parts = [messageOf(cause)];
@@ -359,9 +378,10 @@ export class AmazonEc2Driver extends BaseDriver {
    * call being bounded, with an error that lists what is left and the aws commands that remove it.
    */
   override async remove(): Promise<void> {
-    const left = this.resourcesToRemove();
+    let left = this.resourcesToRemove();
     try {
       const api = await this.api();
+      if (await this.findUnrecorded(api)) left = this.resourcesToRemove();
       const id = this.state.InstanceId;
       if (id) {
         if (this.state.SpotRequestId) {
@@ -398,6 +418,32 @@ export class AmazonEc2Driver extends BaseDriver {
     } catch (error) {
       throw this.leftBehind(error, left);
     }
+  }
+
+  /**
+   * What a create killed in the middle of a call made without recording it: the instance of its
+   * RunInstances client token, the security group it was creating (when moor made it). Returns whether
+   * anything was found (then in the state, for remove() to delete).
+   */
+  private async findUnrecorded(api: Ec2Api): Promise<boolean> {
+    let found = false;
+    if (!this.state.InstanceId && this.state.ClientToken) {
+      const instance = await api.findInstanceByClientToken(this.state.ClientToken);
+      if (instance && instance.state !== 'terminated') {
+        this.state.InstanceId = instance.id;
+        if (instance.spotRequestId) this.state.SpotRequestId = instance.spotRequestId;
+        found = true;
+      }
+    }
+    const pending = this.state.PendingSecurityGroup;
+    if (pending) {
+      const group = await api.findSecurityGroup(pending.VpcId, pending.Name);
+      if (group?.managed && !this.state.MoorSecurityGroupIds.includes(group.id)) {
+        this.state.MoorSecurityGroupIds.push(group.id);
+        found = true;
+      }
+    }
+    return found;
   }
 
   /** What remove() deletes, in its order, each with the aws command that deletes it. */

@@ -95,6 +95,8 @@ export interface WaiterTiming {
   /** The first pause; each next one doubles (with jitter) up to maxDelayMs. */
   minDelayMs: number;
   maxDelayMs: number;
+  /** Ends the wait at once (an interrupt): its reason is thrown. */
+  signal?: AbortSignal;
 }
 
 /** How waitUntilRunning ended; `instance` is the last one described. */
@@ -121,6 +123,8 @@ export interface Ec2Api {
   runInstance(params: RunInstanceParams): Promise<Ec2Instance>;
   /** The instances among these ids that exist (one DescribeInstances call). */
   describeInstances(ids: string[]): Promise<Ec2Instance[]>;
+  /** The instance launched with this RunInstances client token, if any (a create killed during the call). */
+  findInstanceByClientToken(token: string): Promise<Ec2Instance | undefined>;
   startInstance(id: string): Promise<void>;
   stopInstance(id: string, force: boolean): Promise<void>;
   rebootInstance(id: string): Promise<void>;
@@ -564,6 +568,14 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
         if (!instance?.InstanceId) throw new Ec2Error('MissingInstanceId', 'RunInstances', 'the reply had no instance');
         return toInstance(instance);
       }),
+    findInstanceByClientToken: (token) =>
+      call('DescribeInstances', async (send) => {
+        const out = await send(
+          new sdk.DescribeInstancesCommand({ Filters: [{ Name: 'client-token', Values: [token] }] }),
+        );
+        const item = out.Reservations?.flatMap((reservation) => reservation.Instances ?? [])[0];
+        return item ? toInstance(item) : undefined;
+      }),
     describeInstances: (ids) =>
       call('DescribeInstances', async (send) => {
         if (ids.length === 0) return [];
@@ -607,6 +619,8 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
       let last: Ec2Instance | undefined;
       let failure: MoorError | undefined;
       const stop = new AbortController();
+      const interrupt = () => stop.abort();
+      timing.signal?.addEventListener('abort', interrupt, { once: true });
       // The waiter sees the client through this: it keeps the last instance described (the waiter's
       // time-out result carries none, and moor's message names the state), and ends the wait on an API
       // error (the waiter would retry every error until the time-out; moor fails at once, as for any call).
@@ -644,11 +658,14 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
         return { outcome: 'running', instance: last! };
       } catch (error) {
         if (failure) throw failure;
+        timing.signal?.throwIfAborted();
         const name = (error as Error).name;
         if (name === 'TimeoutError') return { outcome: 'timeout', ...(last ? { instance: last } : {}) };
         // A failure acceptor matched (the waiter's error is the JSON of its result; `last` is that reply).
         if (last && name !== 'AbortError') return { outcome: 'failed', instance: last };
         throw error;
+      } finally {
+        timing.signal?.removeEventListener('abort', interrupt);
       }
     },
   };

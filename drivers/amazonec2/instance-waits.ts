@@ -16,22 +16,30 @@ export async function waitUntilReachable(
   api: Ec2Api,
   id: string,
   addressOf: (instance: Ec2Instance) => string | undefined,
+  signal?: AbortSignal,
 ): Promise<Ec2Instance> {
   const started = Date.now();
   const wait = await api.waitUntilRunning(id, {
     timeoutMs: ec2Timing.waitTimeoutMs,
     minDelayMs: ec2Timing.pollInitialMs,
     maxDelayMs: ec2Timing.pollMaxMs,
+    ...(signal ? { signal } : {}),
   });
   if (wait.outcome === 'timeout') throw stateTimeout(id, wait.instance);
   if (isGoing(wait.instance)) throw terminatedWhileStarting(id);
   if (wait.outcome === 'running' && addressOf(wait.instance)) return wait.instance;
   // Running before its address shows, or stopping (where the SDK's waiter gives up, moor waits for a stopped
   // spot instance to run again): look on, with what is left of the budget.
-  const reachable = await poll(api, id, ec2Timing.waitTimeoutMs - (Date.now() - started), (instance) => {
-    if (instance && isGoing(instance)) throw terminatedWhileStarting(id);
-    return instance?.state === 'running' && Boolean(addressOf(instance));
-  });
+  const reachable = await poll(
+    api,
+    id,
+    ec2Timing.waitTimeoutMs - (Date.now() - started),
+    (instance) => {
+      if (instance && isGoing(instance)) throw terminatedWhileStarting(id);
+      return instance?.state === 'running' && Boolean(addressOf(instance));
+    },
+    signal,
+  );
   return reachable!;
 }
 
@@ -46,6 +54,7 @@ function poll(
   id: string,
   timeoutMs: number,
   done: (instance: Ec2Instance | undefined) => boolean,
+  signal?: AbortSignal,
 ): Promise<Ec2Instance | undefined> {
   return waitFor(
     async () => {
@@ -57,6 +66,7 @@ function poll(
       timeoutMs: Math.max(0, timeoutMs),
       initialDelayMs: ec2Timing.pollInitialMs,
       maxDelayMs: ec2Timing.pollMaxMs,
+      ...(signal ? { signal } : {}),
       onTimeout: ({ reason }) => {
         throw stateTimeout(id, reason as Ec2Instance | undefined);
       },

@@ -20,6 +20,11 @@ export interface Ec2State {
   Profile?: string;
   Retries: number;
   InstanceId?: string;
+  /**
+   * The client token of the RunInstances call of a create, recorded before the call: a moor killed while
+   * the call was on its way left an instance it never heard of, and rm finds it by this token.
+   */
+  ClientToken?: string;
   SpotRequestId?: string;
   IPAddress?: string;
   PrivateIPAddress?: string;
@@ -31,6 +36,11 @@ export interface Ec2State {
   KeyPairName?: string;
   /** The key pair existed before (--amazonec2-keypair-name): rm keeps it. */
   KeyPairUserSupplied: boolean;
+  /**
+   * A security group create was making (its VPC and name), recorded before the call: rm deletes it if moor
+   * made it and no instance uses it, although a killed create never learnt its id.
+   */
+  PendingSecurityGroup?: { VpcId: string; Name: string };
   VpcId?: string;
   SubnetId?: string;
   AMI?: string;
@@ -82,6 +92,7 @@ export function stateFromRecord(raw: Record<string, unknown>): Ec2State {
     ...optional('Profile', text('Profile')),
     Retries: Number(raw['Retries'] ?? 5) || 5,
     ...optional('InstanceId', text('InstanceId')),
+    ...optional('ClientToken', text('ClientToken')),
     ...optional('SpotRequestId', text('SpotRequestId')),
     ...optional('IPAddress', text('IPAddress')),
     ...optional('PrivateIPAddress', text('PrivateIPAddress')),
@@ -91,6 +102,7 @@ export function stateFromRecord(raw: Record<string, unknown>): Ec2State {
     SSHKeyPath: text('SSHKeyPath') ?? KEY_FILE,
     ...optional('KeyPairName', text('KeyPairName')),
     KeyPairUserSupplied: raw['KeyPairUserSupplied'] === true,
+    ...optional('PendingSecurityGroup', pendingGroupOf(raw['PendingSecurityGroup'])),
     ...optional('VpcId', text('VpcId')),
     ...optional('SubnetId', text('SubnetId')),
     ...optional('AMI', text('AMI')),
@@ -98,6 +110,12 @@ export function stateFromRecord(raw: Record<string, unknown>): Ec2State {
     SecurityGroupIds: strings('SecurityGroupIds'),
     MoorSecurityGroupIds: strings('MoorSecurityGroupIds'),
   };
+}
+
+function pendingGroupOf(value: unknown): { VpcId: string; Name: string } | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { VpcId, Name } = value as Record<string, unknown>;
+  return typeof VpcId === 'string' && typeof Name === 'string' ? { VpcId, Name } : undefined;
 }
 
 /** `{ key: value }`, or `{}` when the value is undefined (for exactOptionalPropertyTypes). */

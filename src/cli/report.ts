@@ -51,6 +51,12 @@ export function reportError(
   return exitCode;
 }
 
+/** --json before any "--" (after it, the word belongs to docker or ssh). */
+export function jsonRequested(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
 /** --debug or -D before any "--", or MOOR_DEBUG=1/true. */
 export function debugRequested(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): boolean {
   const end = argv.indexOf('--');

@@ -13,6 +13,7 @@ export const UsageCode = {
   missingArgument: 'MISSING_ARGUMENT',
   unexpectedArgument: 'UNEXPECTED_ARGUMENT',
   invalidFlagValue: 'INVALID_FLAG_VALUE',
+  jsonNotSupported: 'JSON_NOT_SUPPORTED',
   usage: 'USAGE',
 } as const;
 
@@ -88,6 +89,14 @@ export function fromParseError(
   const parseError = error as ParseErrorLike;
   const help = `See "moor ${id} --help".`;
   const kind = error.constructor.name;
+  if (kind === 'NonExistentFlagsError' && parseError.flags?.includes('--json')) {
+    // A command whose output is another program's (ssh, docker, scp): the error itself is JSON (catch()).
+    return new UsageError(
+      `"moor ${id}" has no JSON output: what it prints is the output of the program it runs.`,
+      ['Leave out --json.', help],
+      UsageCode.jsonNotSupported,
+    );
+  }
   if (kind === 'NonExistentFlagsError' && parseError.flags?.length) {
     const names = Object.entries(flags)
       .filter(([, flag]) => !flag.hidden)

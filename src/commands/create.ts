@@ -109,35 +109,48 @@ export default class Create extends BaseCommand<typeof Create> {
         `Example: ${this.config.bin} create --driver none --url tcp://192.168.1.10:2376 ${args.name}`,
       ]);
     }
+    const driver = flags.driver;
     const moor = await this.moor();
-    const record = await moor.create({
-      name: args.name,
-      driver: flags.driver,
-      driverFlags: givenDriverFlags(flags, this.installed),
-      engine: {
-        ...(flags['engine-install-url'] ? { InstallURL: flags['engine-install-url'] } : {}),
-        ...(flags['engine-storage-driver'] ? { StorageDriver: flags['engine-storage-driver'] } : {}),
-        ...(flags['engine-install-method']
-          ? { InstallMethod: flags['engine-install-method'] as 'packages' | 'script' | 'none' }
-          : {}),
-        ...(flags['engine-version'] ? { Version: flags['engine-version'] } : {}),
-        ...(flags['engine-transport'] ? { Transport: flags['engine-transport'] as 'tls' | 'ssh' } : {}),
-        ...(flags['engine-socket'] ? { Socket: flags['engine-socket'] } : {}),
-        ArbitraryFlags: flags['engine-opt'] ?? [],
-        Env: flags['engine-env'] ?? [],
-        InsecureRegistry: flags['engine-insecure-registry'] ?? [],
-        RegistryMirror: flags['engine-registry-mirror'] ?? [],
-        Labels: flags['engine-label'] ?? [],
-      },
-      tlsSans: flags['tls-san'] ?? [],
-      sshTimeoutMs: flags['ssh-timeout'] * 1000,
-      certs: {
-        ...(flags['tls-ca-cert'] ? { caCert: flags['tls-ca-cert'] } : {}),
-        ...(flags['tls-ca-key'] ? { caKey: flags['tls-ca-key'] } : {}),
-        ...(flags['tls-client-cert'] ? { clientCert: flags['tls-client-cert'] } : {}),
-        ...(flags['tls-client-key'] ? { clientKey: flags['tls-client-key'] } : {}),
-      },
-    });
+    const { MoorError, ExitCode } = await import('../core/errors.js');
+    const atOnce = (signal: NodeJS.Signals) =>
+      new MoorError(`Stopped at once (${signal}) while creating machine "${args.name}": it may be left half made.`, {
+        code: 'INTERRUPTED',
+        exitCode: ExitCode.interrupted,
+        suggestions: [
+          `Run "${this.config.bin} ls" to see what is there, and "${this.config.bin} rm -f -y ${args.name}" to remove the machine and what its driver made.`,
+        ],
+      });
+    const record = await this.interruptible(atOnce, (signal) =>
+      moor.create({
+        signal,
+        name: args.name,
+        driver,
+        driverFlags: givenDriverFlags(flags, this.installed),
+        engine: {
+          ...(flags['engine-install-url'] ? { InstallURL: flags['engine-install-url'] } : {}),
+          ...(flags['engine-storage-driver'] ? { StorageDriver: flags['engine-storage-driver'] } : {}),
+          ...(flags['engine-install-method']
+            ? { InstallMethod: flags['engine-install-method'] as 'packages' | 'script' | 'none' }
+            : {}),
+          ...(flags['engine-version'] ? { Version: flags['engine-version'] } : {}),
+          ...(flags['engine-transport'] ? { Transport: flags['engine-transport'] as 'tls' | 'ssh' } : {}),
+          ...(flags['engine-socket'] ? { Socket: flags['engine-socket'] } : {}),
+          ArbitraryFlags: flags['engine-opt'] ?? [],
+          Env: flags['engine-env'] ?? [],
+          InsecureRegistry: flags['engine-insecure-registry'] ?? [],
+          RegistryMirror: flags['engine-registry-mirror'] ?? [],
+          Labels: flags['engine-label'] ?? [],
+        },
+        tlsSans: flags['tls-san'] ?? [],
+        sshTimeoutMs: flags['ssh-timeout'] * 1000,
+        certs: {
+          ...(flags['tls-ca-cert'] ? { caCert: flags['tls-ca-cert'] } : {}),
+          ...(flags['tls-ca-key'] ? { caKey: flags['tls-ca-key'] } : {}),
+          ...(flags['tls-client-cert'] ? { clientCert: flags['tls-client-cert'] } : {}),
+          ...(flags['tls-client-key'] ? { clientKey: flags['tls-client-key'] } : {}),
+        },
+      }),
+    );
     this.log(`Machine "${record.Name}" created (${record.DriverName} driver).`);
     this.logToStderr(
       record.HostOptions.EngineOptions.Transport === 'ssh'

@@ -74,6 +74,18 @@ export interface DriverContext {
   /** How the Docker engine will be reached (set for create): a cloud driver opens 2376 for 'tls' only. */
   engineTransport?: EngineTransport;
   /**
+   * Set during create: aborted when the user interrupts (its reason is the error to throw). A driver
+   * checks it between its steps (`signal?.throwIfAborted()`) and passes it to its waits; it rolls back what
+   * it made, as for any failure of create.
+   */
+  signal?: AbortSignal;
+  /**
+   * Set during create: stores the driver's toJSON() in the machine's record now. A driver calls it as soon
+   * as it knows of a resource that costs money (before and after the call that makes it), so that a moor
+   * killed at any point leaves a record that `moor rm -f` can remove the resource with.
+   */
+  checkpoint?(): Promise<void>;
+  /**
    * Runs `fn` holding a store-wide lock named `key` (for example "virtualbox-hostonly"), waited for by every
    * other moor process that takes the same key; the options name the holder in a busy lock's message.
    */

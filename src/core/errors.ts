@@ -14,6 +14,8 @@ export const ExitCode = {
   alreadyExists: 5,
   notSupported: 6,
   timeout: 7,
+  /** Stopped by SIGINT or SIGTERM (128 + 2, as shells report Ctrl-C). */
+  interrupted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -105,6 +107,22 @@ export class TimeoutError extends MoorError {
   constructor(message: string, suggestions: string[] = []) {
     super(message, { code: 'TIMEOUT', exitCode: ExitCode.timeout, suggestions });
   }
+}
+
+/**
+ * The user interrupted the operation (Ctrl-C, SIGTERM): the reason of the AbortSignal the CLI hands the
+ * core, thrown at the next safe point. Exit 130 whichever signal it was, as Ctrl-C in a shell.
+ */
+export class InterruptedError extends MoorError {
+  readonly signal: string;
+  constructor(signal: string) {
+    super(`Interrupted (${signal}).`, { code: 'INTERRUPTED', exitCode: ExitCode.interrupted });
+    this.signal = signal;
+  }
+}
+
+export function isInterrupt(error: unknown): error is MoorError {
+  return error instanceof MoorError && error.code === 'INTERRUPTED';
 }
 
 /** Several independent operations (one per machine) of which at least one failed. */

@@ -23,6 +23,8 @@ import { resolveDriverFlags } from './driver-flags.js';
 import {
   BadConfigError,
   ExitCode,
+  InterruptedError,
+  isInterrupt,
   MachineExistsError,
   MoorError,
   MultiError,
@@ -67,6 +69,12 @@ export interface CreateOptions {
   engine?: Partial<EngineOptions>;
   tlsSans?: string[];
   certs?: ExternalCertOptions;
+  /**
+   * Aborted when the user interrupts (Ctrl-C; its reason an InterruptedError). Create stops at the next
+   * safe point: between its steps, in a wait, never in the middle of a script on the host or of a store
+   * write. What it made is then rolled back as for a failed create, and the error says what was kept.
+   */
+  signal?: AbortSignal;
 }
 
 export async function openMachine(store: Store, name: string, log: Logger): Promise<Machine> {
@@ -95,12 +103,31 @@ export async function machineFromRecord(store: Store, record: MachineRecord, log
  * once the record exists goes through failedCreate: the host removed again, or the record kept as Error.
  */
 export async function createMachine(store: Store, options: CreateOptions, log: Logger): Promise<MachineRecord> {
-  const { definition, flags } = await validateCreate(store, options);
-  const { driver, certPaths, bundle } = await prepareCreate(store, options, definition, flags, log);
+  const { signal } = options;
+  let stored: { record: MachineRecord; driver: Driver } | undefined;
+  // The driver's state in the stored record, now (a cloud driver calls it as soon as it knows of an instance).
+  const checkpoint = async () => {
+    if (!stored) return;
+    stored.record.Driver = stored.driver.toJSON();
+    await store.save(stored.record);
+  };
+  let prepared;
+  try {
+    const { definition, flags } = await validateCreate(store, options);
+    signal?.throwIfAborted();
+    prepared = { definition, ...(await prepareCreate(store, options, definition, flags, log, checkpoint)) };
+    signal?.throwIfAborted();
+  } catch (error) {
+    if (isInterrupt(error)) throw interruptedBeforeRecord(options.name, error);
+    throw error;
+  }
+  const { definition, driver, certPaths, bundle } = prepared;
   const record = newRecord(options, definition, driver, certPaths);
   return store.withMachineLock(options.name, 'create', async () => {
     await store.add(record, clientCertFiles(bundle));
+    stored = { record, driver };
     try {
+      signal?.throwIfAborted();
       log.step(`Creating the machine with the ${definition.name} driver`);
       await driver.create();
     } catch (error) {
@@ -115,6 +142,29 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
       throw await failedCreate(store, record, driver, error, { hostCreated: true }, log);
     }
   });
+}
+
+/** An interrupt before the record existed: nothing was made (the CA and client certificates are the store's). */
+function interruptedBeforeRecord(name: string, error: MoorError): MoorError {
+  return new MoorError(`Creating machine "${name}" was interrupted (${signalOf(error)}): nothing was created.`, {
+    code: error.code,
+    exitCode: error.exitCode,
+    cause: error,
+  });
+}
+
+/** The signal of the InterruptedError in the error or its causes (a driver wraps it in its rollback's error). */
+function signalOf(error: unknown): string {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof InterruptedError) return cause.signal;
+  }
+  return 'interrupt';
+}
+
+/** What an interrupted step added to "Interrupted (SIGINT)." (a driver's rollback: what it removed). */
+function interruptDetail(error: MoorError): string {
+  const rest = error.message.replace(/^Interrupted \([A-Z]+\)\.\s*/, '');
+  return rest ? ` ${rest}` : '';
 }
 
 /**
@@ -164,11 +214,14 @@ async function prepareCreate(
   definition: DriverDefinition,
   flags: DriverFlagValues,
   log: Logger,
+  checkpoint: () => Promise<void>,
 ): Promise<{ driver: Driver; certPaths: CertPaths; bundle: ClientBundle }> {
   const factory = await definition.load();
   const driver = factory.fromFlags(
     driverContext(store, options.name, log, {
       engineTransport: transportOf({ ...defaultEngineOptions(), ...options.engine }),
+      ...(options.signal ? { signal: options.signal } : {}),
+      checkpoint,
     }),
     flags,
   );
@@ -242,10 +295,21 @@ async function setUpHost(
   log: Logger,
 ): Promise<void> {
   record.Driver = driver.toJSON();
+  options.signal?.throwIfAborted();
   await issueServerCert(store, record, driver, certPaths, log);
   if (driver.provisions) {
     await store.save(record);
-    await provision(store, record, driver, { sshTimeoutMs: options.sshTimeoutMs ?? sshTimeoutMsOf(record) }, log);
+    options.signal?.throwIfAborted();
+    await provision(
+      store,
+      record,
+      driver,
+      {
+        sshTimeoutMs: options.sshTimeoutMs ?? sshTimeoutMsOf(record),
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+      log,
+    );
   }
 }
 
@@ -262,6 +326,7 @@ async function failedCreate(
   { hostCreated }: { hostCreated: boolean },
   log: Logger,
 ): Promise<MoorError> {
+  if (isInterrupt(error)) return interruptedCreate(store, record, driver, error, { hostCreated }, log);
   const name = record.Name;
   const code = error instanceof MoorError ? error.code : 'CREATE_FAILED';
   const exitCode = error instanceof MoorError ? error.exitCode : 1;
@@ -290,11 +355,64 @@ async function failedCreate(
 }
 
 /**
+ * A create the user interrupted once its record existed. A driver that removes failed creates (a cloud
+ * instance) removes what it made, record included, also when the interrupt came while it was making it
+ * (it rolled back then; remove() finishes whatever the rollback left). Otherwise the record is kept with
+ * Phase error, and the error says what was kept and what to run.
+ */
+async function interruptedCreate(
+  store: Store,
+  record: MachineRecord,
+  driver: Driver,
+  error: MoorError,
+  { hostCreated }: { hostCreated: boolean },
+  log: Logger,
+): Promise<MoorError> {
+  const name = record.Name;
+  const interrupted = `Creating machine "${name}" was interrupted (${signalOf(error)})`;
+  const detail = interruptDetail(error);
+  if (driver.removeOnFailedCreate && (await removeFailedHost(store, name, driver, error, log, 'was interrupted'))) {
+    return new MoorError(`${interrupted}.${detail} What it had made was removed: nothing is left.`, {
+      code: error.code,
+      exitCode: error.exitCode,
+      cause: error,
+    });
+  }
+  record.Phase = 'error';
+  record.LastError = `${interrupted}.`;
+  record.Driver = safeDriverState(driver, record.Driver);
+  await store.save(record);
+  const kept = driver.removeOnFailedCreate
+    ? `the record (state Error) and what the driver could not remove`
+    : hostCreated
+      ? `the record (state Error) and the host, ${driver.provisions ? 'perhaps partly provisioned' : 'as it is'}`
+      : 'the record (state Error)';
+  return new MoorError(`${interrupted}.${detail} Kept: ${kept}.`, {
+    code: error.code,
+    exitCode: error.exitCode,
+    suggestions: [
+      ...(hostCreated && driver.provisions && !driver.removeOnFailedCreate
+        ? [`Finish setting it up with "moor provision ${name}", or remove it with "moor rm -y ${name}".`]
+        : [`Remove it with "moor rm -f -y ${name}" and create it again.`]),
+      ...error.suggestions,
+    ],
+    cause: error,
+  });
+}
+
+/**
  * A create failed after the driver made the host: removes the host (driver.remove) and the record. Returns
  * false, keeping the record for "moor rm", when the driver could not remove the host.
  */
-async function removeFailedHost(store: Store, name: string, driver: Driver, cause: unknown, log: Logger) {
-  log.warn(`Creating "${name}" failed (${messageOf(cause)}): removing what was created`);
+async function removeFailedHost(
+  store: Store,
+  name: string,
+  driver: Driver,
+  cause: unknown,
+  log: Logger,
+  what = `failed (${messageOf(cause)})`,
+) {
+  log.warn(`Creating "${name}" ${what}: removing what was created`);
   try {
     await driver.remove();
   } catch (error) {

@@ -137,6 +137,8 @@ function throwIfAborted<T>(options: WaitOptions<T>): void {
 }
 
 function defaultAbortError(signal: AbortSignal): Error {
+  // An interrupt (InterruptedError) or any other moor error the aborter gave is what the caller sees.
+  if (signal.reason instanceof MoorError) return signal.reason;
   return new MoorError('Cancelled.', { code: 'ABORTED', cause: signal.reason });
 }
 

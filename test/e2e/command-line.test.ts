@@ -145,6 +145,23 @@ describe('--json before or after the command', () => {
     });
   });
 
+  for (const args of [
+    ['ssh', 'web', '--json'],
+    ['--json', 'ssh', 'web'],
+    ['docker', '--json', 'web'],
+    ['scp', 'web:/etc/hostname', '.', '--json'],
+  ]) {
+    it(`moor ${args.join(' ')}: a command without JSON output answers with one JSON error document`, async () => {
+      const result = await store.moor(args);
+      assertJsonError(result, {
+        code: 'JSON_NOT_SUPPORTED',
+        message: `"moor ${args.find((arg) => arg !== '--json')}" has no JSON output: what it prints is the output of the program it runs.`,
+        suggestions: ['Leave out --json.', `See "moor ${args.find((arg) => arg !== '--json')} --help".`],
+      });
+      assert.equal(result.stderr, '');
+    });
+  }
+
   it('moor docker NAME -- --json -v -h passes them to docker untouched', async () => {
     const bin = store.path('bin');
     await mkdir(bin);

@@ -4,7 +4,7 @@
  * temporary store of its own. Build first: `npm run build`.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -89,6 +89,72 @@ export function moor(args: string[], options: RunOptions = {}): Promise<RunResul
   return run(process.execPath, [BIN, ...args], options);
 }
 
+/** A moor process still running: its pid, its stderr so far, and its result once it ends. */
+export interface RunningMoor {
+  child: ChildProcess;
+  stderr(): string;
+  /** Resolves when stderr matches `pattern`; rejects when the process ends first. */
+  stderrMatches(pattern: RegExp): Promise<void>;
+  result: Promise<RunResult>;
+}
+
+/**
+ * `moor ARGS...` started, not awaited: for tests that signal or kill it at a step they can see (a line on
+ * its stderr, a call reaching an emulator, a file in the store). The result is bounded like run()'s.
+ */
+export function spawnMoor(args: string[], options: RunOptions = {}): RunningMoor {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: cleanEnv(options.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const waiters: { pattern: RegExp; resolve: () => void; reject: (error: Error) => void }[] = [];
+  const check = () => {
+    for (const waiter of [...waiters]) {
+      if (waiter.pattern.test(stderr)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    }
+  };
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    check();
+  });
+  const result = new Promise<RunResult>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`moor ${args.join(' ')} did not finish within ${options.timeoutMs ?? 120_000} ms`));
+    }, options.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      for (const waiter of waiters.splice(0)) {
+        waiter.reject(
+          new Error(`moor ended (${code ?? signal}) before its stderr matched ${waiter.pattern}:\n${stderr}`),
+        );
+      }
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return {
+    child,
+    stderr: () => stderr,
+    stderrMatches: (pattern) =>
+      new Promise<void>((resolve, reject) => {
+        if (pattern.test(stderr)) return resolve();
+        if (child.exitCode !== null || child.signalCode !== null) {
+          return reject(new Error(`moor ended before its stderr matched ${pattern}:\n${stderr}`));
+        }
+        waiters.push({ pattern, resolve, reject });
+      }),
+    result,
+  };
+}
+
 /** A temporary store, passed to every command through MOOR_STORAGE_PATH. */
 export class TempStore {
   private constructor(readonly root: string) {}
@@ -99,6 +165,11 @@ export class TempStore {
 
   moor(args: string[], options: RunOptions = {}): Promise<RunResult> {
     return moor(args, { ...options, env: { MOOR_STORAGE_PATH: this.root, ...options.env } });
+  }
+
+  /** spawnMoor with this store. */
+  spawn(args: string[], options: RunOptions = {}): RunningMoor {
+    return spawnMoor(args, { ...options, env: { MOOR_STORAGE_PATH: this.root, ...options.env } });
   }
 
   /** `create NAME -d none --url URL [extra]`, asserting success. */

@@ -81,10 +81,19 @@ export interface Ec2EmulatorOptions {
   onImportKeyPair?: (name: string, publicKey: string) => Promise<void>;
   /** Actions that fail with this error code (fault injection). */
   failures?: Record<string, string>;
+  /**
+   * Called when a call arrives, before it is carried out; the reply waits until it resolves (fault
+   * injection: signal or kill the caller while its call is on its way; the call is carried out anyway).
+   */
+  onCall?: (action: string, params: QueryParams) => Promise<void> | void;
 }
 
 export interface Ec2Emulator {
   url: string;
+  /** Replaces the onCall hook of the options (undefined: none). */
+  onCall: Ec2EmulatorOptions['onCall'];
+  /** How many calls were answered (calls.length once no call is on its way). */
+  answered(): number;
   calls: QueryParams[];
   keyPairs: Map<string, { publicKey: string; tags: Record<string, string> }>;
   groups: Map<string, Group>;
@@ -135,6 +144,7 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions = {}): Promis
   const starts = new Map<string, number>();
   const failures: Record<string, string> = { ...(options.failures ?? {}) };
   let serial = 0;
+  let answered = 0;
   const nextId = (prefix: string) => `${prefix}-${(++serial).toString(16).padStart(17, '0')}`;
   const subnets = [
     {
@@ -361,7 +371,12 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions = {}): Promis
     },
     DescribeInstances: (params) => {
       const ids = filtersOf(params).get('instance-id') ?? listOf(params, 'InstanceId');
-      const found = [...instances.values()].filter((instance) => ids.length === 0 || ids.includes(instance.id));
+      const tokens = filtersOf(params).get('client-token');
+      const found = [...instances.values()].filter(
+        (instance) =>
+          (ids.length === 0 || ids.includes(instance.id)) &&
+          (!tokens || tokens.includes(String(instance.params['ClientToken']))),
+      );
       return {
         reservationSet: found.map((instance) => {
           settle(instance);
@@ -409,6 +424,7 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions = {}): Promis
     const params = parseQuery(Buffer.concat(chunks).toString());
     calls.push(params);
     const action = String(params.Action);
+    await emulator.onCall?.(action, params);
     let status = 200;
     let body: string;
     try {
@@ -425,6 +441,7 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions = {}): Promis
       status = apiError.status;
       body = ec2ErrorReply(apiError.code, apiError.message);
     }
+    answered += 1;
     res.writeHead(status, { 'content-type': 'text/xml;charset=UTF-8' });
     res.end(body);
   };
@@ -432,8 +449,10 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions = {}): Promis
   const server: Server = createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  const emulator: Ec2Emulator = {
     url: `http://127.0.0.1:${port}`,
+    onCall: options.onCall,
+    answered: () => answered,
     calls,
     keyPairs,
     groups,
@@ -484,6 +503,7 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions = {}): Promis
         server.close(() => resolve());
       }),
   };
+  return emulator;
 }
 
 export interface Amazonec2RecordFields {

@@ -5,15 +5,17 @@
  * SSH: the fake driver does not provision, and where it does, provisioning fails before connecting.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ExitCode, MoorError, UsageError } from '../../src/core/errors.js';
+import { ExitCode, InterruptedError, MoorError, UsageError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
 import { CONFIG_VERSION, type EngineOptions } from '../../src/core/machine.js';
 import { Moor } from '../../src/core/moor.js';
 import { fakeDriver, fakeRecord } from '../helpers/fake-driver.js';
+import { testKeyPair } from '../helpers/keys.js';
 
 const roots: string[] = [];
 after(async () => {
@@ -375,5 +377,89 @@ describe('the SSH timeout of a machine', () => {
     const record = await moor.create({ name: 'web', driver: driver.name, driverFlags: {}, sshTimeoutMs: 45_000 });
     assert.equal(record.SSHTimeout, 45);
     assert.equal((await moor.store.load('web')).SSHTimeout, 45);
+  });
+
+  it('provision waits for SSH as long as the record says (SSHTimeout), unless --ssh-timeout is given', async () => {
+    const driver = fakeDriver({ provisions: true });
+    const moor = await newMoor();
+    const keyPath = join(moor.store.root, 'id_test');
+    await writeFile(keyPath, (await testKeyPair()).private, { mode: 0o600 });
+    // A loopback port nobody listens on: refused, which a host a driver made is retried until the budget.
+    const port = await closedPort();
+    driver.hosts.set('web', {
+      state: 'Running',
+      ip: '127.0.0.1',
+      ssh: { host: '127.0.0.1', port, user: 'root', keyPath },
+    });
+    await moor.store.add({ ...fakeRecord(driver, 'web', { driverState: { IPAddress: '127.0.0.1' } }), SSHTimeout: 1 });
+    const recorded = await failure(moor.provision(['web']), 'TIMEOUT', ExitCode.timeout);
+    assert.match(recorded.message, /Timed out after 1 s waiting for SSH on 127\.0\.0\.1:/);
+    const given = await failure(moor.provision(['web'], { sshTimeoutMs: 2_000 }), 'TIMEOUT', ExitCode.timeout);
+    assert.match(given.message, /Timed out after 2 s waiting for SSH/);
+  });
+});
+
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('an interrupted create (CreateOptions.signal)', () => {
+  /** A create whose signal is aborted (as by Ctrl-C) when the driver reaches `operation`. */
+  function interruptAt(driver: ReturnType<typeof fakeDriver>, operation: 'preCreateCheck' | 'create') {
+    const controller = new AbortController();
+    driver.before(operation, () => controller.abort(new InterruptedError('SIGINT')));
+    return controller.signal;
+  }
+
+  it('before the record exists: nothing was created, exit 130', async () => {
+    const driver = fakeDriver();
+    const moor = await newMoor();
+    const signal = interruptAt(driver, 'preCreateCheck');
+    const error = await failure(
+      moor.create({ name: 'web', driver: driver.name, driverFlags: {}, signal }),
+      'INTERRUPTED',
+      ExitCode.interrupted,
+    );
+    assert.match(error.message, /^Creating machine "web" was interrupted \(SIGINT\): nothing was created\.$/);
+    assert.equal(await moor.store.exists('web'), false);
+    assert.deepEqual(driver.callsFor('web'), ['preCreateCheck']);
+  });
+
+  it('a driver that removes failed creates: the host and the record are removed, and it says so', async () => {
+    const driver = fakeDriver({ removeOnFailedCreate: true });
+    const moor = await newMoor();
+    const signal = interruptAt(driver, 'create');
+    const error = await failure(
+      moor.create({ name: 'web', driver: driver.name, driverFlags: {}, signal }),
+      'INTERRUPTED',
+      ExitCode.interrupted,
+    );
+    assert.match(error.message, /was interrupted \(SIGINT\)\. What it had made was removed: nothing is left\./);
+    assert.equal(await moor.store.exists('web'), false);
+    assert.equal(driver.hosts.has('web'), false);
+    assert.deepEqual(driver.callsFor('web').slice(-1), ['remove']);
+  });
+
+  it('another driver: the record is kept with state Error, and the error says what was kept and what to run', async () => {
+    const driver = fakeDriver({ provisions: true });
+    const moor = await newMoor();
+    const signal = interruptAt(driver, 'create');
+    const error = await failure(
+      moor.create({ name: 'web', driver: driver.name, driverFlags: {}, signal }),
+      'INTERRUPTED',
+      ExitCode.interrupted,
+    );
+    assert.match(error.message, /Kept: the record \(state Error\) and the host, perhaps partly provisioned\./);
+    assert.ok(error.suggestions.some((line) => line.includes('moor provision web')));
+    const record = await moor.store.load('web');
+    assert.equal(record.Phase, 'error');
+    assert.match(record.LastError ?? '', /interrupted \(SIGINT\)/);
+    assert.ok(driver.hosts.has('web'), 'the host is kept');
+    assert.ok(!driver.callsFor('web').includes('getSSHConfig'), 'it stopped before provisioning');
   });
 });

@@ -371,7 +371,12 @@ describe('buildProvisionPlan: validation', () => {
     for (const port of [0, -1, 65536, 1.5, Number.NaN])
       assertUsage(() => plan({ enginePort: port }), /not a port number/);
     assertUsage(() => plan({ machineName: 'bad name' }), /Invalid machine name/);
-    assertUsage(() => plan({ machineName: 'a'.repeat(65) }), /longer than 64/);
+    // The hostname rule is create's (assertValidNewName): 63 characters.
+    assert.equal(plan({ machineName: 'a'.repeat(63) }).steps.length, 2);
+    assertUsage(
+      () => plan({ machineName: 'a'.repeat(64) }),
+      /the limit is 63, as the name becomes the host's hostname/,
+    );
     assertUsage(() => plan({ installMethod: 'curl' as never }), /Unknown --engine-install-method "curl"/);
     assertUsage(() => plan({}, { TlsVerify: false }), /without client certificates/);
     assertUsage(() => plan({ fsRoot: 'relative' }), /not absolute/);

@@ -6,7 +6,7 @@
  * Each script prints progress lines, and as its last line `moor: changed=1` or `moor: changed=0`.
  */
 import { UsageError } from '../errors.js';
-import { assertValidName, transportOf, type EngineOptions } from '../machine.js';
+import { assertValidNewName, transportOf, type EngineOptions } from '../machine.js';
 import { shellQuote, sudoPrefix } from '../ssh/quote.js';
 import {
   buildEngineConfig,
@@ -65,8 +65,6 @@ const VERSION_PATTERN = /^[0-9A-Za-z.~+:-]+$/;
 const VERSIONED_FAMILIES: readonly Family[] = ['debian', 'rhel', 'amazon'];
 const EL_IDS = ['rhel', 'centos', 'rocky', 'almalinux', 'ol'];
 const DOCKER_REPO = 'https://download.docker.com/linux';
-/** Linux host names are at most 64 bytes (HOST_NAME_MAX). */
-const MAX_HOSTNAME = 64;
 
 export function buildProvisionPlan(input: ProvisionInput): ProvisionPlan {
   validateInput(input);
@@ -210,12 +208,8 @@ function dockerRepoUrl(os: OsRelease): string {
 
 function validateInput(input: ProvisionInput): void {
   const { engine, installMethod, family } = input;
-  assertValidName(input.machineName);
-  if (input.machineName.length > MAX_HOSTNAME) {
-    throw new UsageError(
-      `Machine name "${input.machineName}" is longer than ${MAX_HOSTNAME} characters, the limit for a host name.`,
-    );
-  }
+  // The name becomes the host's hostname: the one rule of a new machine's name (63 characters, a DNS label).
+  assertValidNewName(input.machineName);
   validateHostInput(input);
   if (input.driverName === '') throw new UsageError('The driver name is empty.');
   checkText('Driver name', input.driverName);

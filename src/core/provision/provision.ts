@@ -31,6 +31,11 @@ export interface ProvisionOptions {
   readyTimeoutMs?: number;
   /** Called as soon as the connection is up, so the host key is pinned even if a later step fails. */
   onHostKey?(hostKey: string): Promise<void>;
+  /**
+   * An interrupt (Ctrl-C): waits (SSH coming up, the engine answering) end at once; a script that runs on
+   * the host is never cut, provisioning stops before the next one. Its reason is the error thrown.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ProvisionResult {
@@ -73,6 +78,7 @@ export async function provisionMachine(
     let changed = certsChanged;
     let engineRestarted = false;
     for (const step of plan.steps) {
+      options.signal?.throwIfAborted();
       log.step(
         step.name === 'install-docker' ? 'Installing Docker (skipped if present)' : 'Configuring the Docker engine',
       );
@@ -80,6 +86,7 @@ export async function provisionMachine(
       engineRestarted = engineRestarted || outcome.restarted;
       changed = outcome.changed || changed;
     }
+    options.signal?.throwIfAborted();
     if (certsChanged && !engineRestarted) {
       // New certificates with otherwise unchanged configuration: the engine must reload them.
       log.step('Restarting the Docker engine for its new certificates');
@@ -130,7 +137,7 @@ async function openHost(
       machineName: record.Name,
       ...(pinnedHostKey(record, sshConfig.hostKey, options.repinHostKey) ?? {}),
     }),
-    { timeoutMs: options.sshTimeoutMs ?? 300_000, log },
+    { timeoutMs: options.sshTimeoutMs ?? 300_000, log, ...(options.signal ? { signal: options.signal } : {}) },
   );
   try {
     await options.onHostKey?.(session.hostKey);
@@ -144,6 +151,7 @@ async function openHost(
         code: 'OS_DETECTION_FAILED',
       });
     }
+    options.signal?.throwIfAborted();
     const os = parseOsRelease(osRelease.stdout);
     const engine = record.HostOptions.EngineOptions;
     const installMethod: InstallMethod = installMethodOf(engine);
@@ -313,14 +321,16 @@ async function waitForEngine(
   record: MachineRecord,
   driver: Driver,
   machineDir: string,
-  options: Pick<ProvisionOptions, 'readyTimeoutMs'>,
+  options: Pick<ProvisionOptions, 'readyTimeoutMs' | 'signal'>,
   log: Logger,
 ): Promise<string> {
   log.step('Waiting for the Docker engine');
   const engine = record.HostOptions.EngineOptions;
   const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
-  const version = await waitForLocalEngine(session, sudo, deadline, record.Name, engine.Socket);
-  if (transportOf(engine) === 'tls') await waitForTlsEngine(await driver.getURL(), machineDir, deadline, record.Name);
+  const version = await waitForLocalEngine(session, sudo, deadline, record.Name, engine.Socket, options.signal);
+  if (transportOf(engine) === 'tls') {
+    await waitForTlsEngine(await driver.getURL(), machineDir, deadline, record.Name, options.signal);
+  }
   return version;
 }
 
@@ -334,6 +344,7 @@ async function waitForLocalEngine(
   deadline: number,
   machine: string,
   socket = DEFAULT_ENGINE_SOCKET,
+  signal?: AbortSignal,
 ): Promise<string> {
   const host = socket === DEFAULT_ENGINE_SOCKET ? '' : `-H ${shellQuote(`unix://${socket}`)} `;
   return waitFor(
@@ -352,6 +363,7 @@ async function waitForLocalEngine(
       what: `the Docker engine on "${machine}"`,
       timeoutMs: deadline - Date.now(),
       ...READY_BACKOFF,
+      ...(signal ? { signal } : {}),
       retryIf: () => true,
       onTimeout: ({ reason }) => {
         throw new MoorError(`The Docker engine on "${machine}" did not answer on ${socket}: ${messageOf(reason)}`, {
@@ -366,13 +378,20 @@ async function waitForLocalEngine(
 }
 
 /** The TLS endpoint from this machine, with the client certificate: what `docker` will use. */
-async function waitForTlsEngine(url: string, machineDir: string, deadline: number, machine: string): Promise<void> {
+async function waitForTlsEngine(
+  url: string,
+  machineDir: string,
+  deadline: number,
+  machine: string,
+  signal?: AbortSignal,
+): Promise<void> {
   await waitFor(
     () => engineVersion(url, engineTLSFrom(machineDir), Math.max(1_000, Math.min(10_000, deadline - Date.now()))),
     {
       what: `the Docker engine at ${url}`,
       timeoutMs: deadline - Date.now(),
       ...READY_BACKOFF,
+      ...(signal ? { signal } : {}),
       retryIf: () => true,
       onTimeout: ({ reason }) => {
         throw new MoorError(

@@ -243,6 +243,8 @@ function preferring(type: string): ServerHostKeyAlgorithm[] {
 }
 
 function abortError(signal: AbortSignal | undefined, target: SSHTarget): MoorError {
+  // An interrupt stays an interrupt (exit 130), whatever it cut short.
+  if (signal?.reason instanceof MoorError) return signal.reason;
   return new MoorError(`Cancelled while connecting over SSH to ${address(target)}.`, {
     code: 'ABORTED',
     cause: signal?.reason,
