@@ -8,7 +8,7 @@ import { MoorError, messageOf } from './errors.js';
 import { matchesFilters, naturalCompare, parseFilters } from './filter.js';
 import { machineFromRecord } from './lifecycle.js';
 import type { Logger } from './log.js';
-import { MachineState, type MachineRecord, transportOf } from './machine.js';
+import { MachineState, type MachineRecord, swarmColumn, swarmOf, transportOf } from './machine.js';
 import type { LoadResult, Store } from './store.js';
 
 /** One row of `ls`; field names are the ones docker-machine's --format templates use. */
@@ -46,9 +46,24 @@ export async function listMachines(store: Store, options: ListOptions, log: Logg
   const filters = parseFilters(options.filters ?? []);
   const loaded = await store.loadAll();
   const items = await Promise.all(loaded.map((entry) => describe(store, entry, options, log)));
+  const swarmNames = new Map(
+    loaded.flatMap((entry) => {
+      const swarm = entry.record ? swarmOf(entry.record) : undefined;
+      return swarm ? [[entry.name, swarm.Name] as const] : [];
+    }),
+  );
   return items
     .filter((item) =>
-      matchesFilters({ name: item.Name, driverName: item.DriverName, state: item.State, labels: item.Labels }, filters),
+      matchesFilters(
+        {
+          name: item.Name,
+          driverName: item.DriverName,
+          state: item.State,
+          labels: item.Labels,
+          swarm: swarmNames.get(item.Name) ?? '',
+        },
+        filters,
+      ),
     )
     .sort((a, b) => naturalCompare(a.Name, b.Name));
 }
@@ -61,7 +76,7 @@ async function describe(store: Store, entry: LoadResult, options: ListOptions, l
     DriverName: entry.record?.DriverName ?? 'not found',
     State: MachineState.Error,
     URL: '',
-    Swarm: '',
+    Swarm: entry.record ? swarmColumn(entry.record) : '',
     DockerVersion: 'Unknown',
     Error: '',
     ResponseTime: '',
