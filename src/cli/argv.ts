@@ -48,7 +48,14 @@ export function planArgv(argv: string[], commandIds: readonly string[]): ArgvPla
   const first = normalized.find((_, index) => !isGlobal(normalized, index));
   if (first === undefined) return { argv: ['--help'] };
   if (first.startsWith('-')) return { unknownFlag: first, json };
-  if (!commandIds.includes(first)) return { unknownCommand: first, json };
+  if (!commandIds.includes(first)) {
+    // A topic (`moor swarm init`): its word and a command of it; the topic alone shows the topic's help.
+    const inTopic = commandIds.filter((id) => id.startsWith(`${first}:`));
+    if (inTopic.length === 0) return { unknownCommand: first, json };
+    const sub = normalized[normalized.indexOf(first) + 1];
+    if (sub === undefined || sub.startsWith('-')) return { argv: [first, '--help'] };
+    if (!inTopic.includes(`${first}:${sub}`)) return { unknownCommand: `${first} ${sub}`, json };
+  }
   // `moor help COMMAND [FLAGS]` is `moor COMMAND [FLAGS] --help` (create's help depends on --driver).
   if (first === 'help' && normalized[0] === 'help') return planArgv([...normalized.slice(1), '--help'], commandIds);
   return { argv: [...normalized, ...(help ? ['--help'] : []), ...after] };

@@ -10,6 +10,7 @@ export default class Env extends BaseCommand<typeof Env> {
     '<%= config.bin %> env --shell fish web | source',
     'eval $(<%= config.bin %> env --unset)',
     'eval $(<%= config.bin %> env --no-proxy web)',
+    'eval $(<%= config.bin %> env --swarm manager1)',
   ];
   static override args = { name: Args.string({ description: 'Machine name; "default" when omitted' }) };
   static override flags = {
@@ -18,6 +19,9 @@ export default class Env extends BaseCommand<typeof Env> {
     }),
     unset: Flags.boolean({ char: 'u', description: 'Print the commands that unset the variables instead' }),
     'no-proxy': Flags.boolean({ description: "Add the machine's IP to NO_PROXY (or no_proxy), keeping what is there" }),
+    swarm: Flags.boolean({
+      description: "Point at a reachable manager of NAME's swarm (NAME: a member machine or the swarm's name)",
+    }),
   };
 
   async run() {
@@ -37,7 +41,8 @@ export default class Env extends BaseCommand<typeof Env> {
       if (!this.jsonEnabled()) process.stdout.write(env.renderEnv({ shell, set, unset, commandLine }));
       return { shell, set, unset };
     }
-    const [name] = await this.machineNames(this.args.name ? [this.args.name] : []);
+    const [given] = await this.machineNames(this.args.name ? [this.args.name] : []);
+    const name = flags.swarm ? await (await this.moor()).swarms.managerOf(given!) : given;
     const { connection, warning } = await (await this.moor()).connection(name!, true);
     const vars = env.dockerEnvVars(
       { name: name!, dockerHost: connection.url, certPath: connection.certPath, tlsVerify: connection.tlsVerify },
