@@ -793,7 +793,9 @@ export async function advertiseAddressOf(machine: Machine): Promise<string> {
 
 async function openPorts(machine: Machine, log: Logger): Promise<void> {
   if (!machine.driver.openSwarmPorts) return;
-  log.step(`Opening the swarm ports (${SWARM_PORTS.join(', ')}) for "${machine.record.Name}"`);
+  log.debug(
+    `Asking the ${machine.record.DriverName} driver to open ${SWARM_PORTS.join(', ')} for "${machine.record.Name}"`,
+  );
   await machine.driver.openSwarmPorts();
 }
 
