@@ -10,7 +10,8 @@ const BOOLEAN = new Set(['-D', '--debug', '--json']);
 const HELP = new Set(['-h', '--help']);
 const VERSION = new Set(['-v', '--version']);
 
-export function normalizeArgv(argv: string[]): string[] {
+/** `topics`: words that take a command after them (`moor swarm init`): the flags go behind both words. */
+export function normalizeArgv(argv: string[], topics: readonly string[] = []): string[] {
   const leading: string[] = [];
   let index = 0;
   while (index < argv.length) {
@@ -27,7 +28,8 @@ export function normalizeArgv(argv: string[]): string[] {
   }
   const rest = argv.slice(index);
   if (leading.length === 0 || rest.length === 0 || rest[0]!.startsWith('-')) return argv;
-  return [rest[0]!, ...leading, ...rest.slice(1)];
+  const words = topics.includes(rest[0]!) && rest[1] !== undefined && !rest[1].startsWith('-') ? 2 : 1;
+  return [...rest.slice(0, words), ...leading, ...rest.slice(words)];
 }
 
 export type ArgvPlan =
@@ -44,7 +46,11 @@ export function planArgv(argv: string[], commandIds: readonly string[]): ArgvPla
   const json = before.includes('--json');
   const help = before.some((arg) => HELP.has(arg));
   if (!help && before.some((arg) => VERSION.has(arg))) return { argv: ['version', ...(json ? ['--json'] : [])] };
-  const normalized = normalizeArgv(before.filter((arg) => !HELP.has(arg)));
+  const topics = [...new Set(commandIds.filter((id) => id.includes(':')).map((id) => id.split(':')[0]!))];
+  const normalized = normalizeArgv(
+    before.filter((arg) => !HELP.has(arg)),
+    topics,
+  );
   const first = normalized.find((_, index) => !isGlobal(normalized, index));
   if (first === undefined) return { argv: ['--help'] };
   if (first.startsWith('-')) return { unknownFlag: first, json };
