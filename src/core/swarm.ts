@@ -158,6 +158,33 @@ interface NodeObject {
   ManagerStatus?: { Leader?: boolean; Reachability?: string; Addr?: string };
 }
 
+/**
+ * What a member's record should say after the engine's /info (ls asks it where it talks to the engine
+ * anyway): null when the engine left the swarm, new options when its role, node or cluster changed,
+ * undefined when the record is right (or the engine's state says nothing sure: pending, error, locked).
+ */
+export function refreshedSwarm(current: SwarmOptions, info: InfoSwarm | undefined): SwarmOptions | null | undefined {
+  if (!info?.LocalNodeState) return undefined;
+  if (info.LocalNodeState === 'inactive') return null;
+  if (info.LocalNodeState !== 'active') return undefined;
+  // Swarm.Cluster is only in a manager's answer: a worker keeps its recorded cluster.
+  const clusterId = info.Cluster?.ID ?? current.ClusterID;
+  const moved = clusterId !== current.ClusterID;
+  const role: SwarmRole = info.ControlAvailable ? 'manager' : 'worker';
+  const next: SwarmOptions = {
+    ...current,
+    ClusterID: clusterId,
+    Name: moved ? (info.Cluster?.Spec?.Labels?.[SWARM_NAME_LABEL] ?? current.Name) : current.Name,
+    Role: role,
+    Master: role === 'manager',
+    NodeID: info.NodeID || current.NodeID,
+  };
+  return JSON.stringify(next) === JSON.stringify(current) ? undefined : next;
+}
+
+/** The Swarm part of an engine's /info, as refreshedSwarm reads it. */
+export type { InfoSwarm };
+
 async function swarmInfo(client: EngineClient): Promise<InfoSwarm> {
   const info = await client.request<{ Swarm?: InfoSwarm }>('/info');
   return info.Swarm ?? {};
@@ -547,7 +574,18 @@ export class Swarms {
             body: { ...node.Spec, Role: 'worker' },
           });
         }
-        await removeNode(manager.client, node.ID);
+        // A demoted manager may be removed once the raft cluster let it go.
+        await waitFor(
+          async () => {
+            try {
+              await removeNode(manager.client, node.ID);
+              return true;
+            } catch (error) {
+              return notYet(error);
+            }
+          },
+          { what: `node ${node.ID} to be removed`, timeoutMs: 60_000 },
+        );
         result.removed.push({ id: node.ID, hostname: node.Description?.Hostname ?? '' });
       }
       // Nodes of re-joined machines that the swarm still lists as Down under their old IDs.

@@ -6,7 +6,7 @@
  * manager's engine killed and the swarm still answering through the others.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildBusyboxImageTar } from '../helpers/image.js';
@@ -245,6 +245,27 @@ if (hostsOrPlaceholder('moor swarm on three test hosts')) {
       assert.equal((await nodes('m1')).length, 3);
     });
 
+    it('ls follows the engine where it asks it anyway: a promotion made outside moor shows and is recorded', async () => {
+      const w1Hostname = await hostOut(hosts['w1']!, 'hostname');
+      await hostOut(hosts['m1']!, `docker node promote ${w1Hostname}`);
+      await eventually('ls to show w1 as a manager', async () => {
+        const table = await store.moor(['ls', '--format', '{{.Name}}={{.Swarm}}', '--filter', 'name=^w1$']);
+        return table.stdout === 'w1=m1 (manager)\n' ? true : undefined;
+      });
+      const config = JSON.parse(await readFile(join(store.machineDir('w1'), 'config.json'), 'utf8')) as {
+        HostOptions: { SwarmOptions: { Role: string; Master: boolean } };
+      };
+      assert.deepEqual(
+        [config.HostOptions.SwarmOptions.Role, config.HostOptions.SwarmOptions.Master],
+        ['manager', true],
+      );
+      await hostOut(hosts['m1']!, `docker node demote ${w1Hostname}`);
+      await eventually('ls to show w1 as a worker again', async () => {
+        const table = await store.moor(['ls', '--format', '{{.Name}}={{.Swarm}}', '--filter', 'name=^w1$']);
+        return table.stdout === 'w1=m1\n' ? true : undefined;
+      });
+    });
+
     it('a worker leaves: gone from the node list, its record forgets the swarm', async () => {
       const leave = await store.moor(['swarm', 'leave', 'w1'], { timeoutMs: 180_000 });
       assertExit(leave, 0, 'swarm leave w1');
@@ -304,6 +325,27 @@ if (hostsOrPlaceholder('moor swarm on three test hosts')) {
       const token = await store.moor(['swarm', 'join-token', 'm1']);
       assertExit(token, 0, 'join-token through another manager');
       assert.match(token.stdout, /^SWMTKN-1-\S+\n$/);
+    });
+
+    it('a machine gone for good: swarm ls marks its node, swarm repair removes it; the swarm keeps its name', async () => {
+      // m1 (engine stopped above) disappears from the store as if removed elsewhere.
+      await rm(store.machineDir('m1'), { recursive: true, force: true });
+      const marked = await nodes('w1');
+      const orphan = marked.find((node) => node.machine.startsWith('?'));
+      assert.ok(orphan, `a node without a machine: ${JSON.stringify(marked)}`);
+      assert.equal(orphan.note, 'gone');
+      assert.equal(orphan.state, 'down');
+      const table = await store.moor(['swarm', 'ls', 'w1']);
+      assertExit(table, 0, 'swarm ls w1');
+      assert.match(table.stdout, /no such machine/);
+      const repair = await store.moor(['swarm', 'repair', 'w1'], { timeoutMs: 180_000 });
+      assertExit(repair, 0, 'swarm repair w1');
+      assert.match(repair.stdout, /Removed node \S+ \(.*\): its machine is gone/);
+      assert.deepEqual((await nodes('w1')).map((node) => node.machine).sort(), ['w1', 'w2']);
+      const again = await store.moor(['swarm', 'repair', 'w1']);
+      assert.match(again.stdout, /Swarm "m1": nothing to repair/);
+      const listed = await store.moor(['ls', '--format', '{{.Name}}={{.Swarm}}', '--filter', 'swarm=m1']);
+      assert.equal(listed.stdout, 'w1=m1 (manager)\nw2=m1 (manager)\n');
     });
   });
 }

@@ -8,7 +8,7 @@ import {
   swarmOf,
   validateRecord,
 } from '../../src/core/machine.js';
-import { roleOf, swarmCreateRequest } from '../../src/core/swarm.js';
+import { refreshedSwarm, roleOf, SWARM_NAME_LABEL, swarmCreateRequest } from '../../src/core/swarm.js';
 import { MoorError } from '../../src/core/errors.js';
 
 function record(swarm?: Record<string, unknown>): MachineRecord {
@@ -105,6 +105,36 @@ describe('SwarmOptions in the record', () => {
     assert.match(
       validateRecord(record({ ...MEMBER, IsSwarm: 'yes' }), 'w1')!,
       /SwarmOptions.IsSwarm must be a boolean/,
+    );
+  });
+});
+
+describe('refreshedSwarm: the record follows what ls heard from the engine', () => {
+  const member = { IsSwarm: true, Master: false, ClusterID: 'c1', Name: 'm1', Role: 'worker' as const, NodeID: 'n1' };
+
+  it('unchanged, or nothing sure: undefined', () => {
+    assert.equal(refreshedSwarm(member, { LocalNodeState: 'active', NodeID: 'n1' }), undefined);
+    assert.equal(refreshedSwarm(member, { LocalNodeState: 'pending' }), undefined);
+    assert.equal(refreshedSwarm(member, undefined), undefined);
+  });
+
+  it('left the swarm: null', () => {
+    assert.equal(refreshedSwarm(member, { LocalNodeState: 'inactive' }), null);
+  });
+
+  it('promoted: a manager now; moved to another swarm: its cluster and name', () => {
+    assert.deepEqual(
+      refreshedSwarm(member, { LocalNodeState: 'active', NodeID: 'n1', ControlAvailable: true, Cluster: { ID: 'c1' } }),
+      { ...member, Role: 'manager', Master: true },
+    );
+    assert.deepEqual(
+      refreshedSwarm(member, {
+        LocalNodeState: 'active',
+        NodeID: 'n9',
+        ControlAvailable: true,
+        Cluster: { ID: 'c2', Spec: { Labels: { [SWARM_NAME_LABEL]: 'other' } } },
+      }),
+      { ...member, ClusterID: 'c2', Name: 'other', Role: 'manager', Master: true, NodeID: 'n9' },
     );
   });
 });
