@@ -54,7 +54,8 @@ if (hostsOrPlaceholder('moor swarm on three test hosts')) {
     /** Polls `check` (no timing asserted: a generous bound for a loaded machine). */
     const eventually = async <T>(what: string, check: () => Promise<T | undefined>): Promise<T> => {
       let last: unknown;
-      for (let attempt = 0; attempt < 90; attempt++) {
+      // A bound for a loaded machine (2 cores shared by several test runs): minutes, never asserted as speed.
+      for (let attempt = 0; attempt < 300; attempt++) {
         try {
           const value = await check();
           if (value !== undefined) return value;
@@ -212,7 +213,12 @@ if (hostsOrPlaceholder('moor swarm on three test hosts')) {
           .trim()
           .split('\n')
           .filter((line) => / Running /.test(` ${line} `));
-        return lines.length === 3 ? lines.map((line) => line.split(' ')[0]!) : undefined;
+        if (lines.length === 3) return lines.map((line) => line.split(' ')[0]!);
+        const all = await docker(
+          ['service', 'ps', 'web', '--no-trunc', '--format', '{{.Node}} {{.CurrentState}} {{.Error}}'],
+          env,
+        );
+        throw new Error(`service ps:\n${all.stdout}${all.stderr}`);
       });
       assert.equal(new Set(running).size, 3, `one task per node: ${running.join(', ')}`);
       // A container on the manager asks every task by its overlay address (tasks.web).
