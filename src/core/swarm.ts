@@ -295,22 +295,46 @@ export class Swarms {
     assertNotMember(machine.record);
     const address = await advertiseAddressOf(machine);
     await openPorts(machine, this.log);
-    return this.withClient(machine, async (client) => {
+    const joined = await this.withClient(machine, async (client) => {
       await assertEngineNotInSwarm(client);
       this.log.step(`"${name}" joins swarm "${join.cluster.name}" as a ${join.role}`);
-      await this.joinCall(client, name, address, join);
-      const info = await swarmInfo(client);
-      const member: SwarmMember = {
-        machine: name,
-        swarm: join.cluster.name,
-        clusterId: info.Cluster?.ID ?? join.cluster.id,
-        role: join.role,
-        nodeId: info.NodeID ?? '',
-        address,
-      };
-      await this.record(name, member);
-      return member;
+      try {
+        await this.joinCall(client, name, address, join);
+      } catch (error) {
+        if (!lostTransport(error)) throw error;
+        return { lost: error };
+      }
+      return { info: await swarmInfo(client) };
     });
+    // The way to the engine broke while it joined (a join can take long): ask it again whether it joined.
+    const info = joined.info ?? (await this.joinOutcome(machine, joined.lost));
+    const member: SwarmMember = {
+      machine: name,
+      swarm: join.cluster.name,
+      clusterId: info.Cluster?.ID ?? join.cluster.id,
+      role: join.role,
+      nodeId: info.NodeID ?? '',
+      address,
+    };
+    await this.record(name, member);
+    return member;
+  }
+
+  /** After the connection was lost during a join: the engine's swarm state once it settled, or `lost` again. */
+  private async joinOutcome(machine: Machine, lost: unknown): Promise<InfoSwarm> {
+    const name = machine.record.Name;
+    this.log.warn(`The connection to "${name}" broke during the join (${messageOf(lost)}): asking its engine again`);
+    return this.withClient(machine, (client) =>
+      waitFor(
+        async () => {
+          const info = await swarmInfo(client);
+          if (info.LocalNodeState === 'active') return info;
+          if (info.LocalNodeState === 'pending') return notYet('the join is pending');
+          throw lost;
+        },
+        { what: `"${name}" to finish joining`, timeoutMs: SWARM_CALL_TIMEOUT_MS },
+      ),
+    );
   }
 
   private async joinCall(
@@ -732,7 +756,7 @@ export class Swarms {
     try {
       return await fn(client);
     } finally {
-      await client.close();
+      await client.close().catch(() => undefined); // a connection that broke closes as it can
     }
   }
 
@@ -876,6 +900,14 @@ async function removeNode(manager: EngineClient, nodeId: string): Promise<void> 
     if (error instanceof EngineStatusError && error.status === 404) return;
     throw swarmCallFailed(`Could not remove node ${nodeId} from the swarm`, error);
   }
+}
+
+/** The transport to the engine broke (not an answer of the engine's). */
+function lostTransport(error: unknown): boolean {
+  return (
+    error instanceof MoorError &&
+    ['SSH_CONNECTION_LOST', 'SSH_CHANNEL_FAILED', 'ENGINE_UNREACHABLE'].includes(error.code)
+  );
 }
 
 function swarmCallFailed(what: string, error: unknown, suggestions: string[] = []): MoorError {
