@@ -86,6 +86,39 @@ describe('amazonec2 opens the swarm ports between the machines of its security g
     assert.doesNotMatch(record.stdout, /SwarmOptions/, 'a failed init records no membership');
   });
 
+  it('a group that cannot be changed: the error names the rules to add, and nothing is recorded', async () => {
+    const second = ec2.seedMachine('node2');
+    await writeAmazonec2Record(store.machineDir('node2'), 'node2', {
+      endpoint: ec2.url,
+      retries: 2,
+      instanceId: second.instanceId,
+      ip: second.ip,
+      keyPairName: second.keyPairName,
+      vpcId: EMULATOR_VPC,
+      groupId: second.groupId,
+    });
+    ec2.failures['AuthorizeSecurityGroupIngress'] = 'UnauthorizedOperation';
+    try {
+      const init = await moor(['swarm', 'init', '--advertise-addr', '10.123.0.251', '--json', 'node2']);
+      assertExit(init, 1, 'swarm init with a read-only group');
+      const { error } = JSON.parse(init.stdout) as { error: { code: string; message: string; suggestions: string[] } };
+      assert.equal(error.code, 'SWARM_PORTS_CLOSED');
+      assert.match(error.message, new RegExp(`Cannot open the swarm ports in security group ${second.groupId}`));
+      assert.ok(
+        error.suggestions.includes(
+          `Add inbound rules to ${second.groupId} with the group itself as the source: 2377/tcp, 7946/tcp, 7946/udp, 4789/udp.`,
+        ),
+        JSON.stringify(error.suggestions),
+      );
+    } finally {
+      delete ec2.failures['AuthorizeSecurityGroupIngress'];
+    }
+    assert.deepEqual(
+      ec2.groups.get(second.groupId)!.rules.map((rule) => `${rule.protocol} ${rule.from}`),
+      ['tcp 22'],
+    );
+  });
+
   it('a machine on a loopback address is refused with the reason, before any EC2 change', async () => {
     const calls = ec2.calls.length;
     const init = await moor(['swarm', 'init', 'node1']);
