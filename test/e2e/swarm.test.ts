@@ -352,6 +352,23 @@ if (hostsOrPlaceholder('moor swarm on three test hosts')) {
       assert.match(again.stdout, /Swarm "m1": nothing to repair/);
       const listed = await store.moor(['ls', '--format', '{{.Name}}={{.Swarm}}', '--filter', 'swarm=m1']);
       assert.equal(listed.stdout, 'w1=m1 (manager)\nw2=m1 (manager)\n');
+      // The swarm's name still finds a manager, and swarm ls without a name lists every known swarm.
+      const env = await store.moor(['env', '--swarm', 'm1']);
+      assertExit(env, 0, 'env --swarm m1 (the swarm of a machine that is gone)');
+      assert.match(env.stdout, /DOCKER_MACHINE_NAME="w[12]"/);
+      const all = await store.moor(['swarm', 'ls', '--json']);
+      assertExit(all, 0, 'swarm ls');
+      const views = JSON.parse(all.stdout) as { name: string; nodes: { machine: string }[] }[];
+      assert.deepEqual(
+        views.map(
+          (view) =>
+            `${view.name}: ${view.nodes
+              .map((node) => node.machine)
+              .sort()
+              .join(' ')}`,
+        ),
+        ['m1: w1 w2'],
+      );
     });
   });
 }
