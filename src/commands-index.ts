@@ -21,6 +21,12 @@ import Ssh from './commands/ssh.js';
 import Start from './commands/start.js';
 import Status from './commands/status.js';
 import Stop from './commands/stop.js';
+import SwarmInit from './commands/swarm/init.js';
+import SwarmJoin from './commands/swarm/join.js';
+import SwarmJoinToken from './commands/swarm/join-token.js';
+import SwarmLeave from './commands/swarm/leave.js';
+import SwarmLs from './commands/swarm/ls.js';
+import SwarmRepair from './commands/swarm/repair.js';
 import Tunnel from './commands/tunnel.js';
 import Upgrade from './commands/upgrade.js';
 import Url from './commands/url.js';
@@ -50,6 +56,12 @@ export const COMMANDS = {
   start: Start,
   status: Status,
   stop: Stop,
+  'swarm:init': SwarmInit,
+  'swarm:join': SwarmJoin,
+  'swarm:join-token': SwarmJoinToken,
+  'swarm:leave': SwarmLeave,
+  'swarm:ls': SwarmLs,
+  'swarm:repair': SwarmRepair,
   tunnel: Tunnel,
   upgrade: Upgrade,
   url: Url,

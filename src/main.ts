@@ -24,7 +24,10 @@ export async function run(argv: string[], options: Omit<Parameters<typeof execut
   const error =
     plan.unknownCommand === undefined
       ? unknownLeadingFlag(plan.unknownFlag ?? '')
-      : unknownCommand(plan.unknownCommand, Object.keys(COMMANDS));
+      : unknownCommand(
+          plan.unknownCommand,
+          Object.keys(COMMANDS).map((id) => id.replace(/:/g, ' ')),
+        );
   process.exitCode = reportError(error, { json: plan.json, debug: debugRequested(argv) });
 }
 

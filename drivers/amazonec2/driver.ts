@@ -304,6 +304,47 @@ export class AmazonEc2Driver extends BaseDriver {
     this.state.SecurityGroupIds = ids;
   }
 
+  /**
+   * Swarm mode between the machines of the instance's security groups: 2377/tcp, 7946/tcp+udp and
+   * 4789/udp, each with the group itself as the source (never the world). Rules already there are kept;
+   * where a group cannot be changed, the error names the rules to add.
+   */
+  async openSwarmPorts(): Promise<void> {
+    const api = await this.api();
+    for (const groupId of this.state.SecurityGroupIds) {
+      const wanted: IngressRule[] = SWARM_RULES.map((rule) => ({ ...rule, sourceGroupId: groupId }));
+      const group = await api.findSecurityGroupById(groupId);
+      if (!group) {
+        throw new MoorError(`Security group ${groupId} of "${this.context.machineName}" does not exist any more.`, {
+          code: 'SWARM_PORTS_CLOSED',
+          suggestions: [swarmRulesAdvice(groupId)],
+        });
+      }
+      const missing = wanted.filter(
+        (rule) =>
+          !(group.groupRules ?? []).some(
+            (have) =>
+              have.groupId === groupId &&
+              (have.protocol === '-1' || have.protocol === rule.protocol) &&
+              (have.protocol === '-1' || (have.fromPort <= rule.port && rule.port <= have.toPort)),
+          ),
+      );
+      if (missing.length === 0) continue;
+      this.context.log.step(
+        `Opening ${missing.map((rule) => `${rule.port}/${rule.protocol}`).join(', ')} between the machines of security group ${group.name || groupId}`,
+      );
+      try {
+        await authorizeMissing(api, groupId, missing);
+      } catch (error) {
+        throw new MoorError(`Cannot open the swarm ports in security group ${groupId}: ${messageOf(error)}`, {
+          code: 'SWARM_PORTS_CLOSED',
+          suggestions: [swarmRulesAdvice(groupId)],
+          cause: error,
+        });
+      }
+    }
+  }
+
   /** Removes what this create made, newest first; returns the error to throw (the cause, plus what happened). */
   private async rollback(api: Ec2Api, created: Created[], cause: unknown): Promise<MoorError> {
     const removed: string[] = [];
@@ -604,6 +645,19 @@ async function authorizeMissing(api: Ec2Api, groupId: string, rules: IngressRule
     for (const rule of rules)
       await ignoring(['InvalidPermission.Duplicate'], () => api.authorizeIngress(groupId, [rule]));
   }
+}
+
+/** What Swarm mode needs between its machines: the cluster port, node gossip, the overlay network's VXLAN. */
+const SWARM_RULES: readonly IngressRule[] = [
+  { protocol: 'tcp', port: 2377 },
+  { protocol: 'tcp', port: 7946 },
+  { protocol: 'udp', port: 7946 },
+  { protocol: 'udp', port: 4789 },
+];
+
+function swarmRulesAdvice(groupId: string): string {
+  const rules = SWARM_RULES.map((rule) => `${rule.port}/${rule.protocol}`).join(', ');
+  return `Add inbound rules to ${groupId} with the group itself as the source: ${rules}.`;
 }
 
 function uniqueRules(rules: IngressRule[]): IngressRule[] {

@@ -50,6 +50,8 @@ export interface Ec2Subnet {
 export interface IngressRule {
   protocol: 'tcp' | 'udp';
   port: number;
+  /** The source: this security group's members (a group rule); absent: the world (0.0.0.0/0). */
+  sourceGroupId?: string;
 }
 
 export interface Ec2SecurityGroup {
@@ -57,6 +59,8 @@ export interface Ec2SecurityGroup {
   name: string;
   /** Rules open to 0.0.0.0/0, as protocol and port range. */
   openRules: { protocol: string; fromPort: number; toPort: number }[];
+  /** Rules whose source is a security group, as protocol, port range and that group. */
+  groupRules?: { protocol: string; fromPort: number; toPort: number; groupId: string }[];
   /** Tagged moor:managed: moor created it. */
   managed: boolean;
 }
@@ -117,6 +121,8 @@ export interface Ec2Api {
   importKeyPair(name: string, publicKey: string, tags: Tag[]): Promise<void>;
   deleteKeyPair(name: string): Promise<void>;
   findSecurityGroup(vpcId: string, name: string): Promise<Ec2SecurityGroup | undefined>;
+  /** The security group with this ID, or undefined. */
+  findSecurityGroupById(groupId: string): Promise<Ec2SecurityGroup | undefined>;
   createSecurityGroup(vpcId: string, name: string, description: string, tags: Tag[]): Promise<string>;
   authorizeIngress(groupId: string, rules: IngressRule[]): Promise<void>;
   deleteSecurityGroup(groupId: string): Promise<void>;
@@ -463,20 +469,14 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
             ],
           }),
         );
-        const group = out.SecurityGroups?.[0];
-        if (!group?.GroupId) return undefined;
-        return {
-          id: group.GroupId,
-          name: group.GroupName ?? name,
-          managed: (group.Tags ?? []).some((tag) => tag.Key === 'moor:managed' && tag.Value === 'true'),
-          openRules: (group.IpPermissions ?? [])
-            .filter((permission) => (permission.IpRanges ?? []).some((range) => range.CidrIp === '0.0.0.0/0'))
-            .map((permission) => ({
-              protocol: permission.IpProtocol ?? '',
-              fromPort: permission.FromPort ?? -1,
-              toPort: permission.ToPort ?? -1,
-            })),
-        };
+        return securityGroupOf(out.SecurityGroups?.[0], name);
+      }),
+    findSecurityGroupById: (groupId) =>
+      call('DescribeSecurityGroups', async (send) => {
+        const out = await send(
+          new sdk.DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }] }),
+        );
+        return securityGroupOf(out.SecurityGroups?.[0], '');
       }),
     createSecurityGroup: (vpcId, name, description, tags) =>
       call('CreateSecurityGroup', async (send) => {
@@ -500,7 +500,9 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
               IpProtocol: rule.protocol,
               FromPort: rule.port,
               ToPort: rule.port,
-              IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'moor' }],
+              ...(rule.sourceGroupId
+                ? { UserIdGroupPairs: [{ GroupId: rule.sourceGroupId, Description: 'moor swarm' }] }
+                : { IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'moor' }] }),
             })),
           }),
         );
@@ -668,5 +670,32 @@ export async function createEc2Api(options: Ec2ClientOptions): Promise<Ec2Api> {
         timing.signal?.removeEventListener('abort', interrupt);
       }
     },
+  };
+}
+
+/** A DescribeSecurityGroups item in moor's terms: its world-open rules and its group-sourced rules. */
+function securityGroupOf(
+  group: import('@aws-sdk/client-ec2').SecurityGroup | undefined,
+  name: string,
+): Ec2SecurityGroup | undefined {
+  if (!group?.GroupId) return undefined;
+  const permissions = group.IpPermissions ?? [];
+  const ports = (permission: import('@aws-sdk/client-ec2').IpPermission) => ({
+    protocol: permission.IpProtocol ?? '',
+    fromPort: permission.FromPort ?? -1,
+    toPort: permission.ToPort ?? -1,
+  });
+  return {
+    id: group.GroupId,
+    name: group.GroupName ?? name,
+    managed: (group.Tags ?? []).some((tag) => tag.Key === 'moor:managed' && tag.Value === 'true'),
+    openRules: permissions
+      .filter((permission) => (permission.IpRanges ?? []).some((range) => range.CidrIp === '0.0.0.0/0'))
+      .map(ports),
+    groupRules: permissions.flatMap((permission) =>
+      (permission.UserIdGroupPairs ?? []).flatMap((pair) =>
+        pair.GroupId ? [{ ...ports(permission), groupId: pair.GroupId }] : [],
+      ),
+    ),
   };
 }

@@ -10,7 +10,8 @@ const BOOLEAN = new Set(['-D', '--debug', '--json']);
 const HELP = new Set(['-h', '--help']);
 const VERSION = new Set(['-v', '--version']);
 
-export function normalizeArgv(argv: string[]): string[] {
+/** `topics`: words that take a command after them (`moor swarm init`): the flags go behind both words. */
+export function normalizeArgv(argv: string[], topics: readonly string[] = []): string[] {
   const leading: string[] = [];
   let index = 0;
   while (index < argv.length) {
@@ -27,7 +28,8 @@ export function normalizeArgv(argv: string[]): string[] {
   }
   const rest = argv.slice(index);
   if (leading.length === 0 || rest.length === 0 || rest[0]!.startsWith('-')) return argv;
-  return [rest[0]!, ...leading, ...rest.slice(1)];
+  const words = topics.includes(rest[0]!) && rest[1] !== undefined && !rest[1].startsWith('-') ? 2 : 1;
+  return [...rest.slice(0, words), ...leading, ...rest.slice(words)];
 }
 
 export type ArgvPlan =
@@ -44,11 +46,22 @@ export function planArgv(argv: string[], commandIds: readonly string[]): ArgvPla
   const json = before.includes('--json');
   const help = before.some((arg) => HELP.has(arg));
   if (!help && before.some((arg) => VERSION.has(arg))) return { argv: ['version', ...(json ? ['--json'] : [])] };
-  const normalized = normalizeArgv(before.filter((arg) => !HELP.has(arg)));
+  const topics = [...new Set(commandIds.filter((id) => id.includes(':')).map((id) => id.split(':')[0]!))];
+  const normalized = normalizeArgv(
+    before.filter((arg) => !HELP.has(arg)),
+    topics,
+  );
   const first = normalized.find((_, index) => !isGlobal(normalized, index));
   if (first === undefined) return { argv: ['--help'] };
   if (first.startsWith('-')) return { unknownFlag: first, json };
-  if (!commandIds.includes(first)) return { unknownCommand: first, json };
+  if (!commandIds.includes(first)) {
+    // A topic (`moor swarm init`): its word and a command of it; the topic alone shows the topic's help.
+    const inTopic = commandIds.filter((id) => id.startsWith(`${first}:`));
+    if (inTopic.length === 0) return { unknownCommand: first, json };
+    const sub = normalized[normalized.indexOf(first) + 1];
+    if (sub === undefined || sub.startsWith('-')) return { argv: [first, '--help'] };
+    if (!inTopic.includes(`${first}:${sub}`)) return { unknownCommand: `${first} ${sub}`, json };
+  }
   // `moor help COMMAND [FLAGS]` is `moor COMMAND [FLAGS] --help` (create's help depends on --driver).
   if (first === 'help' && normalized[0] === 'help') return planArgv([...normalized.slice(1), '--help'], commandIds);
   return { argv: [...normalized, ...(help ? ['--help'] : []), ...after] };

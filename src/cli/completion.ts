@@ -50,12 +50,27 @@ function assertPlain(spec: CompletionSpec): void {
   const words = [
     ...spec.drivers,
     ...spec.commands.flatMap((command) => [
-      command.id,
+      ...command.id.split(':'),
       ...command.flags.flatMap((flag) => [flag.name, flag.char ?? 'x', ...(flag.options ?? [])]),
     ]),
   ];
   const odd = words.find((word) => !NAME_WORD.test(word));
   if (odd !== undefined) throw new Error(`completion: "${odd}" is not a plain word`);
+}
+
+/** Topics (`swarm` of `swarm:init`): the first word of commands typed as two words. */
+function topicsOf(spec: CompletionSpec): Map<string, CompletionCommand[]> {
+  const topics = new Map<string, CompletionCommand[]>();
+  for (const command of spec.commands) {
+    const [topic, sub] = command.id.split(':');
+    if (sub !== undefined) topics.set(topic!, [...(topics.get(topic!) ?? []), command]);
+  }
+  return topics;
+}
+
+/** The words typed first: every command outside a topic, and each topic once. */
+function firstWords(spec: CompletionSpec): string[] {
+  return [...new Set(spec.commands.map((command) => command.id.split(':')[0]!))];
 }
 
 export function completionScript(shell: CompletionShell, spec: CompletionSpec): string {
@@ -77,7 +92,13 @@ function globalValueFlags(spec: CompletionSpec): string[] {
 }
 
 function bashScript(spec: CompletionSpec): string {
-  const ids = spec.commands.map((command) => command.id).join(' ');
+  const ids = firstWords(spec).join(' ');
+  const topics = topicsOf(spec);
+  const topicCases = [...topics]
+    .map(
+      ([topic, commands]) => `    ${topic}) subs="${commands.map((command) => command.id.split(':')[1]).join(' ')}" ;;`,
+    )
+    .join('\n');
   const globals = globalValueFlags(spec).join('|');
   const cases = spec.commands
     .map((command) => {
@@ -105,19 +126,30 @@ function bashScript(spec: CompletionSpec): string {
   return `# moor completion for bash. Load it in this shell:  source <(moor completion bash)
 # or for every shell:  moor completion bash > ~/.local/share/bash-completion/completions/moor
 _moor() {
-  local cur prev cmd="" store="" flags="" machines=0 i
+  local cur prev cmd="" sub="" store="" flags="" machines=0 i
   cur="\${COMP_WORDS[COMP_CWORD]}"
   prev="\${COMP_WORDS[COMP_CWORD-1]}"
   for ((i = 1; i < COMP_CWORD; i++)); do
     case "\${COMP_WORDS[i]}" in
       ${globals}) store="\${COMP_WORDS[i+1]}"; ((i++)) ;;
       -*) ;;
-      *) [ -z "$cmd" ] && cmd="\${COMP_WORDS[i]}" ;;
+      *) if [ -z "$cmd" ]; then cmd="\${COMP_WORDS[i]}"; elif [ -z "$sub" ]; then sub="\${COMP_WORDS[i]}"; fi ;;
     esac
   done
   if [ -z "$cmd" ]; then
     COMPREPLY=($(compgen -W "${ids}" -- "$cur"))
     return
+  fi
+  local subs=""
+  case "$cmd" in
+${topicCases}
+  esac
+  if [ -n "$subs" ]; then
+    if [ -z "$sub" ]; then
+      COMPREPLY=($(compgen -W "$subs" -- "$cur"))
+      return
+    fi
+    cmd="$cmd:$sub"
   fi
   case "$cmd" in
 ${cases}
@@ -139,31 +171,54 @@ function zshText(text: string): string {
 }
 
 function zshScript(spec: CompletionSpec): string {
-  const commands = spec.commands.map((command) => `    '${command.id}:${zshText(command.summary)}'`).join('\n');
-  const cases = spec.commands
-    .map((command) => {
-      const specs = command.flags.map((flag) => {
-        const values = valuesOf(flag, spec);
-        const action = !flag.takesValue
-          ? ''
-          : values?.length
-            ? `:${flag.name}:(${values.join(' ')})`
-            : `:${flag.name}:_files`;
-        const text = `[${zshText(flag.description)}]`;
-        if (!flag.char) return `'--${flag.name}${text}${action}'`;
-        return `'(-${flag.char} --${flag.name})'{-${flag.char},--${flag.name}}'${text}${action}'`;
-      });
-      if (command.machines) specs.push("'*:machine:_moor_machines'");
-      return [
-        `        ${command.id})`,
-        `          _arguments -s \\`,
-        ...specs.map((line) => `            ${line} \\`),
-        `          ;;`,
-      ]
-        .join('\n')
-        .replace(/ \\\n {10};;/, '\n          ;;');
-    })
+  const topics = topicsOf(spec);
+  const summaryOf = (word: string) =>
+    topics.has(word)
+      ? `${word} commands: ${topics
+          .get(word)!
+          .map((command) => command.id.split(':')[1])
+          .join(', ')}`
+      : (spec.commands.find((command) => command.id === word)?.summary ?? '');
+  const commands = firstWords(spec)
+    .map((word) => `    '${word}:${zshText(summaryOf(word))}'`)
     .join('\n');
+  /** `_arguments` for one command, indented for its place in the case. */
+  const argumentsOf = (command: CompletionCommand, indent: string) => {
+    const specs = command.flags.map((flag) => {
+      const values = valuesOf(flag, spec);
+      const action = !flag.takesValue
+        ? ''
+        : values?.length
+          ? `:${flag.name}:(${values.join(' ')})`
+          : `:${flag.name}:_files`;
+      const text = `[${zshText(flag.description)}]`;
+      if (!flag.char) return `'--${flag.name}${text}${action}'`;
+      return `'(-${flag.char} --${flag.name})'{-${flag.char},--${flag.name}}'${text}${action}'`;
+    });
+    if (command.machines) specs.push("'*:machine:_moor_machines'");
+    return [`${indent}_arguments -s`, ...specs].join(` \\\n${indent}  `);
+  };
+  const plain = spec.commands
+    .filter((command) => !command.id.includes(':'))
+    .map((command) => `        ${command.id})\n${argumentsOf(command, '          ')}\n          ;;`);
+  const nested = [...topics].map(([topic, subcommands]) =>
+    [
+      `        ${topic})`,
+      `          if (( CURRENT == 2 )); then`,
+      `            _values 'subcommand' ${subcommands.map((command) => command.id.split(':')[1]).join(' ')}`,
+      `          else`,
+      `            shift words; (( CURRENT-- ))`,
+      `            case $words[1] in`,
+      ...subcommands.map(
+        (command) =>
+          `              ${command.id.split(':')[1]})\n${argumentsOf(command, '                ')}\n                ;;`,
+      ),
+      `            esac`,
+      `          fi`,
+      `          ;;`,
+    ].join('\n'),
+  );
+  const cases = [...plain, ...nested].join('\n');
   return `#compdef moor
 # moor completion for zsh. Load it in this shell:  source <(moor completion zsh)
 # or for every shell: moor completion zsh > "\${fpath[1]}/_moor" (a folder of your $fpath), then restart zsh.
@@ -204,19 +259,35 @@ function fishText(text: string): string {
 }
 
 function fishScript(spec: CompletionSpec): string {
-  const ids = spec.commands.map((command) => command.id).join(' ');
+  const words = firstWords(spec).join(' ');
+  const topics = topicsOf(spec);
+  const topicNames = [...topics.keys()].join(' ');
   const lines = [
     '# moor completion for fish. Load it in this shell:  moor completion fish | source',
     '# or for every shell:  moor completion fish > ~/.config/fish/completions/moor.fish',
     'complete -c moor -f',
-    `complete -c moor -n 'not __fish_seen_subcommand_from ${ids}' -s s -l storage-path -r -F -d 'Folder of the machine store'`,
-    ...spec.commands.map(
-      (command) =>
-        `complete -c moor -n 'not __fish_seen_subcommand_from ${ids}' -a ${command.id} -d '${fishText(command.summary)}'`,
-    ),
+    `complete -c moor -n 'not __fish_seen_subcommand_from ${words}' -s s -l storage-path -r -F -d 'Folder of the machine store'`,
+    ...firstWords(spec).map((word) => {
+      const summary = topics.has(word)
+        ? `${word} commands`
+        : (spec.commands.find((command) => command.id === word)?.summary ?? '');
+      return `complete -c moor -n 'not __fish_seen_subcommand_from ${words}' -a ${word} -d '${fishText(summary)}'`;
+    }),
   ];
+  for (const [topic, subcommands] of topics) {
+    const subs = subcommands.map((command) => command.id.split(':')[1]).join(' ');
+    lines.push(
+      `complete -c moor -n '__fish_seen_subcommand_from ${topic}; and not __fish_seen_subcommand_from ${subs}' -a '${subs}'`,
+    );
+  }
   for (const command of spec.commands) {
-    const when = `-n '__fish_seen_subcommand_from ${command.id}'`;
+    const [first, sub] = command.id.split(':');
+    // A command of a topic: both words seen; a plain one: its word, outside any topic (ls, not swarm ls).
+    const when = sub
+      ? `-n '__fish_seen_subcommand_from ${first}; and __fish_seen_subcommand_from ${sub}'`
+      : topicNames
+        ? `-n '__fish_seen_subcommand_from ${first}; and not __fish_seen_subcommand_from ${topicNames}'`
+        : `-n '__fish_seen_subcommand_from ${first}'`;
     for (const flag of command.flags) {
       const values = valuesOf(flag, spec);
       const forms = `${flag.char ? `-s ${flag.char} ` : ''}-l ${flag.name}`;

@@ -40,6 +40,8 @@ export interface EnvFlags {
   shell?: string | undefined;
   unset: boolean;
   'no-proxy': boolean;
+  /** NAME is a swarm member or the swarm's name: point at a reachable manager of that swarm. */
+  swarm?: boolean | undefined;
 }
 
 export async function envCommand(context: EverydayContext, flags: EnvFlags, given: string | undefined) {
@@ -61,7 +63,8 @@ export async function envCommand(context: EverydayContext, flags: EnvFlags, give
     context.print(env.renderEnv({ shell, set, unset, commandLine }));
     return { shell, set, unset };
   }
-  const name = await oneName(context, given);
+  const named = await oneName(context, given);
+  const name = flags.swarm ? await (await context.moor()).swarms.managerOf(named) : named;
   const { connection, warning } = await (await context.moor()).connection(name, true);
   const vars = env.dockerEnvVars(
     { name, dockerHost: connection.url, certPath: connection.certPath, tlsVerify: connection.tlsVerify },

@@ -5,6 +5,10 @@ import type { Interfaces } from '@oclif/core';
 import { allDriverFlags, givenDriverFlags } from '../cli/driver-flags.js';
 import { DRIVERS, driverNames, type DriverDefinition } from '../../drivers/registry.js';
 
+/** Docker Machine's classic Swarm flags: parsed (hidden) only to be refused with the moor command to use. */
+const CLASSIC_SWARM_STRINGS = ['swarm-discovery', 'swarm-strategy', 'swarm-image', 'swarm-host', 'swarm-addr'] as const;
+const CLASSIC_SWARM_LISTS = ['swarm-opt', 'swarm-join-opt'] as const;
+
 const engineFlag = (description: string) =>
   Flags.string({ description, multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE' });
 
@@ -86,6 +90,35 @@ export default class Create extends BaseCommand<typeof Create> {
       env: 'MOOR_TLS_CLIENT_KEY',
       helpGroup: 'TLS',
     }),
+    'swarm-manager': Flags.boolean({
+      description: 'Start a Swarm mode cluster on the new machine (its first manager)',
+      env: 'MOOR_SWARM_MANAGER',
+      helpGroup: 'SWARM',
+    }),
+    'swarm-join': Flags.string({
+      description: "Join the new machine to this manager's swarm",
+      env: 'MOOR_SWARM_JOIN',
+      helpGroup: 'SWARM',
+    }),
+    'swarm-role': Flags.string({
+      description: 'Role with --swarm-join: worker (default) or manager',
+      options: ['worker', 'manager'],
+      env: 'MOOR_SWARM_ROLE',
+      helpGroup: 'SWARM',
+    }),
+    'swarm-master': Flags.boolean({
+      description: "Docker Machine's flag: the same as --swarm-manager",
+      helpGroup: 'SWARM',
+    }),
+    swarm: Flags.boolean({ hidden: true }),
+    'swarm-experimental': Flags.boolean({ hidden: true }),
+    ...Object.fromEntries(CLASSIC_SWARM_STRINGS.map((name) => [name, Flags.string({ hidden: true })])),
+    ...Object.fromEntries(
+      CLASSIC_SWARM_LISTS.map((name) => [
+        name,
+        Flags.string({ hidden: true, multiple: true, multipleNonGreedy: true }),
+      ]),
+    ),
     ...allDriverFlags(),
   };
 
@@ -109,6 +142,18 @@ export default class Create extends BaseCommand<typeof Create> {
         `Example: ${this.config.bin} create --driver none --url tcp://192.168.1.10:2376 ${args.name}`,
       ]);
     }
+    const given = flags as Record<string, unknown>;
+    const { swarmCreateRequest } = await import('../core/swarm.js');
+    const swarm = swarmCreateRequest({
+      swarmManager: flags['swarm-manager'],
+      swarmMaster: flags['swarm-master'],
+      swarm: flags.swarm,
+      ...(flags['swarm-join'] ? { swarmJoin: flags['swarm-join'] } : {}),
+      ...(flags['swarm-role'] ? { swarmRole: flags['swarm-role'] } : {}),
+      classic: [...CLASSIC_SWARM_STRINGS, ...CLASSIC_SWARM_LISTS, 'swarm-experimental'].filter(
+        (name) => given[name] !== undefined && given[name] !== false,
+      ),
+    });
     const driver = flags.driver;
     const moor = await this.moor();
     const { MoorError, ExitCode } = await import('../core/errors.js');
@@ -122,6 +167,7 @@ export default class Create extends BaseCommand<typeof Create> {
       });
     const record = await this.interruptible(atOnce, (signal) =>
       moor.create({
+        ...(swarm ? { swarm } : {}),
         signal,
         name: args.name,
         driver,
@@ -152,6 +198,14 @@ export default class Create extends BaseCommand<typeof Create> {
       }),
     );
     this.log(`Machine "${record.Name}" created (${record.DriverName} driver).`);
+    if (record.swarm) {
+      const { swarm: joined } = record;
+      this.log(
+        joined.swarm === record.Name && swarm?.kind === 'init'
+          ? `Swarm "${joined.swarm}" started on it (manager).`
+          : `It joined swarm "${joined.swarm}" as a ${joined.role}.`,
+      );
+    }
     this.logToStderr(
       record.HostOptions.EngineOptions.Transport === 'ssh'
         ? `To use it: ${this.config.bin} docker ${record.Name} -- ps   (or ${this.config.bin} tunnel ${record.Name})`

@@ -11,6 +11,7 @@ export default class Env extends BaseCommand<typeof Env> {
     '<%= config.bin %> env --shell fish web | source',
     'eval $(<%= config.bin %> env --unset)',
     'eval $(<%= config.bin %> env --no-proxy web)',
+    'eval $(<%= config.bin %> env --swarm manager1)',
   ];
   static override args = { name: Args.string({ description: 'Machine name; "default" when omitted' }) };
   static override flags = {
@@ -19,6 +20,9 @@ export default class Env extends BaseCommand<typeof Env> {
     }),
     unset: Flags.boolean({ char: 'u', description: 'Print the commands that unset the variables instead' }),
     'no-proxy': Flags.boolean({ description: "Add the machine's IP to NO_PROXY (or no_proxy), keeping what is there" }),
+    swarm: Flags.boolean({
+      description: "Point at a reachable manager of NAME's swarm (NAME: a member machine or the swarm's name)",
+    }),
   };
 
   async run() {

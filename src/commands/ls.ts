@@ -12,7 +12,8 @@ export default class Ls extends BaseCommand<typeof Ls> {
   ];
   static override flags = {
     filter: Flags.string({
-      description: 'Filter: driver=, state=, name= (regex), label=k=v; the same key ORs, different keys AND',
+      description:
+        'Filter: driver=, state=, name= (regex), label=k=v, swarm=NAME; the same key ORs, different keys AND',
       multiple: true,
       multipleNonGreedy: true,
     }),

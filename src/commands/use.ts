@@ -9,10 +9,14 @@ export default class Use extends BaseCommand<typeof Use> {
     '<%= config.bin %> use web',
     'docker --context moor-web ps',
     '<%= config.bin %> use --unset',
+    '<%= config.bin %> use --swarm manager1',
   ];
   static override args = { name: Args.string({ description: 'Machine name' }) };
   static override flags = {
     unset: Flags.boolean({ char: 'u', description: 'Go back to the docker context that was current before' }),
+    swarm: Flags.boolean({
+      description: "Use a reachable manager of NAME's swarm (NAME: a member machine or the swarm's name)",
+    }),
   };
 
   async run() {
@@ -22,7 +26,8 @@ export default class Use extends BaseCommand<typeof Use> {
       this.log(`Current docker context: ${context}`);
       return { context };
     }
-    const [name] = await this.machineNames(this.args.name ? [this.args.name] : []);
+    const [given] = await this.machineNames(this.args.name ? [this.args.name] : []);
+    const name = this.flags.swarm ? await moor.swarms.managerOf(given!) : given;
     const result = await moor.use(name!);
     this.log(`Current docker context: ${result.context}`);
     if (result.tunnel) {

@@ -123,6 +123,12 @@ export interface Driver {
   readonly removeOnFailedCreate?: boolean;
   /** The driver's persistent state, stored as config.json's `Driver` field. */
   toJSON(): Record<string, unknown>;
+  /**
+   * Opens what Swarm mode needs between this machine and the others of its kind (2377/tcp, 7946/tcp and
+   * udp, 4789/udp), never to the world; idempotent. Called when the machine inits or joins a swarm. Drivers
+   * without a firewall of their own leave it out; where the rules cannot be added, the error names them.
+   */
+  openSwarmPorts?(): Promise<void>;
 }
 
 export interface DriverFactory {

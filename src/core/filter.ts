@@ -10,6 +10,8 @@ export interface FilterableMachine {
   state: string;
   /** "key=value" strings (a bare "key" is a label with an empty value). */
   labels: string[];
+  /** The name of the swarm the machine is in, or ''. */
+  swarm?: string;
 }
 
 export interface LabelFilter {
@@ -23,6 +25,8 @@ export interface ParsedFilters {
   readonly state: readonly string[];
   readonly name: readonly RegExp[];
   readonly label: readonly LabelFilter[];
+  /** swarm=NAME: the members of the swarm named NAME (the machine it was initialised on). */
+  readonly swarm: readonly string[];
 }
 
 function filterError(message: string): UsageError {
@@ -34,6 +38,7 @@ export function parseFilters(specs: string[]): ParsedFilters {
   const state: string[] = [];
   const name: RegExp[] = [];
   const label: LabelFilter[] = [];
+  const swarm: string[] = [];
   for (const spec of specs) {
     const equals = spec.indexOf('=');
     if (equals === -1) throw filterError(`Invalid filter "${spec}": use key=value.`);
@@ -52,11 +57,14 @@ export function parseFilters(specs: string[]): ParsedFilters {
       case 'label':
         label.push(parseLabelFilter(value, spec));
         break;
+      case 'swarm':
+        swarm.push(value);
+        break;
       default:
-        throw filterError(`Unsupported filter key "${key}": use driver, state, name or label.`);
+        throw filterError(`Unsupported filter key "${key}": use driver, state, name, label or swarm.`);
     }
   }
-  return { driver, state, name, label };
+  return { driver, state, name, label, swarm };
 }
 
 function parseLabelFilter(value: string, spec: string): LabelFilter {
@@ -106,7 +114,8 @@ export function matchesFilters(machine: FilterableMachine, filters: ParsedFilter
     anyOf(filters.name, (pattern) => pattern.test(machine.name)) &&
     anyOf(filters.label, (wanted) =>
       labels.some((label) => label.key === wanted.key && (wanted.value === undefined || label.value === wanted.value)),
-    )
+    ) &&
+    anyOf(filters.swarm, (swarm) => machine.swarm !== undefined && machine.swarm !== '' && swarm === machine.swarm)
   );
 }
 

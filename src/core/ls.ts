@@ -3,12 +3,13 @@
  * unreachable machine shows "Timeout" instead of holding up the list. Broken records become Error rows.
  */
 import { runningTunnel } from './background-tunnel.js';
-import { engineTLSFrom, engineVersion } from './docker/engine.js';
+import { engineRequest, engineTLSFrom, engineVersion } from './docker/engine.js';
 import { MoorError, messageOf } from './errors.js';
 import { matchesFilters, naturalCompare, parseFilters } from './filter.js';
 import { machineFromRecord } from './lifecycle.js';
 import type { Logger } from './log.js';
-import { MachineState, type MachineRecord, transportOf } from './machine.js';
+import { MachineState, type MachineRecord, swarmColumn, swarmOf, type SwarmOptions, transportOf } from './machine.js';
+import { type InfoSwarm, refreshedSwarm } from './swarm.js';
 import type { LoadResult, Store } from './store.js';
 
 /** One row of `ls`; field names are the ones docker-machine's --format templates use. */
@@ -48,7 +49,16 @@ export async function listMachines(store: Store, options: ListOptions, log: Logg
   const items = await Promise.all(loaded.map((entry) => describe(store, entry, options, log)));
   return items
     .filter((item) =>
-      matchesFilters({ name: item.Name, driverName: item.DriverName, state: item.State, labels: item.Labels }, filters),
+      matchesFilters(
+        {
+          name: item.Name,
+          driverName: item.DriverName,
+          state: item.State,
+          labels: item.Labels,
+          swarm: item.Swarm.replace(/ \(manager\)$/, ''),
+        },
+        filters,
+      ),
     )
     .sort((a, b) => naturalCompare(a.Name, b.Name));
 }
@@ -61,7 +71,7 @@ async function describe(store: Store, entry: LoadResult, options: ListOptions, l
     DriverName: entry.record?.DriverName ?? 'not found',
     State: MachineState.Error,
     URL: '',
-    Swarm: '',
+    Swarm: entry.record ? swarmColumn(entry.record) : '',
     DockerVersion: 'Unknown',
     Error: '',
     ResponseTime: '',
@@ -134,8 +144,23 @@ async function queryMachine(
     if (options.queryDockerVersion && engineUrl !== '') {
       try {
         const tls = engineTLSFrom(store.machineDir(name));
-        const version = await engineVersion(engineUrl, tls, Math.max(1, deadline - Date.now()));
-        result.DockerVersion = `v${version.Version}`;
+        const swarm = swarmOf(record);
+        if (swarm) {
+          // A member: /info gives the version and the swarm state, and the record follows the engine.
+          const info = (await engineRequest(engineUrl, '/info', tls, Math.max(1, deadline - Date.now()))) as {
+            ServerVersion?: string;
+            Swarm?: InfoSwarm;
+          };
+          if (info.ServerVersion) result.DockerVersion = `v${info.ServerVersion}`;
+          const refreshed = refreshedSwarm(swarm, info.Swarm);
+          if (refreshed !== undefined) {
+            result.Swarm = refreshed ? swarmColumn(withSwarm(record, refreshed)) : '';
+            await saveRefreshedSwarm(store, name, refreshed, log);
+          }
+        } else {
+          const version = await engineVersion(engineUrl, tls, Math.max(1, deadline - Date.now()));
+          result.DockerVersion = `v${version.Version}`;
+        }
       } catch (error) {
         result.Error = `Unable to query docker version: ${messageOf(error)}`;
       }
@@ -143,6 +168,29 @@ async function queryMachine(
     return result;
   } catch (error) {
     return { State: MachineState.Error, Error: error instanceof MoorError ? error.message : messageOf(error) };
+  }
+}
+
+function withSwarm(record: MachineRecord, swarm: SwarmOptions): MachineRecord {
+  return { ...record, HostOptions: { ...record.HostOptions, SwarmOptions: swarm } };
+}
+
+/** Writes what the engine said into the record, if its lock is free now (ls never waits for one). */
+async function saveRefreshedSwarm(store: Store, name: string, swarm: SwarmOptions | null, log: Logger): Promise<void> {
+  try {
+    await store.withMachineLock(
+      name,
+      'ls',
+      async () => {
+        const record = await store.load(name);
+        if (swarm) record.HostOptions.SwarmOptions = swarm;
+        else delete record.HostOptions.SwarmOptions;
+        await store.save(record);
+      },
+      0,
+    );
+  } catch (error) {
+    log.debug(`ls: the swarm membership of "${name}" was not updated: ${messageOf(error)}`);
   }
 }
 

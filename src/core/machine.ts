@@ -58,6 +58,22 @@ export interface AuthOptions {
   CaPrivateKeyPath?: string;
 }
 
+/**
+ * The machine's Swarm mode membership, recorded when it inits, joins or leaves a swarm. IsSwarm and Master
+ * are Docker Machine's names (Master: a manager); the rest is Swarm mode's. Join tokens are never kept.
+ */
+export interface SwarmOptions {
+  IsSwarm: boolean;
+  Master: boolean;
+  /** The swarm's cluster ID (docker info: Swarm.Cluster.ID). */
+  ClusterID: string;
+  /** The swarm's name: the machine it was initialised on (it stays its name after that machine is gone). */
+  Name: string;
+  Role: 'manager' | 'worker';
+  /** This machine's node ID in the swarm. */
+  NodeID: string;
+}
+
 export interface MachineRecord {
   ConfigVersion: number;
   Name: string;
@@ -77,6 +93,8 @@ export interface MachineRecord {
   HostOptions: {
     EngineOptions: EngineOptions;
     AuthOptions: AuthOptions;
+    /** Set while the machine is a member of a Swarm mode cluster. */
+    SwarmOptions?: SwarmOptions;
   };
 }
 
@@ -177,7 +195,34 @@ export function validateRecord(value: unknown, expectedName: string): string | u
   for (const key of ['CaCertPath', 'CaPrivateKeyPath'] as const) {
     if (key in auth && typeof auth[key] !== 'string') return `HostOptions.AuthOptions.${key} must be a string`;
   }
+  if ('SwarmOptions' in host) return swarmOptionsProblem(host['SwarmOptions']);
   return undefined;
+}
+
+function swarmOptionsProblem(swarm: unknown): string | undefined {
+  if (!isObject(swarm)) return 'HostOptions.SwarmOptions must be an object';
+  for (const key of ['IsSwarm', 'Master'] as const) {
+    if (key in swarm && typeof swarm[key] !== 'boolean') return `HostOptions.SwarmOptions.${key} must be a boolean`;
+  }
+  for (const key of ['ClusterID', 'Name', 'NodeID'] as const) {
+    if (key in swarm && typeof swarm[key] !== 'string') return `HostOptions.SwarmOptions.${key} must be a string`;
+  }
+  if ('Role' in swarm && !['manager', 'worker'].includes(swarm['Role'] as string))
+    return 'HostOptions.SwarmOptions.Role must be manager or worker';
+  return undefined;
+}
+
+/** The machine's Swarm mode membership, or undefined (Docker Machine's classic-swarm records have no ClusterID). */
+export function swarmOf(record: MachineRecord): SwarmOptions | undefined {
+  const swarm = record.HostOptions.SwarmOptions;
+  return swarm?.IsSwarm && swarm.ClusterID ? swarm : undefined;
+}
+
+/** The SWARM column of ls, in Docker Machine's form: the swarm's name, with " (manager)" on managers. */
+export function swarmColumn(record: MachineRecord): string {
+  const swarm = swarmOf(record);
+  if (!swarm) return '';
+  return swarm.Role === 'manager' ? `${swarm.Name} (manager)` : swarm.Name;
 }
 
 function isStringArray(value: unknown): value is string[] {

@@ -27,6 +27,7 @@ import { defaultStoragePath, Store } from './store.js';
 import { ensureDir, writeFileAtomic } from './fsutil.js';
 import { runningTunnel, type SelfCommand, type TunnelRecord } from './background-tunnel.js';
 import { discoverDrivers, driverNames } from '../../drivers/registry.js';
+import { type SwarmCreateRequest, type SwarmMember, Swarms } from './swarm.js';
 
 /** Where `moor use` remembers the docker context that was current before it. */
 const PREVIOUS_CONTEXT_FILE = 'previous-docker-context';
@@ -92,8 +93,39 @@ export class Moor {
     this.self = options.self;
   }
 
-  create(options: CreateOptions): Promise<MachineRecord> {
-    return createMachine(this.store, options, this.log);
+  /**
+   * `moor create`; with `swarm`, the new machine then starts a swarm or joins one (the manager is checked
+   * before anything is created). When that step fails the machine stays, and the error says how to retry.
+   */
+  async create(
+    options: CreateOptions & { swarm?: SwarmCreateRequest },
+  ): Promise<MachineRecord & { swarm?: SwarmMember }> {
+    const { swarm, ...create } = options;
+    if (swarm?.kind === 'join') await this.store.load(swarm.manager);
+    const record = await createMachine(this.store, create, this.log);
+    if (!swarm) return record;
+    try {
+      const member =
+        swarm.kind === 'init'
+          ? await this.swarms.init(record.Name)
+          : (await this.swarms.join(swarm.manager, [record.Name], { role: swarm.role }))[0]!.result;
+      return { ...(await this.store.load(record.Name)), swarm: member };
+    } catch (error) {
+      const retry =
+        swarm.kind === 'init'
+          ? `moor swarm init ${record.Name}`
+          : `moor swarm join --manager ${swarm.manager} --role ${swarm.role} ${record.Name}`;
+      throw new MoorError(`Machine "${record.Name}" was created, but ${messageOf(error)}`, {
+        code: error instanceof MoorError ? error.code : 'SWARM_FAILED',
+        suggestions: [...(error instanceof MoorError ? error.suggestions : []), `Then retry: ${retry}`],
+        cause: error,
+      });
+    }
+  }
+
+  /** Swarm mode clusters of this store's machines (moor swarm ...). */
+  get swarms(): Swarms {
+    return new Swarms(this.store, this.log);
   }
 
   /** `moor import`: Docker Machine's machines copied into this store (see core/import.ts). */
@@ -203,6 +235,8 @@ export class Moor {
       // Its background tunnel would outlive the folder it records itself in.
       const { stopBackgroundTunnel } = await import('./background-tunnel.js');
       if (await this.store.exists(name)) await stopBackgroundTunnel(this.store.machineDir(name), name);
+      // A swarm member leaves first, so that the swarm keeps no Down node (the last manager: only with force).
+      await this.swarms.leaveBeforeRemove(name, force);
       await removeMachine(this.store, name, { force }, this.log);
       await this.forgetContext(name);
     });

@@ -65,6 +65,10 @@ describe('moor completion', () => {
     assert.deepEqual(await bashComplete(['moor', 'env', '']), ['db', 'web']);
     assert.deepEqual(await bashComplete(['moor', 'rm', '-y', 'w']), ['web']);
     assert.deepEqual(await bashComplete(['moor', 'create', '']), [], 'a new name is not an existing machine');
+    // A topic: its commands, then theirs flags and machines.
+    assert.deepEqual(await bashComplete(['moor', 'swarm', 'j']), ['join', 'join-token']);
+    assert.deepEqual(await bashComplete(['moor', 'swarm', 'init', '']), ['db', 'web']);
+    assert.deepEqual(await bashComplete(['moor', 'swarm', 'join', '--ro']), ['--role']);
   });
 
   it('bash: a -s typed on the line is the store the machine names come from', async () => {
@@ -94,6 +98,8 @@ describe('moor completion', () => {
     assert.deepEqual(await complete('moor ls --fi'), ['--filter']);
     assert.deepEqual(await complete('moor create --driver '), ['amazonec2', 'generic', 'none', 'virtualbox']);
     assert.deepEqual(await complete('moor env '), ['db', 'web']);
+    assert.deepEqual(await complete('moor swarm j'), ['join', 'join-token']);
+    assert.deepEqual(await complete('moor swarm join --ro'), ['--role']);
     assert.ok((await complete('moor create --')).includes('--amazonec2-region'), 'driver flags');
   });
 

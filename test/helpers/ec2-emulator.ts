@@ -46,7 +46,10 @@ interface Rule {
   protocol: string;
   from: number;
   to: number;
+  /** The source: an address range, or (with sourceGroup) '' for a group-sourced rule. */
   cidr: string;
+  /** The security group whose members are the source (UserIdGroupPairs). */
+  sourceGroup?: string;
 }
 
 interface Group {
@@ -278,7 +281,8 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions = {}): Promis
           .filter(
             (group) =>
               (!filters.has('vpc-id') || filters.get('vpc-id')!.includes(group.vpcId)) &&
-              (!filters.has('group-name') || filters.get('group-name')!.includes(group.name)),
+              (!filters.has('group-name') || filters.get('group-name')!.includes(group.name)) &&
+              (!filters.has('group-id') || filters.get('group-id')!.includes(group.id)),
           )
           .map((group) => ({
             ownerId: '123456789012',
@@ -289,7 +293,9 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions = {}): Promis
               ipProtocol: rule.protocol,
               fromPort: rule.from,
               toPort: rule.to,
-              ipRanges: [{ cidrIp: rule.cidr }],
+              ...(rule.sourceGroup
+                ? { groups: [{ userId: '123456789012', groupId: rule.sourceGroup }] }
+                : { ipRanges: [{ cidrIp: rule.cidr }] }),
             })),
             tagSet: tagXml(group.tags),
           })),
@@ -313,13 +319,19 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions = {}): Promis
         IpProtocol: string;
         FromPort: string;
         ToPort: string;
-        IpRanges: { CidrIp: string }[];
+        IpRanges?: { CidrIp: string }[];
+        Groups?: { GroupId: string }[];
       }[]) {
-        const rule = {
+        const sourceGroup = permission.Groups?.[0]?.GroupId;
+        if (sourceGroup !== undefined && !groups.has(sourceGroup)) {
+          throw new ApiError('InvalidGroup.NotFound', `The security group '${sourceGroup}' does not exist`);
+        }
+        const rule: Rule = {
           protocol: permission.IpProtocol,
           from: Number(permission.FromPort),
           to: Number(permission.ToPort),
-          cidr: permission.IpRanges[0]!.CidrIp,
+          cidr: permission.IpRanges?.[0]?.CidrIp ?? '',
+          ...(sourceGroup !== undefined ? { sourceGroup } : {}),
         };
         if (group.rules.some((have) => JSON.stringify(have) === JSON.stringify(rule))) {
           throw new ApiError('InvalidPermission.Duplicate', 'the specified rule already exists');

@@ -34,6 +34,15 @@ describe('global flags before the command (docker-machine style)', () => {
 describe('planArgv: the command line before oclif', () => {
   const IDS = ['ls', 'env', 'docker', 'ssh', 'version', 'help', 'rm'];
 
+  it('knows topics: a command of the topic runs, the topic alone shows its help, an unknown one is named', () => {
+    const ids = [...IDS, 'swarm:init', 'swarm:ls'];
+    assert.deepEqual(planArgv(['swarm', 'init', 'm1'], ids), { argv: ['swarm', 'init', 'm1'] });
+    assert.deepEqual(planArgv(['--json', 'swarm', 'ls'], ids), { argv: ['swarm', 'ls', '--json'] });
+    assert.deepEqual(planArgv(['swarm'], ids), { argv: ['swarm', '--help'] });
+    assert.deepEqual(planArgv(['swarm', '--help'], ids), { argv: ['swarm', '--help'] });
+    assert.deepEqual(planArgv(['swarm', 'bogus'], ids), { unknownCommand: 'swarm bogus', json: false });
+  });
+
   it('moves --json given before the command behind it', () => {
     assert.deepEqual(planArgv(['--json', 'ls'], IDS), { argv: ['ls', '--json'] });
     assert.deepEqual(planArgv(['-s', '/x', '--json', 'ls', '-q'], IDS), { argv: ['ls', '-s', '/x', '--json', '-q'] });

@@ -61,8 +61,17 @@ describe('parseFilters', () => {
   });
 
   it('rejects unknown keys', () => {
-    assertFilterError(['swarm=master'], 'Unsupported filter key "swarm": use driver, state, name or label.');
-    assertFilterError(['=x'], 'Unsupported filter key "": use driver, state, name or label.');
+    assertFilterError(['discovery=x'], 'Unsupported filter key "discovery": use driver, state, name, label or swarm.');
+    assertFilterError(['=x'], 'Unsupported filter key "": use driver, state, name, label or swarm.');
+  });
+
+  it('swarm=NAME keeps the members of the swarm named NAME', () => {
+    const filters = parseFilters(['swarm=alpha']);
+    const machine = { name: 'w1', driverName: 'generic', state: 'Running', labels: [] };
+    assert.equal(matchesFilters({ ...machine, swarm: 'alpha' }, filters), true);
+    assert.equal(matchesFilters({ ...machine, swarm: 'beta' }, filters), false);
+    assert.equal(matchesFilters({ ...machine, swarm: '' }, filters), false);
+    assert.equal(matchesFilters(machine, filters), false);
   });
 
   it('rejects filters without =', () => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { SecureContext } from 'node:tls';
 import { MoorError, messageOf } from '../errors.js';
 import { connectTcp } from '../tcp.js';
-import { httpGet, type HttpAnswer } from './http.js';
+import { engineMessageOf, httpGet, type HttpAnswer, type HttpCall } from './http.js';
 
 export interface EngineTLS {
   ca: string | Buffer;
@@ -44,18 +44,22 @@ export function engineTLSFrom(certDir: string): () => Promise<EngineTLS> {
   return () => readEngineTLS(certDir);
 }
 
-/** GET `path` on a tcp:// engine URL over TLS (or a unix:// socket, plain); resolves with the parsed JSON body or the text. */
+/**
+ * GET `path` (or `call`'s method and JSON body) on a tcp:// engine URL over TLS (or a unix:// socket,
+ * plain); resolves with the parsed JSON body or the text. An error status throws EngineStatusError.
+ */
 export async function engineRequest(
   url: string,
   path: string,
   tls: EngineTLSSource,
   timeoutMs: number,
+  call: HttpCall = {},
 ): Promise<unknown> {
   const target = new URL(url);
   const deadline = Date.now() + timeoutMs;
   if (target.protocol === 'unix:') {
     // A tunnel's socket: plain HTTP, the socket's mode keeps others out.
-    return get(url, { socketPath: decodeURIComponent(target.pathname) }, path, deadline, timeoutMs);
+    return get(url, { socketPath: decodeURIComponent(target.pathname) }, path, deadline, timeoutMs, call);
   }
   if (target.protocol !== 'tcp:' && target.protocol !== 'https:') {
     throw new MoorError(`Cannot reach ${url} over TLS: only tcp:// endpoints are supported here.`, {
@@ -79,7 +83,7 @@ export async function engineRequest(
     // The TLS session runs on the socket connected above; host is what the certificate must name.
     const createConnection = () =>
       connect({ socket, host, secureContext, ...(isIpLiteral(host) ? {} : { servername: host }) });
-    return await get(url, { host, port, createConnection }, path, deadline, timeoutMs);
+    return await get(url, { host, port, createConnection }, path, deadline, timeoutMs, call);
   } finally {
     socket.destroy();
   }
@@ -92,9 +96,22 @@ function unreachable(url: string, error: unknown): MoorError {
   });
 }
 
+/** The engine answered with an error status (ENGINE_ERROR); `engineMessage` is its own message. */
+export class EngineStatusError extends MoorError {
+  readonly status: number;
+  readonly engineMessage: string;
+
+  constructor(url: string, answer: HttpAnswer) {
+    super(`The engine at ${url} answered ${answer.status}: ${answer.body.trim()}`, { code: 'ENGINE_ERROR' });
+    this.status = answer.status;
+    this.engineMessage = engineMessageOf(answer.body);
+  }
+}
+
 /**
- * One GET through `connection` (host and port with a createConnection, or a socketPath) until `deadline`:
- * the JSON body (or its text) for a success, ENGINE_ERROR for an error status, ENGINE_UNREACHABLE otherwise.
+ * One request through `connection` (host and port with a createConnection, or a socketPath) until
+ * `deadline`: the JSON body (or its text) for a success, EngineStatusError for an error status,
+ * ENGINE_UNREACHABLE otherwise.
  */
 async function get(
   url: string,
@@ -102,18 +119,15 @@ async function get(
   path: string,
   deadline: number,
   timeoutMs: number,
+  call: HttpCall,
 ): Promise<unknown> {
   let answer: HttpAnswer;
   try {
-    answer = await httpGet(connection, path, { deadline, timeoutMs });
+    answer = await httpGet(connection, path, { deadline, timeoutMs }, call);
   } catch (error) {
     throw unreachable(url, error);
   }
-  if (answer.status >= 400) {
-    throw new MoorError(`The engine at ${url} answered ${answer.status}: ${answer.body.trim()}`, {
-      code: 'ENGINE_ERROR',
-    });
-  }
+  if (answer.status >= 400) throw new EngineStatusError(url, answer);
   try {
     return JSON.parse(answer.body);
   } catch {

@@ -1,0 +1,973 @@
+/**
+ * Swarm mode clusters made of moor machines: init, join (in parallel), leave (drain, leave, remove the
+ * node, so that the cluster keeps no Down node), ls, join-token and repair. Everything goes through each
+ * machine's own Docker Engine API transport (docker/client.ts: TLS, or the SSH connection of an
+ * ssh-transport machine); no docker CLI is needed anywhere. Each member's swarm (cluster ID, name, role,
+ * node ID) is kept in its record's HostOptions.SwarmOptions; join tokens are read from a manager when
+ * needed and never stored.
+ */
+import { isIP } from 'node:net';
+import type { EngineClient } from './docker/client.js';
+import { EngineStatusError } from './docker/engine.js';
+import { MachineNotFoundError, MoorError, MultiError, UsageError, messageOf } from './errors.js';
+import { forEachMachine, machineFromRecord, type Machine, openMachine } from './lifecycle.js';
+import type { Logger } from './log.js';
+import { MachineState, type MachineRecord, type SwarmOptions, swarmOf, transportOf } from './machine.js';
+import type { Store } from './store.js';
+import { notYet, waitFor } from './wait.js';
+
+export type SwarmRole = 'manager' | 'worker';
+export const SWARM_ROLES: readonly SwarmRole[] = ['manager', 'worker'];
+
+/** The swarm's name, kept in the swarm's own spec too, so that machines joining later learn it. */
+export const SWARM_NAME_LABEL = 'io.moor.swarm.name';
+/** Swarm mode's ports, for messages and drivers: what machines of one swarm must reach on each other. */
+export const SWARM_PORTS = ['2377/tcp', '7946/tcp', '7946/udp', '4789/udp'] as const;
+
+const MANAGER_PORT = 2377;
+/** Swarm calls that wait for the cluster (init, join, leave) get longer than a plain query. */
+const SWARM_CALL_TIMEOUT_MS = 120_000;
+
+export interface SwarmMember {
+  machine: string;
+  swarm: string;
+  clusterId: string;
+  role: SwarmRole;
+  nodeId: string;
+  address: string;
+}
+
+export interface SwarmNode {
+  id: string;
+  hostname: string;
+  /** The moor machine this node is, or '' when none of the store's machines is it. */
+  machine: string;
+  role: SwarmRole;
+  leader: boolean;
+  availability: string;
+  state: string;
+  engineVersion: string;
+  address: string;
+  /** What is wrong with the node's machine: 'gone' (no such machine), 'stopped' (not running), or ''. */
+  machineProblem: '' | 'gone' | 'stopped';
+}
+
+export interface SwarmView {
+  name: string;
+  clusterId: string;
+  /** The manager the nodes were read from, or '' when none answered. */
+  via: string;
+  nodes: SwarmNode[];
+  /** Machines recorded as members that no answering manager knows (or all of them when none answered). */
+  error?: string;
+}
+
+export interface RepairResult {
+  swarm: string;
+  removed: { id: string; hostname: string }[];
+  rejoined: string[];
+  stopped: string[];
+}
+
+/** What `create --swarm-manager` / `--swarm-join` ask for once the machine exists. */
+export type SwarmCreateRequest = { kind: 'init' } | { kind: 'join'; manager: string; role: SwarmRole };
+
+/** The create flags of Docker Machine's classic Swarm, all refused except --swarm-master (and --swarm with it). */
+export interface SwarmCreateFlags {
+  swarmManager?: boolean;
+  swarmJoin?: string;
+  swarmRole?: string;
+  swarmMaster?: boolean;
+  swarm?: boolean;
+  /** The classic flags given (their names, without dashes): discovery, strategy, image, ... */
+  classic: string[];
+}
+
+/**
+ * What the swarm flags of create ask for, checked before anything is created: Docker Machine's
+ * --swarm-master means --swarm-manager; --swarm alone, or any flag of classic Swarm, is refused with the
+ * moor command to use instead.
+ */
+export function swarmCreateRequest(flags: SwarmCreateFlags): SwarmCreateRequest | undefined {
+  const instead = [
+    'Create the first manager with "moor create --swarm-manager NAME" (or "moor swarm init NAME").',
+    'Add machines with "moor create --swarm-join MANAGER NAME" (or "moor swarm join --manager MANAGER NAME...").',
+  ];
+  if (flags.classic.length > 0) {
+    const given = flags.classic.map((flag) => `--${flag}`).join(', ');
+    throw new UsageError(
+      `${given}: classic Docker Swarm is gone (its discovery service shut down); moor makes Swarm mode clusters, which need no discovery, agent or image.`,
+      instead,
+      'CLASSIC_SWARM',
+    );
+  }
+  const manager = flags.swarmManager || flags.swarmMaster;
+  if (flags.swarm && !manager) {
+    throw new UsageError(
+      '--swarm: classic Docker Swarm is gone; moor makes Swarm mode clusters instead.',
+      instead,
+      'CLASSIC_SWARM',
+    );
+  }
+  if (flags.swarmRole !== undefined && !flags.swarmJoin) {
+    throw new UsageError('--swarm-role goes with --swarm-join MANAGER.', [], 'USAGE');
+  }
+  if (manager && flags.swarmJoin) {
+    throw new UsageError(
+      '--swarm-manager starts a new swarm and --swarm-join joins one: give one of them.',
+      ['To add a manager to an existing swarm: --swarm-join MANAGER --swarm-role manager.'],
+      'USAGE',
+    );
+  }
+  if (manager) return { kind: 'init' };
+  if (flags.swarmJoin) return { kind: 'join', manager: flags.swarmJoin, role: roleOf(flags.swarmRole) };
+  return undefined;
+}
+
+/** A --role value checked: worker by default. */
+export function roleOf(value: string | undefined): SwarmRole {
+  if (value === undefined || value === '') return 'worker';
+  if ((SWARM_ROLES as readonly string[]).includes(value)) return value as SwarmRole;
+  throw new UsageError(`Unknown swarm role "${value}": use worker or manager.`, [], 'USAGE');
+}
+
+// ------------------------------------------------------------------------------------------- engine API shapes
+
+interface InfoSwarm {
+  NodeID?: string;
+  NodeAddr?: string;
+  LocalNodeState?: string;
+  ControlAvailable?: boolean;
+  Error?: string;
+  RemoteManagers?: { NodeID: string; Addr: string }[] | null;
+  Cluster?: { ID?: string; Spec?: { Labels?: Record<string, string> | null } };
+}
+
+interface SwarmInspect {
+  ID: string;
+  Spec?: { Labels?: Record<string, string> | null };
+  JoinTokens?: { Worker?: string; Manager?: string };
+}
+
+interface NodeObject {
+  ID: string;
+  Version: { Index: number };
+  Spec: { Role?: SwarmRole; Availability?: string; Labels?: Record<string, string>; Name?: string };
+  Description?: { Hostname?: string; Engine?: { EngineVersion?: string } };
+  Status?: { State?: string; Addr?: string };
+  ManagerStatus?: { Leader?: boolean; Reachability?: string; Addr?: string };
+}
+
+/**
+ * What a member's record should say after the engine's /info (ls asks it where it talks to the engine
+ * anyway): null when the engine left the swarm, new options when its role, node or cluster changed,
+ * undefined when the record is right (or the engine's state says nothing sure: pending, error, locked).
+ */
+export function refreshedSwarm(current: SwarmOptions, info: InfoSwarm | undefined): SwarmOptions | null | undefined {
+  if (!info?.LocalNodeState) return undefined;
+  if (info.LocalNodeState === 'inactive') return null;
+  if (info.LocalNodeState !== 'active') return undefined;
+  // Swarm.Cluster is only in a manager's answer: a worker keeps its recorded cluster.
+  const clusterId = info.Cluster?.ID ?? current.ClusterID;
+  const moved = clusterId !== current.ClusterID;
+  const role: SwarmRole = info.ControlAvailable ? 'manager' : 'worker';
+  const next: SwarmOptions = {
+    ...current,
+    ClusterID: clusterId,
+    Name: moved ? (info.Cluster?.Spec?.Labels?.[SWARM_NAME_LABEL] ?? current.Name) : current.Name,
+    Role: role,
+    Master: role === 'manager',
+    NodeID: info.NodeID || current.NodeID,
+  };
+  return JSON.stringify(next) === JSON.stringify(current) ? undefined : next;
+}
+
+/** The Swarm part of an engine's /info, as refreshedSwarm reads it. */
+export type { InfoSwarm };
+
+async function swarmInfo(client: EngineClient): Promise<InfoSwarm> {
+  const info = await client.request<{ Swarm?: InfoSwarm }>('/info');
+  return info.Swarm ?? {};
+}
+
+// ------------------------------------------------------------------------------------------------ the service
+
+/** The swarm operations of one store. */
+export class Swarms {
+  constructor(
+    private readonly store: Store,
+    private readonly log: Logger,
+  ) {}
+
+  /** `moor swarm init NAME`: NAME becomes the first manager of a new swarm named after it. */
+  async init(name: string, options: { advertiseAddr?: string } = {}): Promise<SwarmMember> {
+    const machine = await this.runningMember(name);
+    assertNotMember(machine.record);
+    const address = options.advertiseAddr ?? (await advertiseAddressOf(machine));
+    await openPorts(machine, this.log);
+    return this.withClient(machine, async (client) => {
+      await assertEngineNotInSwarm(client);
+      this.log.step(`Initialising a swarm on "${name}" (advertised at ${address})`);
+      let nodeId: string;
+      try {
+        nodeId = await client.request<string>(
+          '/swarm/init',
+          {
+            method: 'POST',
+            body: {
+              ListenAddr: `0.0.0.0:${MANAGER_PORT}`,
+              AdvertiseAddr: address,
+              Spec: { Labels: { [SWARM_NAME_LABEL]: name } },
+            },
+          },
+          SWARM_CALL_TIMEOUT_MS,
+        );
+      } catch (error) {
+        throw swarmCallFailed(`Could not initialise a swarm on "${name}"`, error);
+      }
+      const cluster = await client.request<SwarmInspect>('/swarm');
+      const member: SwarmMember = {
+        machine: name,
+        swarm: name,
+        clusterId: cluster.ID,
+        role: 'manager',
+        nodeId: typeof nodeId === 'string' ? nodeId : '',
+        address,
+      };
+      await this.record(name, member);
+      return member;
+    });
+  }
+
+  /**
+   * `moor swarm join --manager M NAME...`: the machines join M's swarm in parallel, with the token of
+   * their role read from M (never stored or printed).
+   */
+  async join(
+    managerName: string,
+    names: string[],
+    options: { role?: SwarmRole } = {},
+  ): Promise<{ name: string; result: SwarmMember }[]> {
+    const role = options.role ?? 'worker';
+    const manager = await this.runningMember(managerName);
+    const managerSwarm = swarmOf(manager.record);
+    const { token, remoteAddrs, cluster } = await this.withClient(manager, async (client) => {
+      const info = await swarmInfo(client);
+      if (info.LocalNodeState !== 'active' || !info.ControlAvailable) throw notAManager(managerName, info);
+      const inspect = await client.request<SwarmInspect>('/swarm');
+      const tokens = inspect.JoinTokens ?? {};
+      const joinToken = role === 'manager' ? tokens.Manager : tokens.Worker;
+      if (!joinToken) {
+        throw new MoorError(`"${managerName}" did not give a ${role} join token.`, { code: 'SWARM_NO_TOKEN' });
+      }
+      const addrs = (info.RemoteManagers ?? []).map((remote) => remote.Addr).filter(Boolean);
+      if (addrs.length === 0 && info.NodeAddr) addrs.push(`${info.NodeAddr}:${MANAGER_PORT}`);
+      return {
+        token: joinToken,
+        remoteAddrs: addrs,
+        cluster: {
+          id: inspect.ID,
+          name: inspect.Spec?.Labels?.[SWARM_NAME_LABEL] ?? managerSwarm?.Name ?? managerName,
+        },
+      };
+    });
+    if (!managerSwarm) {
+      // A swarm made outside moor on a moor machine: record the manager as what it is.
+      const info = await this.withClient(manager, swarmInfo);
+      await this.record(managerName, {
+        machine: managerName,
+        swarm: cluster.name,
+        clusterId: cluster.id,
+        role: 'manager',
+        nodeId: info.NodeID ?? '',
+        address: info.NodeAddr ?? '',
+      });
+    }
+    await openPorts(manager, this.log);
+    return forEachMachine(names, (name) => this.joinOne(name, { role, token, remoteAddrs, cluster }));
+  }
+
+  private async joinOne(
+    name: string,
+    join: { role: SwarmRole; token: string; remoteAddrs: string[]; cluster: { id: string; name: string } },
+  ): Promise<SwarmMember> {
+    const machine = await this.runningMember(name);
+    assertNotMember(machine.record);
+    const address = await advertiseAddressOf(machine);
+    await openPorts(machine, this.log);
+    const joined = await this.withClient(machine, async (client) => {
+      await assertEngineNotInSwarm(client);
+      this.log.step(`"${name}" joins swarm "${join.cluster.name}" as a ${join.role}`);
+      try {
+        await this.joinCall(client, name, address, join);
+      } catch (error) {
+        if (!lostTransport(error)) throw error;
+        return { lost: error };
+      }
+      return { info: await swarmInfo(client) };
+    });
+    // The way to the engine broke while it joined (a join can take long): ask it again whether it joined.
+    const info = joined.info ?? (await this.joinOutcome(machine, joined.lost));
+    const member: SwarmMember = {
+      machine: name,
+      swarm: join.cluster.name,
+      clusterId: info.Cluster?.ID ?? join.cluster.id,
+      role: join.role,
+      nodeId: info.NodeID ?? '',
+      address,
+    };
+    await this.record(name, member);
+    return member;
+  }
+
+  /** After the connection was lost during a join: the engine's swarm state once it settled, or `lost` again. */
+  private async joinOutcome(machine: Machine, lost: unknown): Promise<InfoSwarm> {
+    const name = machine.record.Name;
+    this.log.warn(`The connection to "${name}" broke during the join (${messageOf(lost)}): asking its engine again`);
+    return this.withClient(machine, (client) =>
+      waitFor(
+        async () => {
+          const info = await swarmInfo(client);
+          if (info.LocalNodeState === 'active') return info;
+          if (info.LocalNodeState === 'pending') return notYet('the join is pending');
+          throw lost;
+        },
+        { what: `"${name}" to finish joining`, timeoutMs: SWARM_CALL_TIMEOUT_MS },
+      ),
+    );
+  }
+
+  private async joinCall(
+    client: EngineClient,
+    name: string,
+    address: string,
+    join: { token: string; remoteAddrs: string[]; cluster: { name: string } },
+  ): Promise<void> {
+    try {
+      await client.request(
+        '/swarm/join',
+        {
+          method: 'POST',
+          body: {
+            ListenAddr: `0.0.0.0:${MANAGER_PORT}`,
+            AdvertiseAddr: address,
+            RemoteAddrs: join.remoteAddrs,
+            JoinToken: join.token,
+          },
+        },
+        SWARM_CALL_TIMEOUT_MS,
+      );
+    } catch (error) {
+      throw swarmCallFailed(`"${name}" could not join swarm "${join.cluster.name}"`, error, [
+        `"${name}" must reach ${join.remoteAddrs.join(', ')} and the other machines on ${SWARM_PORTS.join(', ')}.`,
+      ]);
+    }
+  }
+
+  /**
+   * `moor swarm leave NAME...`, one after the other (managers leaving together could cost the swarm its
+   * quorum): each is demoted when it is a manager, drained, leaves, and its node is removed on a manager.
+   */
+  async leave(names: string[], options: { force?: boolean } = {}): Promise<string[]> {
+    const left: string[] = [];
+    const failures: { name: string; error: Error }[] = [];
+    for (const name of names) {
+      try {
+        await this.leaveOne(name, { force: options.force ?? false });
+        left.push(name);
+      } catch (error) {
+        failures.push({ name, error: error instanceof Error ? error : new Error(String(error)) });
+      }
+    }
+    if (failures.length === 1 && names.length === 1) throw failures[0]!.error;
+    if (failures.length > 0) throw new MultiError(failures, left);
+    return left;
+  }
+
+  /**
+   * Before `moor rm`: a member leaves its swarm (with force, a machine that cannot be reached only loses its
+   * node on a manager, and a failure is a warning). The last manager with workers is refused without force.
+   */
+  async leaveBeforeRemove(name: string, force: boolean): Promise<void> {
+    let record: MachineRecord;
+    try {
+      record = await this.store.load(name);
+    } catch {
+      return; // rm says what is wrong with it
+    }
+    const swarm = swarmOf(record);
+    if (!swarm) return;
+    this.log.step(`"${name}" leaves swarm "${swarm.Name}" first`);
+    try {
+      await this.leaveOne(name, { force, removing: true });
+    } catch (error) {
+      if (!force || (error instanceof MoorError && error.code === 'SWARM_LAST_MANAGER')) throw error;
+      this.log.warn(`"${name}" could not leave swarm "${swarm.Name}" (${messageOf(error)}); removing it anyway.`);
+    }
+  }
+
+  private async leaveOne(name: string, options: { force: boolean; removing?: boolean }): Promise<void> {
+    const record = await this.store.load(name);
+    const swarm = swarmOf(record);
+    if (!swarm) {
+      throw new MoorError(`Machine "${name}" is not in a swarm (as far as moor knows).`, {
+        code: 'SWARM_NOT_MEMBER',
+        suggestions: ['Run "moor swarm ls" to see the swarms and their machines.'],
+      });
+    }
+    const machine = await machineFromRecord(this.store, record, this.log);
+    const self = await this.clientOrProblem(machine);
+    try {
+      // Another manager acts (demote, drain, remove the node); the machine itself when it is the only one.
+      const other = await this.reachableManager(swarm.ClusterID, { except: name });
+      const actor = other?.client ?? (self.client && swarm.Role === 'manager' ? self.client : undefined);
+      try {
+        if (!actor) {
+          throw new MoorError(`No manager of swarm "${swarm.Name}" answers, so "${name}" cannot leave it cleanly.`, {
+            code: 'SWARM_NO_MANAGER',
+            suggestions: ['Start a manager of the swarm and try again, or give -f to forget the membership anyway.'],
+          });
+        }
+        const nodes = await actor.request<NodeObject[]>('/nodes');
+        const node = nodes.find((n) => n.ID === swarm.NodeID);
+        const lastManager =
+          swarm.Role === 'manager' &&
+          nodes.filter((n) => n.Spec.Role === 'manager' && n.ID !== swarm.NodeID).length === 0;
+        if (lastManager) {
+          const workers = nodes.filter((n) => n.ID !== swarm.NodeID);
+          if (workers.length > 0 && !options.force) throw lastManagerError(name, swarm.Name, workers.length, options);
+          if (!self.client) throw self.problem!;
+          this.log.step(`"${name}" is the last manager: swarm "${swarm.Name}" ends`);
+          await leaveCall(self.client, name, true);
+        } else {
+          if (node && other) await this.demoteAndDrain(other.client, node, name);
+          if (self.client) await leaveCall(self.client, name, false);
+          else if (!options.force && !options.removing) throw self.problem!;
+          else this.log.warn(`"${name}" cannot be reached (${messageOf(self.problem)}): removing its node only.`);
+          if (node && other) await removeNode(other.client, node.ID);
+        }
+      } catch (error) {
+        if (!(options.force && !(error instanceof MoorError && error.code === 'SWARM_LAST_MANAGER'))) throw error;
+        if (self.client) await leaveCall(self.client, name, true).catch(() => undefined);
+        this.log.warn(`"${name}" left swarm "${swarm.Name}" by force: ${messageOf(error)}`);
+      } finally {
+        await other?.client.close();
+      }
+      await this.forget(name);
+    } finally {
+      await self.client?.close();
+    }
+  }
+
+  private async demoteAndDrain(manager: EngineClient, node: NodeObject, name: string): Promise<void> {
+    const spec = { ...node.Spec, Role: 'worker' as const, Availability: 'drain' };
+    this.log.step(
+      node.Spec.Role === 'manager'
+        ? `Demoting and draining "${name}"`
+        : `Draining "${name}" (its tasks move elsewhere)`,
+    );
+    await manager.request(`/nodes/${encodeURIComponent(node.ID)}/update?version=${node.Version.Index}`, {
+      method: 'POST',
+      body: spec,
+    });
+    if (node.Spec.Role === 'manager') {
+      // A manager must have stepped down before it may leave without --force.
+      await waitFor(
+        async () => {
+          const current = await manager.request<NodeObject>(`/nodes/${encodeURIComponent(node.ID)}`);
+          return current.ManagerStatus ? notYet('still a manager') : true;
+        },
+        { what: `"${name}" to be demoted`, timeoutMs: 60_000 },
+      );
+    }
+  }
+
+  /** `moor swarm ls [M]`: the nodes of M's swarm, or of every swarm the store knows. */
+  async list(name?: string): Promise<SwarmView[]> {
+    const records = await this.memberRecords();
+    let clusters: { id: string; name: string }[];
+    if (name !== undefined) {
+      const swarm = swarmOf(await this.store.load(name));
+      if (!swarm) throw notMember(name);
+      clusters = [{ id: swarm.ClusterID, name: swarm.Name }];
+    } else {
+      const seen = new Map<string, string>();
+      for (const record of records) {
+        const swarm = swarmOf(record)!;
+        if (!seen.has(swarm.ClusterID)) seen.set(swarm.ClusterID, swarm.Name);
+      }
+      clusters = [...seen].map(([id, swarmName]) => ({ id, name: swarmName }));
+    }
+    return Promise.all(clusters.map((cluster) => this.view(cluster, records)));
+  }
+
+  private async view(cluster: { id: string; name: string }, records: MachineRecord[]): Promise<SwarmView> {
+    const members = records.filter((record) => swarmOf(record)?.ClusterID === cluster.id);
+    const manager = await this.reachableManager(cluster.id);
+    if (!manager) {
+      return {
+        name: cluster.name,
+        clusterId: cluster.id,
+        via: '',
+        nodes: [],
+        error: `No manager of swarm "${cluster.name}" answers (its machines: ${members.map((r) => r.Name).join(', ')}).`,
+      };
+    }
+    try {
+      const nodes = await manager.client.request<NodeObject[]>('/nodes');
+      const states = await this.machineStates(members);
+      const byNode = new Map(members.map((record) => [swarmOf(record)!.NodeID, record.Name]));
+      const views = nodes.map((node): SwarmNode => {
+        const machine = byNode.get(node.ID) ?? '';
+        const state = machine ? states.get(machine) : undefined;
+        return {
+          id: node.ID,
+          hostname: node.Description?.Hostname ?? '',
+          machine,
+          role: node.Spec.Role ?? 'worker',
+          leader: node.ManagerStatus?.Leader === true,
+          availability: node.Spec.Availability ?? '',
+          state: node.Status?.State ?? '',
+          engineVersion: node.Description?.Engine?.EngineVersion ?? '',
+          address: node.Status?.Addr ?? '',
+          machineProblem: machine === '' ? 'gone' : state === MachineState.Running ? '' : 'stopped',
+        };
+      });
+      return { name: cluster.name, clusterId: cluster.id, via: manager.name, nodes: views };
+    } finally {
+      await manager.client.close();
+    }
+  }
+
+  /** `moor swarm join-token M`: the token of the role, read from a manager of M's swarm. */
+  async joinToken(name: string, role: SwarmRole = 'worker'): Promise<string> {
+    const record = await this.store.load(name);
+    const swarm = swarmOf(record);
+    if (!swarm) throw notMember(name);
+    const manager = await this.reachableManager(swarm.ClusterID, { prefer: name });
+    if (!manager) throw noManager(swarm.Name);
+    try {
+      const inspect = await manager.client.request<SwarmInspect>('/swarm');
+      const token = role === 'manager' ? inspect.JoinTokens?.Manager : inspect.JoinTokens?.Worker;
+      if (!token)
+        throw new MoorError(`"${manager.name}" did not give a ${role} join token.`, { code: 'SWARM_NO_TOKEN' });
+      return token;
+    } finally {
+      await manager.client.close();
+    }
+  }
+
+  /**
+   * `moor swarm repair M`: removes Down nodes whose machines no longer exist, and re-joins member machines
+   * that run again but are no longer in the swarm as recorded (a cloud instance that came back with a new
+   * address after stop and start).
+   */
+  async repair(name: string): Promise<RepairResult> {
+    const swarm = swarmOf(await this.store.load(name));
+    if (!swarm) throw notMember(name);
+    const manager = await this.reachableManager(swarm.ClusterID, { prefer: name });
+    if (!manager) throw noManager(swarm.Name);
+    const result: RepairResult = { swarm: swarm.Name, removed: [], rejoined: [], stopped: [] };
+    try {
+      const members = (await this.memberRecords()).filter((record) => swarmOf(record)?.ClusterID === swarm.ClusterID);
+      const known = new Set(members.map((record) => swarmOf(record)!.NodeID));
+      const states = await this.machineStates(members);
+      for (const member of members) {
+        if (member.Name === manager.name || states.get(member.Name) === MachineState.Running) continue;
+        result.stopped.push(member.Name);
+      }
+      const running = members.filter(
+        (record) => record.Name !== manager.name && states.get(record.Name) === MachineState.Running,
+      );
+      const rejoins = await forEachMachine(
+        running.map((record) => record.Name),
+        (member) => this.rejoinIfNeeded(member, manager.client),
+      );
+      for (const { name: member, result: rejoined } of rejoins) {
+        if (!rejoined) continue;
+        result.rejoined.push(member);
+        known.add(rejoined.nodeId);
+      }
+      const nodes = await manager.client.request<NodeObject[]>('/nodes');
+      for (const node of nodes) {
+        if (node.Status?.State !== 'down' || known.has(node.ID)) continue;
+        this.log.step(`Removing node ${node.ID} (${node.Description?.Hostname ?? '?'}): its machine is gone`);
+        if (node.Spec.Role === 'manager') {
+          await manager.client.request(`/nodes/${encodeURIComponent(node.ID)}/update?version=${node.Version.Index}`, {
+            method: 'POST',
+            body: { ...node.Spec, Role: 'worker' },
+          });
+        }
+        // A demoted manager may be removed once the raft cluster let it go.
+        await waitFor(
+          async () => {
+            try {
+              await removeNode(manager.client, node.ID);
+              return true;
+            } catch (error) {
+              return notYet(error);
+            }
+          },
+          { what: `node ${node.ID} to be removed`, timeoutMs: 60_000 },
+        );
+        result.removed.push({ id: node.ID, hostname: node.Description?.Hostname ?? '' });
+      }
+      // Nodes of re-joined machines that the swarm still lists as Down under their old IDs.
+      for (const node of nodes) {
+        if (
+          node.Status?.State === 'down' &&
+          known.has(node.ID) &&
+          !members.some((r) => swarmOf(r)?.NodeID === node.ID)
+        ) {
+          await removeNode(manager.client, node.ID).catch(() => undefined);
+        }
+      }
+    } finally {
+      await manager.client.close();
+    }
+    return result;
+  }
+
+  /** A running member whose engine is not in the swarm as recorded leaves (force) and joins again. */
+  private async rejoinIfNeeded(name: string, manager: EngineClient): Promise<SwarmMember | undefined> {
+    const record = await this.store.load(name);
+    const swarm = swarmOf(record)!;
+    const machine = await machineFromRecord(this.store, record, this.log);
+    const address = await advertiseAddressOf(machine);
+    return this.withClient(machine, async (client) => {
+      const info = await swarmInfo(client);
+      const healthy =
+        info.LocalNodeState === 'active' && info.Cluster?.ID === swarm.ClusterID && info.NodeAddr === address;
+      if (healthy) return undefined;
+      this.log.step(`"${name}" is not in swarm "${swarm.Name}" as it should be: joining it again`);
+      if (info.LocalNodeState && info.LocalNodeState !== 'inactive') await leaveCall(client, name, true);
+      const managerInfo = await swarmInfo(manager);
+      const inspect = await manager.request<SwarmInspect>('/swarm');
+      const token = swarm.Role === 'manager' ? inspect.JoinTokens?.Manager : inspect.JoinTokens?.Worker;
+      if (!token) throw new MoorError(`No ${swarm.Role} join token from the manager.`, { code: 'SWARM_NO_TOKEN' });
+      const remoteAddrs = (managerInfo.RemoteManagers ?? []).map((remote) => remote.Addr);
+      await openPorts(machine, this.log);
+      await this.joinCall(client, name, address, { token, remoteAddrs, cluster: { name: swarm.Name } });
+      const after = await swarmInfo(client);
+      await removeNode(manager, swarm.NodeID).catch(() => undefined);
+      const member: SwarmMember = {
+        machine: name,
+        swarm: swarm.Name,
+        clusterId: swarm.ClusterID,
+        role: swarm.Role,
+        nodeId: after.NodeID ?? '',
+        address,
+      };
+      await this.record(name, member);
+      return member;
+    });
+  }
+
+  /**
+   * `moor env --swarm NAME` / `moor use --swarm NAME`: a running manager of NAME's swarm (NAME is a member
+   * machine or the swarm's name) whose engine answers; NAME itself when it is one.
+   */
+  async managerOf(name: string): Promise<string> {
+    const records = await this.memberRecords();
+    const own = records.find((record) => record.Name === name);
+    const swarm = own ? swarmOf(own) : records.map(swarmOf).find((options) => options?.Name === name);
+    if (!swarm) {
+      if (!(await this.store.exists(name))) throw new MachineNotFoundError(name);
+      throw notMember(name);
+    }
+    const manager = await this.reachableManager(swarm.ClusterID, { prefer: name });
+    if (!manager) throw noManager(swarm.Name);
+    await manager.client.close();
+    return manager.name;
+  }
+
+  // ------------------------------------------------------------------------------------------------ helpers
+
+  private async memberRecords(): Promise<MachineRecord[]> {
+    const loaded = await this.store.loadAll();
+    return loaded.flatMap((entry) => (entry.record && swarmOf(entry.record) ? [entry.record] : []));
+  }
+
+  private async machineStates(records: MachineRecord[]): Promise<Map<string, string>> {
+    const states = await Promise.all(
+      records.map(async (record) => {
+        try {
+          const { driver } = await machineFromRecord(this.store, record, this.log);
+          return [record.Name, await driver.getState()] as const;
+        } catch {
+          return [record.Name, MachineState.Error] as const;
+        }
+      }),
+    );
+    return new Map(states);
+  }
+
+  /**
+   * A manager of the cluster whose engine answers as a manager, with an open client (close it): `prefer`
+   * first, then the other recorded managers in order; `except` is never used.
+   */
+  private async reachableManager(
+    clusterId: string,
+    options: { prefer?: string; except?: string } = {},
+  ): Promise<{ name: string; client: EngineClient } | undefined> {
+    const managers = (await this.memberRecords())
+      .filter((record) => {
+        const swarm = swarmOf(record)!;
+        return swarm.ClusterID === clusterId && swarm.Role === 'manager' && record.Name !== options.except;
+      })
+      .sort((a, b) => Number(b.Name === options.prefer) - Number(a.Name === options.prefer));
+    for (const record of managers) {
+      const machine = await machineFromRecord(this.store, record, this.log).catch(() => undefined);
+      if (!machine) continue;
+      const { client } = await this.clientOrProblem(machine, 5_000);
+      if (!client) continue;
+      try {
+        const info = await swarmInfo(client);
+        if (info.ControlAvailable && info.Cluster?.ID === clusterId) return { name: record.Name, client };
+      } catch (error) {
+        this.log.debug(`Manager "${record.Name}" did not answer: ${messageOf(error)}`);
+      }
+      await client.close();
+    }
+    return undefined;
+  }
+
+  /** An open client to the machine's engine, or why there is none (not running, unreachable). */
+  private async clientOrProblem(
+    machine: Machine,
+    timeoutMs = 30_000,
+  ): Promise<{ client?: EngineClient; problem?: MoorError }> {
+    try {
+      const state = await machine.driver.getState();
+      if (state !== MachineState.Running) return { problem: notRunning(machine.record.Name, state) };
+      return { client: await engineClientOf(machine, timeoutMs) };
+    } catch (error) {
+      return {
+        problem:
+          error instanceof MoorError
+            ? error
+            : new MoorError(messageOf(error), { code: 'ENGINE_UNREACHABLE', cause: error }),
+      };
+    }
+  }
+
+  private async withClient<T>(machine: Machine, fn: (client: EngineClient) => Promise<T>): Promise<T> {
+    const client = await engineClientOf(machine);
+    try {
+      return await fn(client);
+    } finally {
+      await client.close().catch(() => undefined); // a connection that broke closes as it can
+    }
+  }
+
+  private async runningMember(name: string): Promise<Machine> {
+    const machine = await openMachine(this.store, name, this.log);
+    if (machine.record.Phase !== 'created') {
+      throw new MoorError(
+        `Machine "${name}" is not ready (its create ${machine.record.Phase === 'error' ? 'failed' : 'is not finished'}).`,
+        {
+          code: 'MACHINE_ERROR',
+        },
+      );
+    }
+    const state = await machine.driver.getState();
+    if (state !== MachineState.Running) throw notRunning(name, state);
+    return machine;
+  }
+
+  /** Writes the membership into the machine's record (under its lock). */
+  private async record(name: string, member: SwarmMember): Promise<void> {
+    await this.store.withMachineLock(name, 'swarm', async () => {
+      const record = await this.store.load(name);
+      const options: SwarmOptions = {
+        IsSwarm: true,
+        Master: member.role === 'manager',
+        ClusterID: member.clusterId,
+        Name: member.swarm,
+        Role: member.role,
+        NodeID: member.nodeId,
+      };
+      record.HostOptions.SwarmOptions = options;
+      await this.store.save(record);
+    });
+  }
+
+  private async forget(name: string): Promise<void> {
+    await this.store.withMachineLock(name, 'swarm', async () => {
+      const record = await this.store.load(name);
+      delete record.HostOptions.SwarmOptions;
+      await this.store.save(record);
+    });
+  }
+}
+
+/** The machine's engine over its own transport: TLS to its URL, or its SSH connection. */
+export async function engineClientOf(machine: Machine, timeoutMs = 30_000): Promise<EngineClient> {
+  const { driver, record, dir } = machine;
+  const engine = record.HostOptions.EngineOptions;
+  if (transportOf(engine) === 'ssh') {
+    const [{ sshEngineClient }, { sshTargetOf }] = await Promise.all([
+      import('./docker/client.js'),
+      import('./ssh/target.js'),
+    ]);
+    const target = sshTargetOf(await driver.getSSHConfig(), {
+      machineName: record.Name,
+      ...(record.SSHHostKey ? { hostKey: record.SSHHostKey } : {}),
+    });
+    return sshEngineClient(record.Name, target, {
+      ...(engine.Socket ? { socket: engine.Socket } : {}),
+      connectTimeoutMs: timeoutMs,
+    });
+  }
+  const [{ tlsEngineClient }, { engineTLSFrom }] = await Promise.all([
+    import('./docker/client.js'),
+    import('./docker/engine.js'),
+  ]);
+  return tlsEngineClient(record.Name, await driver.getURL(), engineTLSFrom(dir));
+}
+
+/**
+ * The address other machines reach this one on: the driver's IP. A loopback address (a VM on user-mode
+ * networking, reached through a forwarded port) cannot be reached by other machines.
+ */
+export async function advertiseAddressOf(machine: Machine): Promise<string> {
+  const name = machine.record.Name;
+  const ip = await machine.driver.getIP().catch(() => '');
+  if (!ip) {
+    throw new MoorError(`Machine "${name}" has no address that other machines could reach.`, {
+      code: 'SWARM_NO_ADDRESS',
+      suggestions: [`Give one: moor swarm init --advertise-addr ADDRESS ${name}`],
+    });
+  }
+  if (ip === 'localhost' || (isIP(ip) === 4 && ip.startsWith('127.')) || ip === '::1') {
+    throw new MoorError(
+      `Machine "${name}" is reachable only at ${ip} (user-mode networking, through forwarded ports): other machines cannot reach it, so it cannot be in a swarm.`,
+      {
+        code: 'SWARM_UNREACHABLE_ADDRESS',
+        suggestions: [
+          'Create the machines on a network they share: for qemu, the bridge network (see "moor create --help" for the driver\'s network flag).',
+        ],
+      },
+    );
+  }
+  return ip;
+}
+
+async function openPorts(machine: Machine, log: Logger): Promise<void> {
+  if (!machine.driver.openSwarmPorts) return;
+  log.debug(
+    `Asking the ${machine.record.DriverName} driver to open ${SWARM_PORTS.join(', ')} for "${machine.record.Name}"`,
+  );
+  await machine.driver.openSwarmPorts();
+}
+
+async function assertEngineNotInSwarm(client: EngineClient): Promise<void> {
+  const info = await swarmInfo(client);
+  if (info.LocalNodeState && info.LocalNodeState !== 'inactive') {
+    throw new MoorError(
+      `The engine of "${client.machine}" is in a swarm already (state ${info.LocalNodeState}${info.Cluster?.ID ? `, cluster ${info.Cluster.ID}` : ''}).`,
+      {
+        code: 'SWARM_ALREADY_MEMBER',
+        suggestions: [`Make it leave that swarm first: moor ssh ${client.machine} -- docker swarm leave --force`],
+      },
+    );
+  }
+}
+
+function assertNotMember(record: MachineRecord): void {
+  const swarm = swarmOf(record);
+  if (!swarm) return;
+  throw new MoorError(`Machine "${record.Name}" is in swarm "${swarm.Name}" already (as a ${swarm.Role}).`, {
+    code: 'SWARM_ALREADY_MEMBER',
+    suggestions: [`Make it leave first: moor swarm leave ${record.Name}`],
+  });
+}
+
+async function leaveCall(client: EngineClient, name: string, force: boolean): Promise<void> {
+  try {
+    await client.request(`/swarm/leave${force ? '?force=true' : ''}`, { method: 'POST' }, SWARM_CALL_TIMEOUT_MS);
+  } catch (error) {
+    if (error instanceof EngineStatusError && /not part of a swarm/i.test(error.engineMessage)) return;
+    throw swarmCallFailed(`"${name}" could not leave its swarm`, error);
+  }
+}
+
+/** Removes a node that has left (force: its state may still read Ready for a moment). */
+async function removeNode(manager: EngineClient, nodeId: string): Promise<void> {
+  try {
+    await manager.request(`/nodes/${encodeURIComponent(nodeId)}?force=true`, { method: 'DELETE' });
+  } catch (error) {
+    if (error instanceof EngineStatusError && error.status === 404) return;
+    throw swarmCallFailed(`Could not remove node ${nodeId} from the swarm`, error);
+  }
+}
+
+/** The transport to the engine broke (not an answer of the engine's). */
+function lostTransport(error: unknown): boolean {
+  return (
+    error instanceof MoorError &&
+    ['SSH_CONNECTION_LOST', 'SSH_CHANNEL_FAILED', 'ENGINE_UNREACHABLE'].includes(error.code)
+  );
+}
+
+function swarmCallFailed(what: string, error: unknown, suggestions: string[] = []): MoorError {
+  if (error instanceof EngineStatusError) {
+    return new MoorError(`${what}: ${error.engineMessage}`, { code: 'SWARM_FAILED', suggestions, cause: error });
+  }
+  if (error instanceof MoorError) {
+    return new MoorError(`${what}: ${error.message}`, {
+      code: error.code,
+      exitCode: error.exitCode,
+      suggestions: [...suggestions, ...error.suggestions],
+      cause: error,
+    });
+  }
+  return new MoorError(`${what}: ${messageOf(error)}`, { code: 'SWARM_FAILED', suggestions, cause: error });
+}
+
+function lastManagerError(name: string, swarm: string, workers: number, options: { removing?: boolean }): MoorError {
+  const verb = options.removing ? 'Removing' : 'Leaving';
+  return new MoorError(
+    `"${name}" is the last manager of swarm "${swarm}", which has ${workers} other node${workers === 1 ? '' : 's'}. ${verb} it would end the swarm: the others would be left without a manager and take no more orders.`,
+    {
+      code: 'SWARM_LAST_MANAGER',
+      suggestions: [
+        `Promote another machine first (moor swarm leave NODE, then moor swarm join --manager ${name} --role manager NODE), or make the others leave first.`,
+        `Or give -f to ${options.removing ? 'remove' : 'leave'} anyway.`,
+      ],
+    },
+  );
+}
+
+function notMember(name: string): MoorError {
+  return new MoorError(`Machine "${name}" is not in a swarm.`, {
+    code: 'SWARM_NOT_MEMBER',
+    suggestions: [`Start one with "moor swarm init ${name}", or run "moor swarm ls" to see the swarms.`],
+  });
+}
+
+function notAManager(name: string, info: InfoSwarm): MoorError {
+  return new MoorError(
+    info.LocalNodeState === 'active'
+      ? `Machine "${name}" is a worker, not a manager of its swarm: join through a manager.`
+      : `Machine "${name}" is not in a swarm.`,
+    {
+      code: 'SWARM_NOT_MANAGER',
+      suggestions: [`Run "moor swarm ls" to see the managers, or start a swarm with "moor swarm init ${name}".`],
+    },
+  );
+}
+
+function noManager(swarm: string): MoorError {
+  return new MoorError(`No manager of swarm "${swarm}" answers.`, {
+    code: 'SWARM_NO_MANAGER',
+    suggestions: ['Start a manager of the swarm ("moor start NAME"), then try again: moor swarm ls shows them.'],
+  });
+}
+
+function notRunning(name: string, state: string): MoorError {
+  return new MoorError(`Machine "${name}" is not running (state: ${state || 'unknown'}).`, {
+    code: 'NOT_RUNNING',
+    suggestions: [`Start it with "moor start ${name}".`],
+  });
+}

@@ -1,0 +1,140 @@
+/** The pure parts of Swarm mode: create's swarm flags, roles, the SWARM column, SwarmOptions in a record. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  defaultEngineOptions,
+  type MachineRecord,
+  swarmColumn,
+  swarmOf,
+  validateRecord,
+} from '../../src/core/machine.js';
+import { refreshedSwarm, roleOf, SWARM_NAME_LABEL, swarmCreateRequest } from '../../src/core/swarm.js';
+import { MoorError } from '../../src/core/errors.js';
+
+function record(swarm?: Record<string, unknown>): MachineRecord {
+  return {
+    ConfigVersion: 1,
+    Name: 'w1',
+    DriverName: 'generic',
+    CreatedAt: '2026-01-01T00:00:00.000Z',
+    Phase: 'created',
+    Driver: {},
+    HostOptions: {
+      EngineOptions: defaultEngineOptions(),
+      AuthOptions: { ServerCertSANs: [] },
+      ...(swarm ? { SwarmOptions: swarm as never } : {}),
+    },
+  };
+}
+
+const MEMBER = { IsSwarm: true, Master: false, ClusterID: 'c1', Name: 'm1', Role: 'worker', NodeID: 'n1' };
+
+function refused(flags: Parameters<typeof swarmCreateRequest>[0], message: RegExp, code = 'CLASSIC_SWARM'): void {
+  assert.throws(
+    () => swarmCreateRequest(flags),
+    (error: unknown) =>
+      error instanceof MoorError && error.code === code && error.exitCode === 2 && message.test(error.message),
+  );
+}
+
+describe('swarmCreateRequest: create --swarm-* flags', () => {
+  it("--swarm-manager and Docker Machine's --swarm-master (with or without --swarm) start a swarm", () => {
+    assert.deepEqual(swarmCreateRequest({ swarmManager: true, classic: [] }), { kind: 'init' });
+    assert.deepEqual(swarmCreateRequest({ swarmMaster: true, classic: [] }), { kind: 'init' });
+    assert.deepEqual(swarmCreateRequest({ swarmMaster: true, swarm: true, classic: [] }), { kind: 'init' });
+  });
+
+  it('--swarm-join M joins as a worker, or as --swarm-role says', () => {
+    assert.deepEqual(swarmCreateRequest({ swarmJoin: 'm1', classic: [] }), {
+      kind: 'join',
+      manager: 'm1',
+      role: 'worker',
+    });
+    assert.deepEqual(swarmCreateRequest({ swarmJoin: 'm1', swarmRole: 'manager', classic: [] }), {
+      kind: 'join',
+      manager: 'm1',
+      role: 'manager',
+    });
+  });
+
+  it('nothing asked: nothing to do', () => {
+    assert.equal(swarmCreateRequest({ classic: [] }), undefined);
+  });
+
+  it('refuses classic Swarm: --swarm alone, and every classic flag, naming the moor way', () => {
+    refused({ swarm: true, classic: [] }, /^--swarm: classic Docker Swarm is gone/);
+    refused({ swarm: true, classic: ['swarm-discovery'] }, /^--swarm-discovery: classic Docker Swarm is gone/);
+    refused({ swarmMaster: true, classic: ['swarm-strategy', 'swarm-opt'] }, /^--swarm-strategy, --swarm-opt:/);
+    try {
+      swarmCreateRequest({ swarm: true, classic: [] });
+    } catch (error) {
+      assert.ok((error as MoorError).suggestions.some((text) => text.includes('moor create --swarm-manager NAME')));
+    }
+  });
+
+  it('refuses contradictions', () => {
+    refused({ swarmManager: true, swarmJoin: 'm1', classic: [] }, /give one of them/, 'USAGE');
+    refused({ swarmRole: 'manager', classic: [] }, /--swarm-role goes with --swarm-join/, 'USAGE');
+    refused({ swarmJoin: 'm1', swarmRole: 'boss', classic: [] }, /Unknown swarm role "boss"/, 'USAGE');
+  });
+
+  it('roleOf: worker by default', () => {
+    assert.equal(roleOf(undefined), 'worker');
+    assert.equal(roleOf('manager'), 'manager');
+  });
+});
+
+describe('SwarmOptions in the record', () => {
+  it('the SWARM column in Docker Machine\'s form: the name, and " (manager)" on managers', () => {
+    assert.equal(swarmColumn(record()), '');
+    assert.equal(swarmColumn(record(MEMBER)), 'm1');
+    assert.equal(swarmColumn(record({ ...MEMBER, Role: 'manager', Master: true })), 'm1 (manager)');
+  });
+
+  it('a Docker Machine classic-swarm record (no ClusterID) is no membership', () => {
+    const classic = { IsSwarm: true, Master: true, Discovery: 'token://x', Address: 'tcp://0.0.0.0:3376' };
+    assert.equal(validateRecord(record(classic), 'w1'), undefined);
+    assert.equal(swarmOf(record(classic)), undefined);
+    assert.equal(swarmColumn(record(classic)), '');
+  });
+
+  it('validates the fields moor reads', () => {
+    assert.equal(validateRecord(record(MEMBER), 'w1'), undefined);
+    assert.match(validateRecord(record({ ...MEMBER, Role: 'boss' }), 'w1')!, /SwarmOptions.Role/);
+    assert.match(validateRecord(record({ ...MEMBER, ClusterID: 5 }), 'w1')!, /SwarmOptions.ClusterID must be a string/);
+    assert.match(
+      validateRecord(record({ ...MEMBER, IsSwarm: 'yes' }), 'w1')!,
+      /SwarmOptions.IsSwarm must be a boolean/,
+    );
+  });
+});
+
+describe('refreshedSwarm: the record follows what ls heard from the engine', () => {
+  const member = { IsSwarm: true, Master: false, ClusterID: 'c1', Name: 'm1', Role: 'worker' as const, NodeID: 'n1' };
+
+  it('unchanged, or nothing sure: undefined', () => {
+    assert.equal(refreshedSwarm(member, { LocalNodeState: 'active', NodeID: 'n1' }), undefined);
+    assert.equal(refreshedSwarm(member, { LocalNodeState: 'pending' }), undefined);
+    assert.equal(refreshedSwarm(member, undefined), undefined);
+  });
+
+  it('left the swarm: null', () => {
+    assert.equal(refreshedSwarm(member, { LocalNodeState: 'inactive' }), null);
+  });
+
+  it('promoted: a manager now; moved to another swarm: its cluster and name', () => {
+    assert.deepEqual(
+      refreshedSwarm(member, { LocalNodeState: 'active', NodeID: 'n1', ControlAvailable: true, Cluster: { ID: 'c1' } }),
+      { ...member, Role: 'manager', Master: true },
+    );
+    assert.deepEqual(
+      refreshedSwarm(member, {
+        LocalNodeState: 'active',
+        NodeID: 'n9',
+        ControlAvailable: true,
+        Cluster: { ID: 'c2', Spec: { Labels: { [SWARM_NAME_LABEL]: 'other' } } },
+      }),
+      { ...member, ClusterID: 'c2', Name: 'other', Role: 'manager', Master: true, NodeID: 'n9' },
+    );
+  });
+});
