@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
 import { sshTimeoutFlag } from '../cli/flags.js';
 import { allDriverFlags, givenDriverFlags } from '../cli/driver-flags.js';
-import { driverNames } from '../../drivers/registry.js';
+import { DEFAULT_DRIVER, driverNames } from '../../drivers/registry.js';
 
 const engineFlag = (description: string) =>
   Flags.string({ description, multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE' });
@@ -12,6 +12,7 @@ export default class Create extends BaseCommand<typeof Create> {
   static override description =
     'Creates a Docker host with the chosen driver and records it in the store. Each driver has its own flags: see "moor create --driver NAME --help".';
   static override examples = [
+    '<%= config.bin %> create dev',
     '<%= config.bin %> create --driver none --url tcp://192.168.1.10:2376 lab',
     'MOOR_DRIVER=none MOOR_NONE_URL=tcp://10.0.0.5:2376 <%= config.bin %> create ci-1',
   ];
@@ -19,7 +20,7 @@ export default class Create extends BaseCommand<typeof Create> {
   static override flags = {
     driver: Flags.string({
       char: 'd',
-      description: `Driver that creates the host: ${driverNames().join(', ')}`,
+      description: `Driver that creates the host: ${driverNames().join(', ')} (default: ${DEFAULT_DRIVER}, a local QEMU VM)`,
       env: 'MOOR_DRIVER',
     }),
     'engine-install-url': Flags.string({
@@ -42,7 +43,7 @@ export default class Create extends BaseCommand<typeof Create> {
     }),
     'engine-transport': Flags.string({
       description:
-        'How the docker CLI reaches the engine: tls (TCP port with client certificates) or ssh (no TCP port; through SSH)',
+        "How the docker CLI reaches the engine: tls (TCP port with client certificates) or ssh (no TCP port; through SSH). Default: the driver's: ssh for qemu on its user network, tls everywhere else",
       options: ['tls', 'ssh'],
       env: 'MOOR_ENGINE_TRANSPORT',
       helpGroup: 'ENGINE',
@@ -90,16 +91,10 @@ export default class Create extends BaseCommand<typeof Create> {
 
   async run() {
     const { flags, args } = this;
-    if (!flags.driver) {
-      const { UsageError } = await import('../core/errors.js');
-      throw new UsageError(`Choose a driver with --driver (or MOOR_DRIVER): ${driverNames().join(', ')}.`, [
-        `Example: ${this.config.bin} create --driver none --url tcp://192.168.1.10:2376 ${args.name}`,
-      ]);
-    }
     const moor = await this.moor();
     const record = await moor.create({
       name: args.name,
-      driver: flags.driver,
+      ...(flags.driver ? { driver: flags.driver } : {}),
       driverFlags: givenDriverFlags(flags),
       engine: {
         ...(flags['engine-install-url'] ? { InstallURL: flags['engine-install-url'] } : {}),

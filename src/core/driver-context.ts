@@ -10,7 +10,7 @@ export function driverContext(
   store: Store,
   name: string,
   log: Logger,
-  extra: Pick<DriverContext, 'engineTransport'> = {},
+  extra: Pick<DriverContext, 'engineTransport' | 'sshTimeoutMs'> = {},
 ): DriverContext {
   return {
     machineName: name,

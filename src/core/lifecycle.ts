@@ -17,7 +17,7 @@ import {
   ENGINE_TRANSPORTS,
   type EngineTransport,
 } from './driver.js';
-import { getDriverDefinition } from '../../drivers/registry.js';
+import { DEFAULT_DRIVER, getDriverDefinition } from '../../drivers/registry.js';
 import type { CertPaths, ClientBundle, ExternalCertOptions } from './certs.js';
 import type { ProvisionOptions, ProvisionResult, UpgradeResult } from './provision/provision.js';
 import { resolveDriverFlags } from './driver-flags.js';
@@ -62,7 +62,8 @@ export interface CreateOptions {
   name: string;
   /** Budget for SSH to answer after the driver created the host. */
   sshTimeoutMs?: number;
-  driver: string;
+  /** The driver's name; undefined: moor's default driver (DEFAULT_DRIVER, qemu), said on the log. */
+  driver?: string;
   driverFlags: DriverFlagValues;
   engine?: Partial<EngineOptions>;
   tlsSans?: string[];
@@ -93,8 +94,12 @@ export async function machineFromRecord(store: Store, record: MachineRecord, log
  * record in the store, the host, its server certificate, provisioning), commit (Phase created). A failure
  * once the record exists goes through failedCreate: the host removed again, or the record kept as Error.
  */
-export async function createMachine(store: Store, options: CreateOptions, log: Logger): Promise<MachineRecord> {
-  const { definition, flags } = await validateCreate(store, options);
+export async function createMachine(store: Store, given: CreateOptions, log: Logger): Promise<MachineRecord> {
+  if (!given.driver) log.info(`No driver given (--driver, MOOR_DRIVER): using ${DEFAULT_DRIVER}, moor's default.`);
+  const { definition, flags, options } = await validateCreate(store, {
+    ...given,
+    driver: given.driver ?? DEFAULT_DRIVER,
+  });
   const { driver, certPaths, bundle } = await prepareCreate(store, options, definition, flags, log);
   const record = newRecord(options, definition, driver, certPaths);
   return store.withMachineLock(options.name, 'create', async () => {
@@ -121,21 +126,24 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
  * characters), the driver and its flags, the engine options (through the code that renders daemon.json, so
  * that provisioning cannot reject them later), the transport against the driver's, the TLS names. The
  * checks that need the driver object (its SSH key, its cloud credentials) are the pre-create check's.
+ * Returns the options with the engine transport filled in: the one given, else the driver's default.
  */
 async function validateCreate(
   store: Store,
-  options: CreateOptions,
-): Promise<{ definition: DriverDefinition; flags: DriverFlagValues }> {
-  assertValidNewName(options.name);
-  const definition = getDriverDefinition(options.driver);
-  const flags = resolveDriverFlags(definition, options.driverFlags, store.env);
+  given: CreateOptions,
+): Promise<{ definition: DriverDefinition; flags: DriverFlagValues; options: CreateOptions }> {
+  assertValidNewName(given.name);
+  const definition = getDriverDefinition(given.driver ?? DEFAULT_DRIVER);
+  const flags = resolveDriverFlags(definition, given.driverFlags, store.env);
+  const transport = given.engine?.Transport ?? definition.defaultTransport?.(flags);
+  const options: CreateOptions = transport ? { ...given, engine: { ...given.engine, Transport: transport } } : given;
   const engine = { ...defaultEngineOptions(), ...options.engine };
   validateEngineConfig(engine, definition.name);
   assertTransportSupported(definition, transportOf(engine));
   const { splitHosts } = await import('./certs.js');
   splitHosts(options.tlsSans ?? []);
   if (await store.exists(options.name)) throw new MachineExistsError(options.name);
-  return { definition, flags };
+  return { definition, flags, options };
 }
 
 function assertTransportSupported(definition: DriverDefinition, transport: EngineTransport): void {
@@ -168,6 +176,7 @@ async function prepareCreate(
   const driver = factory.fromFlags(
     driverContext(store, options.name, log, {
       engineTransport: transportOf({ ...defaultEngineOptions(), ...options.engine }),
+      ...(options.sshTimeoutMs ? { sshTimeoutMs: options.sshTimeoutMs } : {}),
     }),
     flags,
   );

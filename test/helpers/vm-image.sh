@@ -2,7 +2,8 @@
 # vm-image.sh - small bootable cloud-style qcow2 images for the qemu driver's tests (run as root).
 # The default image (Debian's genericcloud) cannot be downloaded here, so the tests boot one built the same
 # way from Debian packages: a kernel (linux-image-cloud-amd64), GRUB's BIOS boot code, cloud-init (NoCloud
-# seed), openssh-server, sudo, growpart. No loop device and no mount of the disk: debootstrap into a folder,
+# seed), openssh-server, sudo, growpart. No loop device and no mount of the disk: the test hosts' cached
+# Debian 12 root file system (test/e2e/testhost) unpacked into a folder, apt-get inside systemd-nspawn,
 # `mkfs.ext4 -d` at the partition's offset inside a raw file partitioned by sfdisk, GRUB's boot.img and a
 # core.img from grub-mkimage written with dd, then qemu-img convert to qcow2.
 #
@@ -17,24 +18,30 @@ set -euo pipefail
 shopt -s nullglob
 
 VM_CACHE=${VM_CACHE:-/var/cache/moor-vmimage}
-VM_MIRROR=${VM_MIRROR:-http://deb.debian.org/debian}
-VM_PKGS=systemd-sysv,linux-image-cloud-amd64,grub-pc-bin,cloud-init,cloud-guest-utils,openssh-server,sudo,ifupdown,isc-dhcp-client,iproute2,ca-certificates,curl,gnupg,procps,netbase,kmod,apt-utils,initramfs-tools
+VM_PKGS="linux-image-cloud-amd64 initramfs-tools grub-pc-bin cloud-init cloud-guest-utils isc-dhcp-client"
+TESTHOST=$(cd "$(dirname "$0")/../e2e/testhost" && pwd)/testhost.sh
 VM_DISK_MB=2048
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export DEBIAN_FRONTEND=noninteractive
 
 die() { echo "vm-image: $*" >&2; exit 1; }
+# The test hosts' base tarball (built and cached by testhost.sh when missing).
+testhost_tarball() {
+  bash "$TESTHOST" build >&2
+  local t; for t in /var/cache/moor-testhost/bookworm-????????.tar.zst; do echo "$t"; return 0; done
+  die "no test host tarball in /var/cache/moor-testhost"
+}
+unpack_testhost_rootfs() { mkdir -p "$1"; tar -C "$1" --numeric-owner --xattrs --xattrs-include='*' -I zstd -xf "$TARBALL"; }
 log() { echo "vm-image: $*" >&2; }
 
 build_rootfs() {   # $1 = folder to fill
   local R=$1
-  debootstrap --variant=minbase --include="$VM_PKGS" bookworm "$R" "$VM_MIRROR" >"$VM_CACHE/debootstrap.log" 2>&1 \
-    || { tail -20 "$VM_CACHE/debootstrap.log" >&2; die "debootstrap failed"; }
-  cat >"$R/etc/apt/sources.list" <<'EOF'
-deb http://deb.debian.org/debian bookworm main
-deb http://deb.debian.org/debian bookworm-updates main
-deb http://deb.debian.org/debian-security bookworm-security main
-EOF
+  # The test hosts' cached Debian 12 root file system (systemd, openssh-server, sudo, ifupdown...), plus
+  # what a cloud image has: apt-get inside systemd-nspawn (which gives it /proc and /dev, no mount of ours).
+  unpack_testhost_rootfs "$R"
+  systemd-nspawn -q --register=no --keep-unit --directory="$R" --resolv-conf=replace-host --timezone=off \
+    --setenv=DEBIAN_FRONTEND=noninteractive /bin/sh -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends $VM_PKGS" \
+    </dev/null >"$VM_CACHE/build.log" 2>&1 || { tail -20 "$VM_CACHE/build.log" >&2; die "apt-get install failed"; }
   echo 'LABEL=root / ext4 defaults,discard 0 1' >"$R/etc/fstab"
   # Cloud-init reads only the NoCloud seed (no network metadata probes, which would wait for timeouts).
   echo 'datasource_list: [ NoCloud, None ]' >"$R/etc/cloud/cloud.cfg.d/90-moor-test.cfg"
@@ -63,11 +70,9 @@ EOF
 
 add_docker() {   # $1 = rootfs folder (a copy of the base) to add Debian's docker.io to
   local R=$1
-  cp /etc/resolv.conf "$R/etc/resolv.conf"
-  printf '#!/bin/sh\nexit 101\n' >"$R/usr/sbin/policy-rc.d"; chmod 755 "$R/usr/sbin/policy-rc.d"
-  chroot "$R" /bin/sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends docker.io' \
+  systemd-nspawn -q --register=no --keep-unit --directory="$R" --resolv-conf=replace-host --timezone=off \
+    --setenv=DEBIAN_FRONTEND=noninteractive /bin/sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends docker.io' \
     </dev/null >"$VM_CACHE/build-docker.log" 2>&1 || { tail -20 "$VM_CACHE/build-docker.log" >&2; die "docker.io install failed"; }
-  rm -f "$R/usr/sbin/policy-rc.d"
 }
 
 finish_rootfs() {   # strip per-machine identity and apt caches
@@ -107,17 +112,18 @@ make_noboot() {   # $1 rootfs folder (for GRUB's files)  $2 output qcow2
   qemu-img convert -O qcow2 "$raw" "$out.tmp"; rm -f "$raw"; mv "$out.tmp" "$out"
 }
 
-recipe_hash() { { declare -f build_rootfs add_docker finish_rootfs make_disk make_noboot; echo "$VM_PKGS $VM_DISK_MB"; } | md5sum | cut -c1-8; }
+recipe_hash() { { declare -f build_rootfs add_docker finish_rootfs make_disk make_noboot; echo "$VM_PKGS $VM_DISK_MB $TARBALL"; } | md5sum | cut -c1-8; }
 
 build() {
   mkdir -p "$VM_CACHE"
+  TARBALL=$(testhost_tarball)
   local h base docker noboot
   h=$(recipe_hash); base="$VM_CACHE/debian12-$h.qcow2"; docker="$VM_CACHE/debian12-docker-$h.qcow2"; noboot="$VM_CACHE/noboot-$h.qcow2"
   exec 9>"$VM_CACHE/.build.lock"; flock 9
   if [ ! -s "$base" ] || [ ! -s "$docker" ] || [ ! -s "$noboot" ]; then
     local R="$VM_CACHE/build-rootfs.$$" t0=$SECONDS
     rm -rf "$R"; trap 'rm -rf "$R" "$VM_CACHE"/*.raw "$VM_CACHE"/*.tmp' EXIT
-    log "debootstrap bookworm -> $R"
+    log "$TARBALL + cloud image packages -> $R"
     build_rootfs "$R"
     [ -s "$noboot" ] || make_noboot "$R" "$noboot"
     finish_rootfs "$R"
