@@ -4,7 +4,7 @@
 # way from Debian packages: a kernel (linux-image-cloud-amd64), GRUB's BIOS boot code, cloud-init (NoCloud
 # seed), openssh-server, sudo, growpart. No loop device and no mount of the disk: the test hosts' cached
 # Debian 12 root file system (test/e2e/testhost) unpacked into a folder, apt-get inside systemd-nspawn,
-# `mkfs.ext4 -d` at the partition's offset inside a raw file partitioned by sfdisk, GRUB's boot.img and a
+# `mkfs.ext4 -d` at the partition's offset inside a raw file with an MBR written by printf, GRUB's boot.img and a
 # core.img from grub-mkimage written with dd, then qemu-img convert to qcow2.
 #
 #   vm-image.sh build             # prints the paths of the three images (building what is not cached):
@@ -51,8 +51,9 @@ build_rootfs() {   # $1 = folder to fill
                     e2scrub_reap.service man-db.timer; do
     find "$R/etc/systemd/system" -name "$u" -path '*.wants/*' -delete; ln -sf /dev/null "$R/etc/systemd/system/$u"; done
   local kernel initrd
-  kernel=$(cd "$R/boot" && ls vmlinuz-* | head -1); initrd=$(cd "$R/boot" && ls initrd.img-* | head -1)
-  [ -n "$kernel" ] && [ -n "$initrd" ] || die "no kernel or initrd in $R/boot"
+  kernel=$(find "$R/boot" -maxdepth 1 -name 'vmlinuz-*' -printf '%f\n' | head -1)
+  initrd=$(find "$R/boot" -maxdepth 1 -name 'initrd.img-*' -printf '%f\n' | head -1)
+  if [ -z "$kernel" ] || [ -z "$initrd" ]; then die "no kernel or initrd in $R/boot"; fi
   mkdir -p "$R/boot/grub"
   cp -r "$R/usr/lib/grub/i386-pc" "$R/boot/grub/"
   cat >"$R/boot/grub/grub.cfg" <<EOF
@@ -82,13 +83,22 @@ finish_rootfs() {   # strip per-machine identity and apt caches
   chroot "$R" apt-get clean; rm -rf "$R"/var/lib/apt/lists/*; mkdir -p "$R/var/lib/apt/lists/partial"
 }
 
+le32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)); }
+# An MBR partition table of one bootable Linux partition (type 0x83) at sector $2 of $3 sectors, written
+# directly (what sfdisk would write; sfdisk is not on every machine): entry 1 at byte 446, signature at 510.
+mbr_partition() {   # $1 raw disk  $2 first sector  $3 sectors
+  # shellcheck disable=SC2059
+  printf "\\x80\\xfe\\xff\\xff\\x83\\xfe\\xff\\xff$(le32 "$2")$(le32 "$3")" | dd of="$1" bs=1 seek=446 conv=notrunc status=none
+  printf '\x55\xaa' | dd of="$1" bs=1 seek=510 conv=notrunc status=none
+}
+
 # A disk: MBR with one bootable Linux partition from 1 MiB; GRUB's boot.img in the MBR (its default kernel
 # sector is 1), core.img from sector 1 (grub-mkimage fills in diskboot's block count; start sector 2 is
 # diskboot's default), the ext4 file system made from the folder at the partition's offset.
 make_disk() {   # $1 rootfs folder  $2 output qcow2
   local R=$1 out=$2 raw="$2.raw"
   rm -f "$raw"; truncate -s "${VM_DISK_MB}M" "$raw"
-  echo 'start=2048, type=83, bootable' | sfdisk -q "$raw"
+  mbr_partition "$raw" 2048 $(((VM_DISK_MB - 1) * 2048))
   chroot "$R" grub-mkimage -O i386-pc -o /tmp/core.img -p '(hd0,msdos1)/boot/grub' \
     biosdisk part_msdos ext2 search search_label normal linux configfile serial terminal echo gzio
   local core=$R/tmp/core.img
@@ -121,7 +131,8 @@ build() {
   h=$(recipe_hash); base="$VM_CACHE/debian12-$h.qcow2"; docker="$VM_CACHE/debian12-docker-$h.qcow2"; noboot="$VM_CACHE/noboot-$h.qcow2"
   exec 9>"$VM_CACHE/.build.lock"; flock 9
   if [ ! -s "$base" ] || [ ! -s "$docker" ] || [ ! -s "$noboot" ]; then
-    local R="$VM_CACHE/build-rootfs.$$" t0=$SECONDS
+    local t0=$SECONDS
+    R="$VM_CACHE/build-rootfs.$$"
     rm -rf "$R"; trap 'rm -rf "$R" "$VM_CACHE"/*.raw "$VM_CACHE"/*.tmp' EXIT
     log "$TARBALL + cloud image packages -> $R"
     build_rootfs "$R"
