@@ -75,6 +75,8 @@ export interface QemuState {
   MAC: string;
   /** The accelerator of the last boot. */
   LastAccel: string;
+  /** Seconds a boot waits for SSH: create's --ssh-timeout, kept for start and restart. */
+  BootTimeout: number;
 }
 
 const SSH_USER = 'docker';
@@ -322,6 +324,7 @@ export class QemuDriver extends BaseDriver {
 
   async create(): Promise<void> {
     const { log } = this.context;
+    if (this.context.sshTimeoutMs) this.state.BootTimeout = Math.ceil(this.context.sshTimeoutMs / 1000);
     const ssh = await loadSSH();
     const { publicKey } = await ssh.generateKeyPair(this.context.machineDir, KEY_FILE);
 
@@ -468,7 +471,7 @@ export class QemuDriver extends BaseDriver {
 
   private async waitForSSH(): Promise<void> {
     const { host, port } = await this.getSSHConfig();
-    const timeoutMs = this.context.sshTimeoutMs ?? DEFAULT_SSH_TIMEOUT_MS;
+    const timeoutMs = this.context.sshTimeoutMs ?? (this.state.BootTimeout * 1000 || DEFAULT_SSH_TIMEOUT_MS);
     this.context.log.step(`Waiting for the machine to boot and SSH to answer on ${host}:${port}`);
     const answered = await waitFor(
       async () => {
@@ -721,6 +724,7 @@ export const factory: DriverFactory = {
       EnginePort: 0,
       MAC: '',
       LastAccel: '',
+      BootTimeout: DEFAULT_SSH_TIMEOUT_MS / 1000,
     });
   },
   fromRecord(context, state) {
@@ -747,6 +751,7 @@ export const factory: DriverFactory = {
       EnginePort: num('EnginePort', 0),
       MAC: str('MAC'),
       LastAccel: str('LastAccel'),
+      BootTimeout: num('BootTimeout', DEFAULT_SSH_TIMEOUT_MS / 1000),
     });
   },
 };
