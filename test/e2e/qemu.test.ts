@@ -8,7 +8,8 @@
  * one VM runs at a time.
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { buildBusyboxImageTar } from '../helpers/image.js';
 import { canRun } from '../helpers/prerequisites.js';
@@ -19,17 +20,26 @@ import { assertExit, exists, TempStore } from './helpers.js';
 const VM_STEP_MS = 15 * 60_000;
 const BOOT = ['--ssh-timeout', '600'];
 
-/** Pids of QEMU processes whose command line mentions `text` (a store's path): what a test left running. */
-async function qemuProcesses(text: string): Promise<number[]> {
+/** Pids of QEMU processes whose command line names a file in `folder`: what a test left running. */
+async function qemuProcesses(folder: string): Promise<number[]> {
   const found: number[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
     if (cmdline.startsWith('qemu-system') || cmdline.includes('/qemu-system-')) {
-      if (cmdline.includes(text)) found.push(Number(entry));
+      if (cmdline.includes(`${folder}/`)) found.push(Number(entry));
     }
   }
   return found;
+}
+
+let store: TempStore;
+
+async function driverState(name: string): Promise<Record<string, unknown>> {
+  const config = JSON.parse(await readFile(store.path('machines', name, 'config.json'), 'utf8')) as {
+    Driver: Record<string, unknown>;
+  };
+  return config.Driver;
 }
 
 // testHostsAvailable: the images start from the test hosts' root file system (and run-tests.mjs leaves
@@ -38,7 +48,6 @@ void testHostsAvailable;
 
 if (canRun('qemu driver with real QEMU', vmTestsMissing())) {
   describe('qemu driver (real QEMU, tcg)', () => {
-    let store: TempStore;
     let images: VmImages;
     let busybox: string;
 
@@ -84,7 +93,7 @@ if (canRun('qemu driver with real QEMU', vmTestsMissing())) {
         const ls = await store.moor(['ls', '--format', '{{.Name}} {{.DriverName}} {{.State}} {{.URL}}']);
         assertExit(ls, 0, 'ls');
         assert.equal(ls.stdout.trim(), `dev qemu Running ssh://docker@127.0.0.1:${port}`);
-        assert.equal((await qemuProcesses(store.root)).length, 1);
+        assert.equal((await qemuProcesses(store.path('machines', 'dev'))).length, 1);
 
         const imported = await store.moor(['docker', 'dev', '--', 'import', busybox, 'moor-test/busybox'], {
           timeoutMs: VM_STEP_MS,
@@ -101,16 +110,29 @@ if (canRun('qemu driver with real QEMU', vmTestsMissing())) {
     );
 
     it(
-      'stop (ACPI over QMP), start (the same disk: data and images kept), kill, rm',
+      'stop (ACPI over QMP), start (the same disk and data; a stale pid file and a taken port handled), kill, rm',
       { timeout: VM_STEP_MS },
       async () => {
         const stopped = await store.moor(['stop', 'dev'], { timeoutMs: VM_STEP_MS });
         assertExit(stopped, 0, 'stop');
-        assert.deepEqual(await qemuProcesses(store.root), []);
+        assert.deepEqual(await qemuProcesses(store.path('machines', 'dev')), []);
         assert.equal((await store.moor(['status', 'dev'])).stdout.trim(), 'Stopped');
 
-        const started = await store.moor(['start', 'dev'], { timeoutMs: VM_STEP_MS });
+        // What a crash or another program leaves behind: a pid file naming a live process that is not this
+        // machine's QEMU (this test's own), and the SSH port taken by another listener.
+        const oldPort = (await driverState('dev'))['SSHPort'] as number;
+        await writeFile(store.path('machines', 'dev', 'qemu.pid'), `${process.pid}\n`);
+        const squatter = createServer();
+        await new Promise<void>((resolve) => squatter.listen(oldPort, '127.0.0.1', resolve));
+        let started;
+        try {
+          started = await store.moor(['start', 'dev'], { timeoutMs: VM_STEP_MS });
+        } finally {
+          await new Promise((resolve) => squatter.close(resolve));
+        }
         assertExit(started, 0, 'start');
+        assert.match(started.stderr, new RegExp(`Port ${oldPort} \\(SSH\\) is taken now: using 127\\.0\\.0\\.1:\\d+`));
+        assert.notEqual((await driverState('dev'))['SSHPort'], oldPort);
         assert.equal((await store.moor(['status', 'dev'])).stdout.trim(), 'Running');
         const marker = await store.moor(['ssh', 'dev', '--', 'cat /var/tmp/moor-marker']);
         assertExit(marker, 0, 'ssh after start');
@@ -123,7 +145,7 @@ if (canRun('qemu driver with real QEMU', vmTestsMissing())) {
 
         const killed = await store.moor(['kill', 'dev'], { timeoutMs: VM_STEP_MS });
         assertExit(killed, 0, 'kill');
-        assert.deepEqual(await qemuProcesses(store.root), []);
+        assert.deepEqual(await qemuProcesses(store.path('machines', 'dev')), []);
         assert.equal((await store.moor(['status', 'dev'])).stdout.trim(), 'Stopped');
 
         const removed = await store.moor(['rm', '-y', 'dev'], { timeoutMs: VM_STEP_MS });
@@ -150,7 +172,7 @@ if (canRun('qemu driver with real QEMU', vmTestsMissing())) {
       );
       assertExit(result, 1, 'create with a wrong checksum');
       assert.match(result.stderr, /does not match its checksum: expected SHA-256 a{64}/);
-      assert.deepEqual(await qemuProcesses(store.root), []);
+      assert.deepEqual(await qemuProcesses(store.path('machines', 'badsum')), []);
       assert.equal(await exists(store.path('machines', 'badsum', 'qemu.pid')), false);
       assert.equal(await exists(store.path('machines', 'badsum', 'disk.qcow2')), false);
     });
@@ -167,7 +189,7 @@ if (canRun('qemu driver with real QEMU', vmTestsMissing())) {
         assert.match(result.stderr, /SSH server did not answer within 45 s of QEMU starting; QEMU was stopped/);
         assert.match(result.stderr, /The console's last lines:[\s\S]*moor-test: this disk has no operating system/);
         assert.match(result.stderr, /console\.log/);
-        assert.deepEqual(await qemuProcesses(store.root), []);
+        assert.deepEqual(await qemuProcesses(store.path('machines', 'noboot')), []);
         const removed = await store.moor(['rm', '-y', 'noboot']);
         assertExit(removed, 0, 'rm of the failed machine');
       },

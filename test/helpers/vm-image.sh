@@ -119,6 +119,7 @@ make_noboot() {   # $1 rootfs folder (for GRUB's files)  $2 output qcow2
   rm -f "$raw"; truncate -s 64M "$raw"
   dd if="$R/usr/lib/grub/i386-pc/boot.img" of="$raw" bs=440 count=1 conv=notrunc status=none
   dd if="$R/tmp/noboot.img" of="$raw" bs=512 seek=1 conv=notrunc status=none
+  printf '\x55\xaa' | dd of="$raw" bs=1 seek=510 conv=notrunc status=none   # the BIOS boots only a signed MBR
   rm -f "$R/tmp/noboot.img" "$R/tmp/noboot.cfg"
   qemu-img convert -O qcow2 "$raw" "$out.tmp"; rm -f "$raw"; mv "$out.tmp" "$out"
 }
