@@ -13,6 +13,7 @@ import { amazonec2Driver } from './amazonec2/definition.js';
 import { genericDriver } from './generic/definition.js';
 import { noneDriver } from './none/definition.js';
 import { PLUGIN_BINARY_PREFIX, pluginDefinition } from './plugin/definition.js';
+import { qemuDriver } from './qemu/definition.js';
 import { virtualboxDriver } from './virtualbox/definition.js';
 
 export const DRIVERS: ReadonlyMap<string, DriverDefinition> = new Map([
@@ -20,11 +21,14 @@ export const DRIVERS: ReadonlyMap<string, DriverDefinition> = new Map([
   [genericDriver.name, genericDriver],
   [amazonec2Driver.name, amazonec2Driver],
   [virtualboxDriver.name, virtualboxDriver],
+  [qemuDriver.name, qemuDriver],
 ]);
 
 /** The name of driver NAME's npm package. */
 export const NPM_DRIVER_PREFIX = 'moor-driver-';
 export { PLUGIN_BINARY_PREFIX };
+/** The driver of a create that names none (no --driver, no MOOR_DRIVER): a local QEMU VM. */
+export const DEFAULT_DRIVER = qemuDriver.name;
 
 export function driverNames(): string[] {
   return [...DRIVERS.keys()];

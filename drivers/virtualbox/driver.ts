@@ -24,8 +24,8 @@ import {
   waitFor,
   writeFileAtomic,
 } from '../api.js';
-import { buildSeedIso } from './cloud-init.js';
-import { ensureImage, isUrl, normalizeChecksum } from './image.js';
+import { buildSeedIso } from '../shared/vm/cloud-init.js';
+import { ensureImage, isUrl, normalizeChecksum } from '../shared/vm/image.js';
 import { type HostOnlyState, parseHostOnlyCidr, setUpHostOnlyNetwork } from './network.js';
 import {
   findVBoxManage,
@@ -212,7 +212,7 @@ export class VirtualBoxDriver extends BaseDriver {
     log.step('Getting the machine image');
     const image = await ensureImage(
       { location: this.state.ImageURL, ...(this.state.ImageChecksum ? { checksum: this.state.ImageChecksum } : {}) },
-      { cacheDir: this.context.cacheDir, log, progress: progressLines(log) },
+      { cacheDir: this.context.cacheDir, log, progress: progressLines(log), flag: 'virtualbox-image' },
     );
 
     log.step('Setting up the host-only network');
@@ -230,11 +230,17 @@ export class VirtualBoxDriver extends BaseDriver {
       instanceId: `moor-${this.context.machineName}-${randomBytes(4).toString('hex')}`,
       user: this.state.SSHUser,
       sshPublicKey: publicKey,
-      natMac: this.state.NatMAC,
-      hostOnlyMac: this.state.HostOnlyMAC,
-      address: this.state.IPAddress,
-      prefix: network.prefix,
-      shares: this.state.ShareFolders.map(parseShareFolder),
+      nics: [
+        { id: 'nat', mac: this.state.NatMAC },
+        { id: 'hostonly', mac: this.state.HostOnlyMAC, address: `${this.state.IPAddress}/${network.prefix}` },
+      ],
+      // Shared folders are mounted with vboxsf (the module must be in the guest's kernel).
+      mounts: this.state.ShareFolders.map(parseShareFolder).map((share) => ({
+        source: share.name,
+        target: share.guestPath,
+        type: 'vboxsf',
+        options: 'defaults,nofail,uid=1000,gid=1000',
+      })),
     });
     await writeFileAtomic(join(this.dir, SEED_FILE), seed, 0o600);
 
@@ -523,7 +529,7 @@ export const factory: DriverFactory = {
       CPU: positiveInteger(flags, 'virtualbox-cpu-count', 1),
       DiskSize: positiveInteger(flags, 'virtualbox-disk-size', 1024),
       ImageURL: isUrl(image) ? image : resolvePath(image),
-      ImageChecksum: checksum ? normalizeChecksum(checksum) : '',
+      ImageChecksum: checksum ? normalizeChecksum(checksum, 'virtualbox-image-checksum') : '',
       HostOnlyCIDR: cidr,
       HostOnlyNicType: text(flags, 'virtualbox-hostonly-nictype'),
       HostOnlyPromiscMode: text(flags, 'virtualbox-hostonly-nicpromisc'),

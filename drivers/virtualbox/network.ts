@@ -7,7 +7,7 @@
  * address and an SSH port, under a store-wide lock so that parallel creates never share them.
  */
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freeLoopbackPort } from '../shared/vm/ports.js';
 import { join } from 'node:path';
 import { type DriverContext, MoorError, UsageError, writeFileAtomic } from '../api.js';
 import type { VBoxManage, VBoxResult } from './vboxmanage.js';
@@ -248,18 +248,4 @@ async function otherClaims(context: DriverContext): Promise<{ ip: string; sshPor
     }
   }
   return claims;
-}
-
-/** A TCP port nothing listens on at 127.0.0.1 right now (the OS picks it). */
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }

@@ -3,7 +3,7 @@ import { BaseCommand } from '../base-command.js';
 import { sshTimeoutFlag } from '../cli/flags.js';
 import type { Interfaces } from '@oclif/core';
 import { allDriverFlags, givenDriverFlags } from '../cli/driver-flags.js';
-import { DRIVERS, driverNames, type DriverDefinition } from '../../drivers/registry.js';
+import { DEFAULT_DRIVER, DRIVERS, driverNames, type DriverDefinition } from '../../drivers/registry.js';
 
 /** Docker Machine's classic Swarm flags: parsed (hidden) only to be refused with the moor command to use. */
 const CLASSIC_SWARM_STRINGS = ['swarm-discovery', 'swarm-strategy', 'swarm-image', 'swarm-host', 'swarm-addr'] as const;
@@ -17,6 +17,7 @@ export default class Create extends BaseCommand<typeof Create> {
   static override description =
     'Creates a Docker host with the chosen driver and records it in the store. Each driver has its own flags: see "moor create --driver NAME --help".';
   static override examples = [
+    '<%= config.bin %> create dev',
     '<%= config.bin %> create --driver none --url tcp://192.168.1.10:2376 lab',
     'MOOR_DRIVER=none MOOR_NONE_URL=tcp://10.0.0.5:2376 <%= config.bin %> create ci-1',
   ];
@@ -24,7 +25,7 @@ export default class Create extends BaseCommand<typeof Create> {
   static override flags = {
     driver: Flags.string({
       char: 'd',
-      description: `Driver that creates the host: ${driverNames().join(', ')}`,
+      description: `Driver that creates the host: ${driverNames().join(', ')} (default: ${DEFAULT_DRIVER}, a local QEMU VM)`,
       env: 'MOOR_DRIVER',
     }),
     'engine-install-url': Flags.string({
@@ -47,7 +48,7 @@ export default class Create extends BaseCommand<typeof Create> {
     }),
     'engine-transport': Flags.string({
       description:
-        'How the docker CLI reaches the engine: tls (TCP port with client certificates) or ssh (no TCP port; through SSH)',
+        "How the docker CLI reaches the engine: tls (TCP port with client certificates) or ssh (no TCP port; through SSH). Default: the driver's: ssh for qemu on its user network, tls everywhere else",
       options: ['tls', 'ssh'],
       env: 'MOOR_ENGINE_TRANSPORT',
       helpGroup: 'ENGINE',
@@ -136,12 +137,6 @@ export default class Create extends BaseCommand<typeof Create> {
 
   async run() {
     const { flags, args } = this;
-    if (!flags.driver) {
-      const { UsageError } = await import('../core/errors.js');
-      throw new UsageError(`Choose a driver with --driver (or MOOR_DRIVER): ${driverNames().join(', ')}.`, [
-        `Example: ${this.config.bin} create --driver none --url tcp://192.168.1.10:2376 ${args.name}`,
-      ]);
-    }
     const given = flags as Record<string, unknown>;
     const { swarmCreateRequest } = await import('../core/swarm.js');
     const swarm = swarmCreateRequest({
@@ -154,7 +149,6 @@ export default class Create extends BaseCommand<typeof Create> {
         (name) => given[name] !== undefined && given[name] !== false,
       ),
     });
-    const driver = flags.driver;
     const moor = await this.moor();
     const { MoorError, ExitCode } = await import('../core/errors.js');
     const atOnce = (signal: NodeJS.Signals) =>
@@ -170,7 +164,7 @@ export default class Create extends BaseCommand<typeof Create> {
         ...(swarm ? { swarm } : {}),
         signal,
         name: args.name,
-        driver,
+        ...(flags.driver ? { driver: flags.driver } : {}),
         driverFlags: givenDriverFlags(flags, this.installed),
         engine: {
           ...(flags['engine-install-url'] ? { InstallURL: flags['engine-install-url'] } : {}),

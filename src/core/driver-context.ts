@@ -10,7 +10,7 @@ export function driverContext(
   store: Store,
   name: string,
   log: Logger,
-  extra: Pick<DriverContext, 'engineTransport' | 'signal' | 'checkpoint'> = {},
+  extra: Pick<DriverContext, 'engineTransport' | 'signal' | 'checkpoint' | 'sshTimeoutMs'> = {},
 ): DriverContext {
   return {
     machineName: name,

@@ -73,6 +73,8 @@ export interface DriverContext {
   env: NodeJS.ProcessEnv;
   /** How the Docker engine will be reached (set for create): a cloud driver opens 2376 for 'tls' only. */
   engineTransport?: EngineTransport;
+  /** Create's budget for SSH to answer once the host exists (--ssh-timeout); a VM driver waits that long for its boot. */
+  sshTimeoutMs?: number;
   /**
    * Set during create: aborted when the user interrupts (its reason is the error to throw). A driver
    * checks it between its steps (`signal?.throwIfAborted()`) and passes it to its waits; it rolls back what
@@ -147,6 +149,12 @@ export interface DriverDefinition {
    * before anything exists: the ssh transport needs a driver that reaches the host over SSH.
    */
   transports?: readonly EngineTransport[];
+  /**
+   * The engine transport of a create that names none (--engine-transport), from the driver's flag values
+   * (validated, defaults applied); 'tls' when the driver has no such function. The qemu driver on its user
+   * network answers 'ssh': the VM has no address that other programs could reach a TCP port on.
+   */
+  defaultTransport?(flags: DriverFlagValues): EngineTransport;
   /** Loads the implementation lazily, so that listing flags or drivers never imports a cloud SDK. */
   load(): Promise<DriverFactory>;
   /** Where a driver that is not built in was found (`moor drivers`): an npm package or a plugin binary. */

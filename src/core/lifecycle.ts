@@ -16,7 +16,7 @@ import {
   ENGINE_TRANSPORTS,
   type EngineTransport,
 } from './driver.js';
-import { findDriver } from '../../drivers/registry.js';
+import { DEFAULT_DRIVER, findDriver } from '../../drivers/registry.js';
 import type { CertPaths, ClientBundle, ExternalCertOptions } from './certs.js';
 import type { ProvisionOptions, ProvisionResult, UpgradeResult } from './provision/provision.js';
 import { resolveDriverFlags } from './driver-flags.js';
@@ -64,7 +64,8 @@ export interface CreateOptions {
   name: string;
   /** Budget for SSH to answer after the driver created the host. */
   sshTimeoutMs?: number;
-  driver: string;
+  /** The driver's name; undefined: moor's default driver (DEFAULT_DRIVER, qemu), said on the log. */
+  driver?: string;
   driverFlags: DriverFlagValues;
   engine?: Partial<EngineOptions>;
   tlsSans?: string[];
@@ -102,8 +103,9 @@ export async function machineFromRecord(store: Store, record: MachineRecord, log
  * record in the store, the host, its server certificate, provisioning), commit (Phase created). A failure
  * once the record exists goes through failedCreate: the host removed again, or the record kept as Error.
  */
-export async function createMachine(store: Store, options: CreateOptions, log: Logger): Promise<MachineRecord> {
-  const { signal } = options;
+export async function createMachine(store: Store, given: CreateOptions, log: Logger): Promise<MachineRecord> {
+  const { signal } = given;
+  if (!given.driver) log.info(`No driver given (--driver, MOOR_DRIVER): using ${DEFAULT_DRIVER}, moor's default.`);
   let stored: { record: MachineRecord; driver: Driver } | undefined;
   // The driver's state in the stored record, now (a cloud driver calls it as soon as it knows of an instance).
   const checkpoint = async () => {
@@ -113,15 +115,18 @@ export async function createMachine(store: Store, options: CreateOptions, log: L
   };
   let prepared;
   try {
-    const { definition, flags } = await validateCreate(store, options);
+    const { definition, flags, options } = await validateCreate(store, {
+      ...given,
+      driver: given.driver ?? DEFAULT_DRIVER,
+    });
     signal?.throwIfAborted();
-    prepared = { definition, ...(await prepareCreate(store, options, definition, flags, log, checkpoint)) };
+    prepared = { definition, options, ...(await prepareCreate(store, options, definition, flags, log, checkpoint)) };
     signal?.throwIfAborted();
   } catch (error) {
-    if (isInterrupt(error)) throw interruptedBeforeRecord(options.name, error);
+    if (isInterrupt(error)) throw interruptedBeforeRecord(given.name, error);
     throw error;
   }
-  const { definition, driver, certPaths, bundle } = prepared;
+  const { definition, options, driver, certPaths, bundle } = prepared;
   const record = newRecord(options, definition, driver, certPaths);
   return store.withMachineLock(options.name, 'create', async () => {
     await store.add(record, clientCertFiles(bundle));
@@ -172,21 +177,28 @@ function interruptDetail(error: MoorError): string {
  * characters), the driver and its flags, the engine options (through the code that renders daemon.json, so
  * that provisioning cannot reject them later), the transport against the driver's, the TLS names. The
  * checks that need the driver object (its SSH key, its cloud credentials) are the pre-create check's.
+ * Returns the options with the engine transport filled in: the one given, else the driver's default.
  */
 async function validateCreate(
   store: Store,
-  options: CreateOptions,
-): Promise<{ definition: DriverDefinition; flags: DriverFlagValues }> {
-  assertValidNewName(options.name);
-  const definition = await findDriver(options.driver, { storePath: store.root, env: store.env }, { withFlags: true });
-  const flags = resolveDriverFlags(definition, options.driverFlags, store.env);
+  given: CreateOptions,
+): Promise<{ definition: DriverDefinition; flags: DriverFlagValues; options: CreateOptions }> {
+  assertValidNewName(given.name);
+  const definition = await findDriver(
+    given.driver ?? DEFAULT_DRIVER,
+    { storePath: store.root, env: store.env },
+    { withFlags: true },
+  );
+  const flags = resolveDriverFlags(definition, given.driverFlags, store.env);
+  const transport = given.engine?.Transport ?? definition.defaultTransport?.(flags);
+  const options: CreateOptions = transport ? { ...given, engine: { ...given.engine, Transport: transport } } : given;
   const engine = { ...defaultEngineOptions(), ...options.engine };
   validateEngineConfig(engine, definition.name);
   assertTransportSupported(definition, transportOf(engine));
   const { splitHosts } = await import('./certs.js');
   splitHosts(options.tlsSans ?? []);
   if (await store.exists(options.name)) throw new MachineExistsError(options.name);
-  return { definition, flags };
+  return { definition, flags, options };
 }
 
 function assertTransportSupported(definition: DriverDefinition, transport: EngineTransport): void {
@@ -222,6 +234,7 @@ async function prepareCreate(
       engineTransport: transportOf({ ...defaultEngineOptions(), ...options.engine }),
       ...(options.signal ? { signal: options.signal } : {}),
       checkpoint,
+      ...(options.sshTimeoutMs ? { sshTimeoutMs: options.sshTimeoutMs } : {}),
     }),
     flags,
   );

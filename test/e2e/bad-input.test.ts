@@ -72,10 +72,19 @@ const CASES: BadCase[] = [
     absent: ['nourl'],
   },
   {
-    title: 'a missing --driver',
-    args: ['create', 'nodriver', '--url', URL],
-    exitCode: 2,
-    message: ['--driver', 'MOOR_DRIVER', 'none'],
+    title: 'no --driver where QEMU is missing (the default driver, qemu: its pre-create check names the packages)',
+    args: ['create', 'nodriver'],
+    env: { PATH: '/nonexistent' },
+    exitCode: 3,
+    message: [
+      'using qemu',
+      'QEMU is not installed: qemu-system-',
+      'apt-get install qemu-system-',
+      'dnf install qemu-kvm qemu-img',
+      'pacman -S qemu-base',
+      'brew install qemu',
+      '--driver generic',
+    ],
     absent: ['nodriver'],
   },
   {
@@ -252,7 +261,7 @@ describe('--json errors', () => {
       args: ['create', 'x', '-d', 'nope', '--url', 'tcp://127.0.0.1:2', '--json'],
       exitCode: 2,
       code: 'UNKNOWN_DRIVER',
-      message: 'Driver "nope" not found. Available drivers: none, generic, amazonec2, virtualbox.',
+      message: 'Driver "nope" not found. Available drivers: none, generic, amazonec2, virtualbox, qemu.',
     },
     {
       title: 'a missing machine',

@@ -7,6 +7,7 @@
  * machine and everything its driver made (no instance, key pair, security group or VM outlives it).
  *
  * The cases are data (KILLS below); README "Reliability" reports their count.
+ * run-tests: default Node only (a few minutes of processes killed one by one; the other Nodes run the same code)
  */
 import assert from 'node:assert/strict';
 import { readFile, rm, writeFile } from 'node:fs/promises';

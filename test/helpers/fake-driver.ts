@@ -9,6 +9,7 @@ import {
   BaseDriver,
   type DriverContext,
   type DriverFlag,
+  type DriverFlagValues,
   type EngineTransport,
   type LifecycleOperation,
   MachineState,
@@ -52,6 +53,8 @@ export interface FakeDriverOptions {
   flags?: DriverFlag[];
   /** The engine transports it declares (default: not declared, so all). */
   transports?: EngineTransport[];
+  /** The definition's defaultTransport (the transport of a create that names none). */
+  defaultTransport?: (flags: DriverFlagValues) => EngineTransport;
 }
 
 export interface FakeCall {
@@ -180,6 +183,7 @@ export function fakeDriver(options: FakeDriverOptions = {}): FakeDriver {
     description: `fake driver for tests (${name})`,
     flags: options.flags ?? [],
     ...(options.transports ? { transports: options.transports } : {}),
+    ...(options.defaultTransport ? { defaultTransport: options.defaultTransport } : {}),
     load: async () => ({
       fromFlags: (context) => new Fake(context),
       fromRecord: (context) => new Fake(context),

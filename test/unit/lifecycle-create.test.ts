@@ -168,6 +168,30 @@ describe('createMachine refuses before anything is written', () => {
     await moor.create({ name: 'web', driver: both.name, driverFlags: {}, engine: { Transport: 'ssh' } });
   });
 
+  it("a create that names no transport gets the driver's default (from its flags); a given one wins", async () => {
+    const flags = [{ name: 'fake-network', type: 'string' as const, description: 'network', default: 'user' }];
+    const driver = fakeDriver({
+      flags,
+      defaultTransport: (values) => (values['fake-network'] === 'user' ? 'ssh' : 'tls'),
+    });
+    const moor = await newMoor();
+    const user = await moor.create({ name: 'user', driver: driver.name, driverFlags: {} });
+    assert.equal(user.HostOptions.EngineOptions.Transport, 'ssh');
+    const bridged = await moor.create({ name: 'bridged', driver: driver.name, driverFlags: { 'fake-network': 'br' } });
+    assert.equal(bridged.HostOptions.EngineOptions.Transport, 'tls');
+    const given = await moor.create({
+      name: 'given',
+      driver: driver.name,
+      driverFlags: {},
+      engine: { Transport: 'tls' },
+    });
+    assert.equal(given.HostOptions.EngineOptions.Transport, 'tls');
+    // A driver without a default: nothing recorded, which means tls (as before drivers had defaults).
+    const plain = fakeDriver();
+    const old = await moor.create({ name: 'plain', driver: plain.name, driverFlags: {} });
+    assert.equal(old.HostOptions.EngineOptions.Transport, undefined);
+  });
+
   it('the none driver supports tls only', async () => {
     const moor = await newMoor();
     const error = await failure(
