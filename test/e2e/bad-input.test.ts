@@ -282,7 +282,7 @@ describe('--json errors', () => {
       args: ['ls', '--filter', 'foo=bar', '--json'],
       exitCode: 2,
       code: 'INVALID_FILTER',
-      message: 'Unsupported filter key "foo": use driver, state, name or label.',
+      message: 'Unsupported filter key "foo": use driver, state, name, label or swarm.',
     },
     {
       title: 'an invalid name',

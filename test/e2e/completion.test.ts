@@ -58,7 +58,13 @@ describe('moor completion', () => {
     assert.deepEqual(await bashComplete(['moor', 'l']), ['ls']);
     assert.deepEqual(await bashComplete(['moor', 're']), ['regenerate-certs', 'restart']);
     assert.deepEqual(await bashComplete(['moor', 'ls', '--fi']), ['--filter']);
-    assert.deepEqual(await bashComplete(['moor', 'create', '-d', '']), ['amazonec2', 'generic', 'none', 'virtualbox']);
+    assert.deepEqual(await bashComplete(['moor', 'create', '-d', '']), [
+      'amazonec2',
+      'generic',
+      'none',
+      'qemu',
+      'virtualbox',
+    ]);
     assert.deepEqual(await bashComplete(['moor', 'create', '--engine-transport', '']), ['ssh', 'tls']);
     assert.deepEqual(await bashComplete(['moor', 'create', '--virtualbox-mem']), ['--virtualbox-memory']);
     assert.deepEqual(await bashComplete(['moor', 'env', '--shell', 'f']), ['fish']);
@@ -96,7 +102,7 @@ describe('moor completion', () => {
     };
     assert.deepEqual(await complete('moor l'), ['ls']);
     assert.deepEqual(await complete('moor ls --fi'), ['--filter']);
-    assert.deepEqual(await complete('moor create --driver '), ['amazonec2', 'generic', 'none', 'virtualbox']);
+    assert.deepEqual(await complete('moor create --driver '), ['amazonec2', 'generic', 'none', 'qemu', 'virtualbox']);
     assert.deepEqual(await complete('moor env '), ['db', 'web']);
     assert.deepEqual(await complete('moor swarm j'), ['join', 'join-token']);
     assert.deepEqual(await complete('moor swarm join --ro'), ['--role']);
