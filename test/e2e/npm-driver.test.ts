@@ -113,12 +113,13 @@ describe('npm driver packages', () => {
         ['generic', 'built-in'],
         ['amazonec2', 'built-in'],
         ['virtualbox', 'built-in'],
+        ['qemu', 'built-in'],
         ['sample', 'npm'],
         ['listed', 'plugin'],
       ],
     );
-    assert.equal(rows[4]![2], store.path('plugins', 'node_modules', 'moor-driver-sample'));
-    assert.equal(rows[5]![2], plugin);
+    assert.equal(rows[5]![2], store.path('plugins', 'node_modules', 'moor-driver-sample'));
+    assert.equal(rows[6]![2], plugin);
   });
 
   it('a package whose default export is not a driver definition is a clear error', async () => {
