@@ -416,10 +416,13 @@ export class Swarms {
       });
     }
     const machine = await machineFromRecord(this.store, record, this.log);
-    const self = await this.clientOrProblem(machine);
+    // Another manager acts (demote, drain, remove the node); the machine itself when it is the only one.
+    // The machine's own connection opens after the manager is found: an SSH connection left idle while
+    // other hosts are asked can be dropped by its keepalive on a loaded host.
+    const other = await this.reachableManager(swarm.ClusterID, { except: name });
+    let self: { client?: EngineClient; problem?: MoorError } = {};
     try {
-      // Another manager acts (demote, drain, remove the node); the machine itself when it is the only one.
-      const other = await this.reachableManager(swarm.ClusterID, { except: name });
+      self = await this.clientOrProblem(machine);
       const actor = other?.client ?? (self.client && swarm.Role === 'manager' ? self.client : undefined);
       try {
         if (!actor) {

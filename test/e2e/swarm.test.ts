@@ -289,7 +289,11 @@ if (hostsOrPlaceholder('moor swarm on three test hosts')) {
         ['m1'],
       );
       // generic rm leaves the server running: its engine is out of the swarm.
-      assert.equal(await hostOut(hosts['w2']!, "docker info --format '{{.Swarm.LocalNodeState}}'"), 'inactive');
+      assert.equal(
+        await hostOut(hosts['w2']!, "docker info --format '{{.Swarm.LocalNodeState}}'"),
+        'inactive',
+        `rm's output:\n${rm.stderr}`,
+      );
     });
 
     it('three managers (a join as manager, a create --swarm-join); losing one engine keeps the swarm', async () => {
