@@ -423,6 +423,12 @@ export class Swarms {
     let self: { client?: EngineClient; problem?: MoorError } = {};
     try {
       self = await this.clientOrProblem(machine);
+      // A connection that broke on the way (an SSH keepalive lost on a loaded host) gets one more try, as a
+      // join does: "cannot be reached" would leave its engine in the swarm.
+      if (!self.client && lostTransport(self.problem)) {
+        this.log.debug(`The way to "${name}" broke (${messageOf(self.problem)}); connecting again`);
+        self = await this.clientOrProblem(machine);
+      }
       const actor = other?.client ?? (self.client && swarm.Role === 'manager' ? self.client : undefined);
       try {
         if (!actor) {
