@@ -32,7 +32,14 @@ export {
   messageOf,
   type ExitCodeValue,
 } from '../src/core/errors.js';
-export { ensureDir, isErrno, pathExists, writeFileAtomic, PRIVATE_FILE_MODE } from '../src/core/fsutil.js';
+export {
+  ensureDir,
+  isErrno,
+  isExecutableFile,
+  pathExists,
+  writeFileAtomic,
+  PRIVATE_FILE_MODE,
+} from '../src/core/fsutil.js';
 export { withFileLock, type LockOptions } from '../src/core/lock.js';
 export { megabytes, progressLines, silentLogger, type Logger } from '../src/core/log.js';
 export { MachineState, type MachineStateValue } from '../src/core/machine.js';

@@ -5,10 +5,10 @@
  * moor) and Docker Machine plugin binaries `docker-machine-driver-NAME` (in `<store>/plugins/`, then on
  * PATH). The contract's types come along, so that code outside drivers/ needs no other import.
  */
-import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type DriverDefinition, MoorError, type NpmDriverDefinition, UsageError } from './api.js';
+import { type DriverDefinition, isExecutableFile, MoorError, type NpmDriverDefinition, UsageError } from './api.js';
 import { amazonec2Driver } from './amazonec2/definition.js';
 import { genericDriver } from './generic/definition.js';
 import { noneDriver } from './none/definition.js';
@@ -157,16 +157,6 @@ function listDir(dir: string): string[] {
     return readdirSync(dir).sort();
   } catch {
     return [];
-  }
-}
-
-function isExecutableFile(path: string): boolean {
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
   }
 }
 

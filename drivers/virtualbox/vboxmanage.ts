@@ -3,9 +3,8 @@
  * shell), its `--machinereadable` and list outputs parsed into plain objects.
  */
 import { execFile } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
-import { MoorError } from '../api.js';
+import { isExecutableFile, MoorError } from '../api.js';
 
 /** The oldest VirtualBox moor supports: 6.1 (the `dhcpserver --server-ip` syntax and the 192.168.56.0/21 rule). */
 export const MIN_VERSION: readonly [number, number] = [6, 1];
@@ -50,16 +49,6 @@ export function findVBoxManage(explicit: string | undefined, env: NodeJS.Process
     candidates.push(...NAMES.map((name) => join(dir, name)));
   }
   return candidates.find((path) => isAbsolute(path) && isExecutableFile(path));
-}
-
-function isExecutableFile(path: string): boolean {
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export class VirtualBoxMissingError extends MoorError {

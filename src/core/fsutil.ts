@@ -1,3 +1,4 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 
@@ -114,4 +115,15 @@ let counter = 0;
 export function uniqueSuffix(): string {
   counter += 1;
   return `${counter.toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Whether `path` is a regular file this process may execute (a program found on PATH or in a folder). */
+export function isExecutableFile(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
