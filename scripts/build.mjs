@@ -27,12 +27,9 @@ const lazyOclif = lazyRequirePlugin({
   ],
 });
 
-// @oclif/core as one CommonJS file, loaded by dist/oclif-loader.cjs with V8's code cache (made below):
-// compiling half a megabyte of oclif was ~10 ms of every start, reading the cache ~2 ms.
-await build({
+// The two CommonJS bundles (oclif, the fast path): one file each, minified, names kept for stack traces.
+const commonJsBundle = {
   absWorkingDir: root,
-  stdin: { contents: "module.exports = require('@oclif/core');", resolveDir: root, loader: 'js' },
-  outfile: 'dist/oclif.cjs',
   bundle: true,
   format: 'cjs',
   platform: 'node',
@@ -40,8 +37,16 @@ await build({
   minifySyntax: true,
   minifyWhitespace: true,
   keepNames: true,
-  external: ['typescript'],
   logLevel: 'warning',
+};
+
+// @oclif/core as one CommonJS file, loaded by dist/oclif-loader.cjs with V8's code cache (made below):
+// compiling half a megabyte of oclif was ~10 ms of every start, reading the cache ~2 ms.
+await build({
+  ...commonJsBundle,
+  stdin: { contents: "module.exports = require('@oclif/core');", resolveDir: root, loader: 'js' },
+  outfile: 'dist/oclif.cjs',
+  external: ['typescript'],
   plugins: [lazyOclif, wslUtilsStubPlugin()],
 });
 // Its import() calls become calls of the loader's own import(): code from V8's cache would otherwise need
@@ -88,16 +93,9 @@ await build({
 // dist/fast-loader.cjs with V8's code cache: no ES module loader at start. Dynamic import() becomes
 // require(), so what a command loads on demand still loads only then; npm dependencies stay in node_modules.
 await build({
-  absWorkingDir: root,
+  ...commonJsBundle,
   entryPoints: ['src/fast.ts'],
   outfile: 'dist/fast.cjs',
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  minifySyntax: true,
-  minifyWhitespace: true,
-  keepNames: true,
   supported: { 'dynamic-import': false },
   // The one import.meta.url of the code (provision/render.ts finds the package root from it).
   define: { 'import.meta.url': '__moorImportMetaUrl' },
@@ -113,7 +111,6 @@ await build({
     'reflect-metadata',
     '@oclif/*',
   ],
-  logLevel: 'warning',
 });
 cpSync(join(root, 'scripts/fast-loader.cjs'), join(root, 'dist/fast-loader.cjs'));
 
