@@ -20,6 +20,8 @@ interface FlagSpec {
   kind: FlagKind;
   char?: string;
   env?: string;
+  /** The value when neither the line nor the environment gives one (the oclif flag's default). */
+  default?: number;
 }
 interface CommandSpec {
   flags: FlagSpec[];
@@ -28,7 +30,7 @@ interface CommandSpec {
 }
 
 const GLOBAL: FlagSpec[] = [{ name: 'storage-path', kind: 'string', char: 's', env: 'MOOR_STORAGE_PATH' }];
-const TIMEOUT: FlagSpec = { name: 'timeout', kind: 'integer', char: 't' };
+const TIMEOUT: FlagSpec = { name: 'timeout', kind: 'integer', char: 't', default: 10 };
 
 export const FAST_COMMANDS: Record<string, CommandSpec> = {
   env: {
@@ -109,7 +111,7 @@ export function parseFast(argv: string[], env: NodeJS.ProcessEnv): Parsed | unde
   }
   for (const flag of known) {
     if (flag.kind === 'boolean') flags[flag.name] ??= false;
-    if (flag.kind === 'integer') flags[flag.name] ??= 10; // the one integer flag: --timeout, default 10
+    if (flag.default !== undefined) flags[flag.name] ??= flag.default;
   }
   return { id, rest, flags, args };
 }
