@@ -11,6 +11,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defaultEngineOptions } from '../src/core/machine.js';
 import { goPrograms } from '../test/helpers/go.js';
 
 const root = join(import.meta.dirname, '..');
@@ -40,16 +41,7 @@ function record(name: string, driverName: string, driver: Record<string, unknown
     Phase: 'created',
     Driver: driver,
     HostOptions: {
-      EngineOptions: {
-        InstallURL: '',
-        ArbitraryFlags: [],
-        Env: [],
-        InsecureRegistry: [],
-        RegistryMirror: [],
-        Labels: [],
-        StorageDriver: '',
-        TlsVerify: true,
-      },
+      EngineOptions: defaultEngineOptions(),
       AuthOptions: { ServerCertSANs: [] },
     },
   };
