@@ -26,10 +26,23 @@ export interface MoorErrorOptions {
   cause?: unknown;
 }
 
+/**
+ * Marks every MoorError, whichever copy of this module made it: an npm driver package that imports
+ * `moor/driver-api` at run time gets that file's own copy of these classes, and its errors must still be
+ * moor's errors (their code, exit code and suggestions), not unknown ones.
+ */
+const MOOR_ERROR = Symbol.for('moor.MoorError');
+
 export class MoorError extends Error {
   readonly code: string;
   readonly exitCode: ExitCodeValue;
   readonly suggestions: string[];
+
+  /** `x instanceof MoorError` holds for a MoorError of any copy; subclasses keep the ordinary test. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== MoorError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as { [MOOR_ERROR]?: unknown })[MOOR_ERROR] === true;
+  }
 
   constructor(message: string, options: MoorErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -39,6 +52,7 @@ export class MoorError extends Error {
     this.suggestions = options.suggestions ?? [];
   }
 }
+Object.defineProperty(MoorError.prototype, MOOR_ERROR, { value: true });
 
 export class UsageError extends MoorError {
   constructor(message: string, suggestions: string[] = [], code = 'USAGE') {

@@ -2,12 +2,14 @@
  * moor installed like any npm CLI: `npm pack` (of the built tree), then `npm install -g ./moor-VERSION.tgz`
  * into a temporary prefix, as root and as an unprivileged user, with only production dependencies; the
  * installed `moor` runs the quick start and every command's help exactly as the checkout does. npm takes
- * the packages from its cache (filled by `npm ci`), going to the registry only for what is missing.
+ * the packages from its cache (filled by `npm ci`), going to the registry only for what is missing. A driver
+ * package installed beside it that imports `moor/driver-api` at run time works, and the package's types
+ * type-check a TypeScript driver.
  * run-tests: default Node only (installing is npm's work; the other Nodes run the same files)
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -21,6 +23,49 @@ const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
   devDependencies: Record<string, string>;
 };
 const NOBODY = 65534;
+const TYPED_FIXTURE = join(ROOT, 'test', 'fixtures', 'npm', 'moor-driver-typed');
+/** A driver in TypeScript, typed by the installed package's `moor/driver-api` (type-checked by the test). */
+const CONSUMER_TS = `import { BaseDriver, MachineState, UsageError } from 'moor/driver-api';
+import type { DriverContext, NpmDriverDefinition } from 'moor/driver-api';
+
+class ConsumerDriver extends BaseDriver {
+  driverName = 'consumer';
+  provisions = false;
+  constructor(context: DriverContext, private readonly url: string) {
+    super(context);
+  }
+  override async preCreateCheck(): Promise<void> {
+    if (!this.url) throw new UsageError('--consumer-url is required', ['Give --consumer-url.']);
+  }
+  override async create(): Promise<void> {}
+  override async getState() {
+    return MachineState.Running;
+  }
+  override async getIP() {
+    return '127.0.0.1';
+  }
+  override async getURL() {
+    return this.url;
+  }
+  toJSON() {
+    return { URL: this.url };
+  }
+}
+
+const definition: NpmDriverDefinition = {
+  name: 'consumer',
+  description: 'A TypeScript driver',
+  flags: [{ name: 'consumer-url', type: 'string', description: 'URL', required: true }],
+  transports: ['tls'],
+  async load() {
+    return {
+      fromFlags: (context, flags) => new ConsumerDriver(context, String(flags['consumer-url'])),
+      fromRecord: (context, state) => new ConsumerDriver(context, String(state['URL'])),
+    };
+  },
+};
+export default definition;
+`;
 const INSTALL_MS = 10 * 60_000;
 
 function npmCache(): string {
@@ -95,6 +140,66 @@ describe('npm pack, then npm install -g into a temporary prefix', () => {
       commands: Record<string, unknown>;
     };
     for (const id of Object.keys(manifest.commands)) await sameAsCheckout(installedMoor, store, [id, '--help']);
+
+    // A driver package installed beside moor that imports `moor/driver-api` at run time (a TypeScript package
+    // compiled to JavaScript does): it resolves to this moor, and its errors are moor's errors.
+    const typed = await run('npm', ['pack', TYPED_FIXTURE, '--pack-destination', dir, '--silent'], { cwd: dir });
+    assertExit(typed, 0, 'npm pack moor-driver-typed');
+    const typedTarball = join(dir, typed.stdout.trim().split('\n').pop()!);
+    assertExit(
+      await run('npm', ['install', '-g', typedTarball, '--prefix', prefix, '--offline', '--no-audit', '--no-fund'], {
+        timeoutMs: INSTALL_MS,
+      }),
+      0,
+      'npm install -g moor-driver-typed',
+    );
+    const drivers = await installedMoor(['drivers']);
+    assertExit(drivers, 0, 'drivers');
+    assert.match(
+      drivers.stdout,
+      new RegExp(`^typed\\s+npm\\s+${join(prefix, 'lib', 'node_modules', 'moor-driver-typed')}$`, 'm'),
+    );
+    const usage = await installedMoor(['create', '--json', '-d', 'typed', '--typed-url', 'nope', 'typed-1']);
+    assert.equal(
+      usage.code,
+      2,
+      `a UsageError of the package is a usage error (exit 2): ${usage.stdout}${usage.stderr}`,
+    );
+    assert.deepEqual(JSON.parse(usage.stdout).error.suggestions, ['Give the engine as tcp://HOST:PORT.']);
+    const refused = await installedMoor([
+      'create',
+      '--json',
+      '-d',
+      'typed',
+      '--typed-url',
+      'tcp://127.0.0.1:1',
+      'typed-1',
+    ]);
+    assert.equal(refused.code, 3, `a MoorError of preCreateCheck is a pre-create failure: ${refused.stdout}`);
+    assert.deepEqual(JSON.parse(refused.stdout).error.suggestions, ['Use another port.']);
+    assertExit(
+      await installedMoor(['create', '-d', 'typed', '--typed-url', 'tcp://127.0.0.1:9', 'typed-1']),
+      0,
+      'create',
+    );
+    assert.equal(await readFile(join(store, 'machines', 'typed-1', 'typed.txt'), 'utf8'), 'made\n');
+    assertExit(await installedMoor(['rm', '-y', 'typed-1']), 0, 'rm');
+
+    // The package's types: a TypeScript driver beside the installed moor type-checks against `moor/driver-api`.
+    const consumer = join(prefix, 'lib', 'consumer');
+    await mkdir(consumer);
+    await writeFile(join(consumer, 'package.json'), '{"name":"consumer","type":"module"}\n');
+    await writeFile(join(consumer, 'index.ts'), CONSUMER_TS);
+    const tsc = await run(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+        ...['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022'],
+        ...['--typeRoots', join(ROOT, 'node_modules', '@types'), '--types', 'node', 'index.ts'],
+      ],
+      { cwd: consumer },
+    );
+    assertExit(tsc, 0, 'tsc of a driver typed by moor/driver-api');
   });
 
   it('as an unprivileged user (its own prefix, npm cache and store)', async () => {

@@ -1,7 +1,8 @@
 /**
  * A Docker Machine plugin binary as a moor driver, end to end: the Go fixture plugin
  * (test/fixtures/go/sshplugin: libmachine's RPC service and gob names, standard library only) installed
- * as docker-machine-driver-fixture on PATH drives a real test host with Docker preinstalled like
+ * as docker-machine-driver-fixture (on PATH for the failure modes, in <store>/plugins for the real host) drives
+ * a real test host with Docker preinstalled like
  * `generic`: its flags in create's help, create (flags from GetCreateFlags, its key written to
  * StorePath/machines/NAME/id_rsa), provisioning, `moor docker`, status/stop/start through the plugin, ls,
  * rm; and its failure modes (crash, no address, hung calls, another API version, a returned error), each a
@@ -196,24 +197,20 @@ if (hostsOrPlaceholder('Docker Machine plugin driver on a test host')) {
   describe('Docker Machine plugin driver on a test host', { skip: goSkip }, () => {
     let host: TestHost;
     let store: TempStore;
-    let dir: string;
     let binary: string;
     let created: RunResult;
     const NAME = 'plug-1';
-    const env = (extra: Record<string, string> = {}) => ({
-      PATH: `${join(dir, 'bin')}:${process.env['PATH']}`,
-      ...extra,
-    });
+    // The plugin lives in <store>/plugins, not on PATH: every command of this section finds it there.
+    const env = (extra: Record<string, string> = {}) => ({ ...extra });
 
     before(
       async () => {
         const programs = await goPrograms();
-        dir = await mkdtemp(join(tmpdir(), 'moor-plugin-host-'));
-        await mkdir(join(dir, 'bin'));
-        binary = join(dir, 'bin', `docker-machine-driver-${DRIVER}`);
+        store = await TempStore.create();
+        await mkdir(store.path('plugins'), { recursive: true });
+        binary = store.path('plugins', `docker-machine-driver-${DRIVER}`);
         await copyFile(programs.sshplugin, binary);
         await chmod(binary, 0o755);
-        store = await TempStore.create();
         host = await upHost({ name: hostName('plugin'), ip: await allocateIp(), withDocker: true });
         created = await store.moor(
           ['create', '-d', DRIVER, '--fixture-ip-address', host.ip, '--fixture-tags', 'a', '--fixture-tags', 'b', NAME],
@@ -226,7 +223,6 @@ if (hostsOrPlaceholder('Docker Machine plugin driver on a test host')) {
     after(async () => {
       await cleanupHosts();
       await store?.cleanup();
-      if (dir) await rm(dir, { recursive: true, force: true });
     });
 
     it('create succeeds with the plugin’s flags; its log lines are progress', async () => {
