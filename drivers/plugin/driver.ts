@@ -191,7 +191,9 @@ export class PluginDriver extends BaseDriver {
 
   /**
    * Runs `fn` with a started plugin that has this machine's config (SetConfigRaw); calls that overlap share
-   * one process, which is closed when the last of them is done, whatever happened.
+   * one process, and so does a call made as soon as the last one is done (ls asks a running machine's state,
+   * then its URL). The process is closed when no call has come by the next turn of the event loop, whatever
+   * happened; a moor that exits first kills it (the exit hook in process.ts).
    */
   private async session<T>(fn: (process: PluginProcess) => Promise<T>): Promise<T> {
     if (!this.active) {
@@ -219,14 +221,19 @@ export class PluginDriver extends BaseDriver {
       return await fn(await active.process);
     } finally {
       active.users--;
-      if (active.users === 0) {
-        if (this.active === active) this.active = undefined;
-        await active.process.then(
-          (process) => process.close(),
-          () => undefined,
-        );
-      }
+      if (active.users === 0) this.closeWhenIdle(active);
     }
+  }
+
+  private closeWhenIdle(active: { process: Promise<PluginProcess>; users: number }): void {
+    setImmediate(() => {
+      if (active.users > 0) return; // a next call took it over
+      if (this.active === active) this.active = undefined;
+      void active.process.then(
+        (process) => process.close(),
+        () => undefined,
+      );
+    });
   }
 }
 

@@ -273,8 +273,11 @@ if (hostsOrPlaceholder('Docker Machine plugin driver on a test host')) {
       assertExit(started, 0, 'start');
       assert.match(started.stderr, new RegExp(`\\(${NAME}\\) Starting the Docker engine`));
       assert.equal(await status(), 'Running');
-      const ls = await store.moor(['ls'], { env: env() });
+      const starts = store.path('plugin-starts.log');
+      const ls = await store.moor(['ls'], { env: env({ SSHPLUGIN_START_LOG: starts }) });
       assertExit(ls, 0, 'ls');
+      // State and URL of a running machine from one plugin process, as Docker Machine does.
+      assert.equal((await readFile(starts, 'utf8')).trim().split('\n').length, 1, 'plugin processes started by ls');
       const row = lsRow(ls.stdout, NAME);
       assert.equal(row['DRIVER'], DRIVER);
       assert.equal(row['STATE'], 'Running');
