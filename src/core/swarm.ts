@@ -588,9 +588,10 @@ export class Swarms {
       const running = members.filter(
         (record) => record.Name !== manager.name && states.get(record.Name) === MachineState.Running,
       );
+      const nodeIds = new Set((await manager.client.request<NodeObject[]>('/nodes')).map((node) => node.ID));
       const rejoins = await forEachMachine(
         running.map((record) => record.Name),
-        (member) => this.rejoinIfNeeded(member, manager.client),
+        (member) => this.rejoinIfNeeded(member, manager.client, nodeIds),
       );
       for (const { name: member, result: rejoined } of rejoins) {
         if (!rejoined) continue;
@@ -637,17 +638,29 @@ export class Swarms {
     return result;
   }
 
-  /** A running member whose engine is not in the swarm as recorded leaves (force) and joins again. */
-  private async rejoinIfNeeded(name: string, manager: EngineClient): Promise<SwarmMember | undefined> {
+  /**
+   * A running member whose engine is not in the swarm as recorded (not active, in another cluster, or
+   * advertising an address that is no longer the machine's) leaves (force) and joins again. `nodeIds`: the
+   * swarm's nodes, as the manager lists them.
+   */
+  private async rejoinIfNeeded(
+    name: string,
+    manager: EngineClient,
+    nodeIds: Set<string>,
+  ): Promise<SwarmMember | undefined> {
     const record = await this.store.load(name);
     const swarm = swarmOf(record)!;
     const machine = await machineFromRecord(this.store, record, this.log);
     const address = await advertiseAddressOf(machine);
     return this.withClient(machine, async (client) => {
       const info = await swarmInfo(client);
-      const healthy =
-        info.LocalNodeState === 'active' && info.Cluster?.ID === swarm.ClusterID && info.NodeAddr === address;
+      // Only a manager's /info names its cluster: a worker is in this swarm when the manager lists its node.
+      const inCluster = info.Cluster?.ID ? info.Cluster.ID === swarm.ClusterID : nodeIds.has(info.NodeID ?? '');
+      const healthy = info.LocalNodeState === 'active' && inCluster && info.NodeAddr === address;
       if (healthy) return undefined;
+      this.log.debug(
+        `"${name}": state ${info.LocalNodeState ?? '?'}, node ${info.NodeID ?? '?'}, advertised at ${info.NodeAddr ?? '?'}; its address is ${address}`,
+      );
       this.log.step(`"${name}" is not in swarm "${swarm.Name}" as it should be: joining it again`);
       if (info.LocalNodeState && info.LocalNodeState !== 'inactive') await leaveCall(client, name, true);
       const managerInfo = await swarmInfo(manager);
