@@ -204,10 +204,10 @@ export class Swarms {
     const machine = await this.runningMember(name);
     assertNotMember(machine.record);
     const address = options.advertiseAddr ?? (await advertiseAddressOf(machine));
+    this.log.step(`Initialising a swarm on "${name}" (advertised at ${address})`);
     await openPorts(machine, this.log);
     return this.withClient(machine, async (client) => {
       await assertEngineNotInSwarm(client);
-      this.log.step(`Initialising a swarm on "${name}" (advertised at ${address})`);
       let nodeId: string;
       try {
         nodeId = await client.request<string>(
@@ -602,35 +602,8 @@ export class Swarms {
       for (const node of nodes) {
         if (node.Status?.State !== 'down' || known.has(node.ID)) continue;
         this.log.step(`Removing node ${node.ID} (${node.Description?.Hostname ?? '?'}): its machine is gone`);
-        if (node.Spec.Role === 'manager') {
-          await manager.client.request(`/nodes/${encodeURIComponent(node.ID)}/update?version=${node.Version.Index}`, {
-            method: 'POST',
-            body: { ...node.Spec, Role: 'worker' },
-          });
-        }
-        // A demoted manager may be removed once the raft cluster let it go.
-        await waitFor(
-          async () => {
-            try {
-              await removeNode(manager.client, node.ID);
-              return true;
-            } catch (error) {
-              return notYet(error);
-            }
-          },
-          { what: `node ${node.ID} to be removed`, timeoutMs: 60_000 },
-        );
+        await dropNode(manager.client, node);
         result.removed.push({ id: node.ID, hostname: node.Description?.Hostname ?? '' });
-      }
-      // Nodes of re-joined machines that the swarm still lists as Down under their old IDs.
-      for (const node of nodes) {
-        if (
-          node.Status?.State === 'down' &&
-          known.has(node.ID) &&
-          !members.some((r) => swarmOf(r)?.NodeID === node.ID)
-        ) {
-          await removeNode(manager.client, node.ID).catch(() => undefined);
-        }
       }
     } finally {
       await manager.client.close();
@@ -663,6 +636,15 @@ export class Swarms {
       );
       this.log.step(`"${name}" is not in swarm "${swarm.Name}" as it should be: joining it again`);
       if (info.LocalNodeState && info.LocalNodeState !== 'inactive') await leaveCall(client, name, true);
+      // Its old node goes first: a manager's is demoted, so that the raft cluster counts it out before the
+      // machine joins again as another member.
+      const old = await manager
+        .request<NodeObject>(`/nodes/${encodeURIComponent(swarm.NodeID)}`)
+        .catch((error: unknown) => {
+          if (error instanceof EngineStatusError && error.status === 404) return undefined;
+          throw error;
+        });
+      if (old) await dropNode(manager, old);
       const managerInfo = await swarmInfo(manager);
       const inspect = await manager.request<SwarmInspect>('/swarm');
       const token = swarm.Role === 'manager' ? inspect.JoinTokens?.Manager : inspect.JoinTokens?.Worker;
@@ -671,7 +653,6 @@ export class Swarms {
       await openPorts(machine, this.log);
       await this.joinCall(client, name, address, { token, remoteAddrs, cluster: { name: swarm.Name } });
       const after = await swarmInfo(client);
-      await removeNode(manager, swarm.NodeID).catch(() => undefined);
       const member: SwarmMember = {
         machine: name,
         swarm: swarm.Name,
@@ -849,12 +830,14 @@ export async function engineClientOf(machine: Machine, timeoutMs = 30_000): Prom
 }
 
 /**
- * The address other machines reach this one on: the driver's IP. A loopback address (a VM on user-mode
- * networking, reached through a forwarded port) cannot be reached by other machines.
+ * The address other machines reach this one on: the driver's swarm address (a cloud instance's private
+ * one), else its IP. A loopback address (a VM on user-mode networking, reached through a forwarded port)
+ * cannot be reached by other machines.
  */
 export async function advertiseAddressOf(machine: Machine): Promise<string> {
   const name = machine.record.Name;
-  const ip = await machine.driver.getIP().catch(() => '');
+  const { driver } = machine;
+  const ip = await (driver.getSwarmAddress ? driver.getSwarmAddress() : driver.getIP()).catch(() => '');
   if (!ip) {
     throw new MoorError(`Machine "${name}" has no address that other machines could reach.`, {
       code: 'SWARM_NO_ADDRESS',
@@ -922,6 +905,27 @@ async function removeNode(manager: EngineClient, nodeId: string): Promise<void> 
     if (error instanceof EngineStatusError && error.status === 404) return;
     throw swarmCallFailed(`Could not remove node ${nodeId} from the swarm`, error);
   }
+}
+
+/** Removes a node that is down or stale: a manager is demoted first, and removed once raft let it go. */
+async function dropNode(manager: EngineClient, node: NodeObject): Promise<void> {
+  if (node.Spec.Role === 'manager') {
+    await manager.request(`/nodes/${encodeURIComponent(node.ID)}/update?version=${node.Version.Index}`, {
+      method: 'POST',
+      body: { ...node.Spec, Role: 'worker' },
+    });
+  }
+  await waitFor(
+    async () => {
+      try {
+        await removeNode(manager, node.ID);
+        return true;
+      } catch (error) {
+        return notYet(error);
+      }
+    },
+    { what: `node ${node.ID} to be removed`, timeoutMs: 60_000 },
+  );
 }
 
 /** The transport to the engine broke (not an answer of the engine's). */

@@ -60,11 +60,8 @@ if (hostsOrPlaceholder('moor swarm repair of a machine back with a new address')
     before(
       async () => {
         store = await TempStore.create();
-        [manager, worker] = await Promise.all(
-          ['swr-m', 'swr-w'].map(async (base) =>
-            upHost({ name: hostName(base), ip: await allocateIp(), withDocker: true }),
-          ),
-        );
+        const up = async (base: string) => upHost({ name: hostName(base), ip: await allocateIp(), withDocker: true });
+        [manager, worker] = await Promise.all([up('swr-m'), up('swr-w')]);
         const created = await Promise.all([
           createGeneric(store, 'm', manager, { extra: ['--swarm-manager'] }),
           createGeneric(store, 'w', worker),
