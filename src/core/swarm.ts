@@ -385,6 +385,22 @@ export class Swarms {
   }
 
   /**
+   * The order in which `moor rm` removes machines so that their swarms survive it: first, in parallel,
+   * the machines in no swarm and the workers; then the managers one at a time (each demoted while the
+   * others keep the quorum, the last one leaving after every other node it had to remove is gone).
+   */
+  async removalWaves(names: string[]): Promise<string[][]> {
+    const first: string[] = [];
+    const managers: string[] = [];
+    for (const name of names) {
+      const record = await this.store.load(name).catch(() => undefined);
+      if (record && swarmOf(record)?.Role === 'manager') managers.push(name);
+      else first.push(name);
+    }
+    return [first, ...managers.map((name) => [name])].filter((wave) => wave.length > 0);
+  }
+
+  /**
    * Before `moor rm`: a member leaves its swarm (with force, a machine that cannot be reached only loses its
    * node on a manager, and a failure is a warning). The last manager with workers is refused without force.
    */

@@ -1,11 +1,12 @@
 /**
- * A swarm member whose server stops and comes back at another address, on two real test hosts: a tls
- * manager and a tls worker (generic). While the worker's host is down, `moor swarm ls` marks its node
+ * A swarm member whose server stops and comes back at another address, on three real test hosts: two tls
+ * managers and a tls worker (generic). While the worker's host is down, `moor swarm ls` marks its node
  * "machine not running" and `moor swarm repair` leaves the node alone (it says to start the machine). The
  * host boots again, its disk (and Docker's swarm state) kept, at a new address, and the user tells moor the
  * way a user of generic does (the record's Driver.IPAddress, as a cloud driver updates it on start; then
  * regenerate-certs, the certificate naming the old address): `moor swarm repair` makes it join again, at its
- * new address, and the swarm keeps no Down node.
+ * new address, and the swarm keeps no Down node. Then `moor rm` of the whole swarm in one command: the
+ * worker leaves first, the managers one after the other, the last one ending the swarm.
  */
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -30,6 +31,7 @@ if (hostsOrPlaceholder('moor swarm repair of a machine back with a new address')
     let store: TempStore;
     let manager: TestHost;
     let worker: TestHost;
+    let second: TestHost;
 
     const nodes = async (): Promise<NodeView[]> => {
       const result = await store.moor(['swarm', 'ls', '--json', 'm'], { timeoutMs: 120_000 });
@@ -61,12 +63,17 @@ if (hostsOrPlaceholder('moor swarm repair of a machine back with a new address')
       async () => {
         store = await TempStore.create();
         const up = async (base: string) => upHost({ name: hostName(base), ip: await allocateIp(), withDocker: true });
-        [manager, worker] = await Promise.all([up('swr-m'), up('swr-w')]);
+        [manager, worker, second] = await Promise.all([up('swr-m'), up('swr-w'), up('swr-v')]);
         const created = await Promise.all([
           createGeneric(store, 'm', manager, { extra: ['--swarm-manager'] }),
           createGeneric(store, 'w', worker),
         ]);
         for (const result of created) assertExit(result, 0, 'create');
+        assertExit(
+          await createGeneric(store, 'v', second, { extra: ['--swarm-join', 'm', '--swarm-role', 'manager'] }),
+          0,
+          'create --swarm-join m --swarm-role manager v',
+        );
         assertExit(
           await store.moor(['swarm', 'join', '--manager', 'm', 'w'], { timeoutMs: 240_000 }),
           0,
@@ -96,7 +103,7 @@ if (hostsOrPlaceholder('moor swarm repair of a machine back with a new address')
       assertExit(repair, 0, 'swarm repair m with w stopped');
       assert.match(repair.stderr, /"w" is not running: start it, then repair again/);
       assert.match(repair.stdout, /Swarm "m": nothing to repair/);
-      assert.equal((await nodes()).length, 2, 'the stopped machine keeps its node');
+      assert.equal((await nodes()).length, 3, 'the stopped machine keeps its node');
     });
 
     it('back at a new address: the record told, repair makes it join again there, no Down node left', async () => {
@@ -122,6 +129,7 @@ if (hostsOrPlaceholder('moor swarm repair of a machine back with a new address')
       });
       assert.deepEqual(list.map((n) => `${n.machine} ${n.role} ${n.state} ${n.machineProblem}`).sort(), [
         'm manager ready ',
+        'v manager ready ',
         'w worker ready ',
       ]);
       assert.equal(list.find((n) => n.machine === 'w')!.id, newNode);
@@ -129,6 +137,25 @@ if (hostsOrPlaceholder('moor swarm repair of a machine back with a new address')
       const again = await store.moor(['swarm', 'repair', 'm'], { timeoutMs: 180_000 });
       assertExit(again, 0, 'swarm repair m again');
       assert.match(again.stdout, /Swarm "m": nothing to repair/);
+    });
+
+    it('rm of a whole swarm in one command: the worker first, then the managers one at a time; every engine leaves', async () => {
+      const removed = await store.moor(['rm', '-y', 'm', 'v', 'w'], { timeoutMs: 300_000 });
+      assertExit(removed, 0, 'rm -y m v w');
+      const leaves = ['w', 'm', 'v'].map((name) => removed.stderr.indexOf(`"${name}" leaves swarm "m" first`));
+      assert.ok(
+        leaves.every((at) => at >= 0) && leaves[0]! < leaves[1]! && leaves[0]! < leaves[2]!,
+        `the worker leaves before the managers:\n${removed.stderr}`,
+      );
+      assert.match(removed.stderr, /"v" is the last manager: swarm "m" ends/);
+      for (const host of [manager, second, worker]) {
+        assert.equal(
+          await hostOut(host, "docker info --format '{{.Swarm.LocalNodeState}}'"),
+          'inactive',
+          `${host.name} left:\n${removed.stderr}`,
+        );
+      }
+      assert.equal((await store.moor(['ls', '-q'])).stdout, '');
     });
   });
 }
