@@ -358,9 +358,21 @@ export class Swarms {
         SWARM_CALL_TIMEOUT_MS,
       );
     } catch (error) {
-      throw swarmCallFailed(`"${name}" could not join swarm "${join.cluster.name}"`, error, [
-        `"${name}" must reach ${join.remoteAddrs.join(', ')} and the other machines on ${SWARM_PORTS.join(', ')}.`,
-      ]);
+      const reach = `"${name}" must reach ${join.remoteAddrs.join(', ')} and the other machines on ${SWARM_PORTS.join(', ')} (a host firewall or a cloud's security group may be in the way).`;
+      if (!(error instanceof EngineStatusError)) {
+        throw swarmCallFailed(`"${name}" could not join swarm "${join.cluster.name}"`, error, [reach]);
+      }
+      // The engine gave up waiting for a manager but goes on trying in the background ("pending"): it would
+      // join later behind moor's back, and refuse the next join. It stops here.
+      const state = (await swarmInfo(client).catch(() => ({}) as InfoSwarm)).LocalNodeState;
+      if (state !== 'pending' && state !== 'error') {
+        throw swarmCallFailed(`"${name}" could not join swarm "${join.cluster.name}"`, error, [reach]);
+      }
+      await leaveCall(client, name, true).catch(() => undefined);
+      throw new MoorError(
+        `"${name}" could not join swarm "${join.cluster.name}": no manager answered at ${join.remoteAddrs.join(', ')} before the engine stopped waiting (${error.engineMessage.split('.')[0]}); the join was cancelled.`,
+        { code: 'SWARM_FAILED', suggestions: [reach], cause: error },
+      );
     }
   }
 

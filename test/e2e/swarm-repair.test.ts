@@ -74,17 +74,33 @@ if (hostsOrPlaceholder('moor swarm repair of a machine back with a new address')
           0,
           'create --swarm-join m --swarm-role manager v',
         );
-        assertExit(
-          await store.moor(['swarm', 'join', '--manager', 'm', 'w'], { timeoutMs: 240_000 }),
-          0,
-          'swarm join --manager m w',
-        );
       },
       { timeout: 600_000 },
     );
     after(async () => {
       await cleanupHosts();
       await store?.cleanup();
+    });
+
+    it("a join that cannot reach the manager's port fails naming the ports, and leaves nothing joining behind", async () => {
+      // A host firewall on the manager that drops what comes to 2377/tcp (as ufw's default policy does).
+      await hostOut(manager, 'iptables -I INPUT -p tcp --dport 2377 -j DROP && echo closed');
+      let join;
+      try {
+        join = await store.moor(['swarm', 'join', '--manager', 'm', 'w'], { timeoutMs: 240_000 });
+      } finally {
+        await hostOut(manager, 'iptables -D INPUT -p tcp --dport 2377 -j DROP && echo open');
+      }
+      assertExit(join, 1, 'swarm join with 2377/tcp closed on the manager');
+      assert.match(join.stderr, /no manager answered at .*2377 .*the join was cancelled/, show(join));
+      assert.match(join.stderr, /2377\/tcp, 7946\/tcp, 7946\/udp, 4789\/udp \(a host firewall/, show(join));
+      assert.equal((await record('w')).HostOptions.SwarmOptions, undefined, 'no membership recorded');
+      assert.equal(await hostOut(worker, "docker info --format '{{.Swarm.LocalNodeState}}'"), 'inactive');
+      assertExit(
+        await store.moor(['swarm', 'join', '--manager', 'm', 'w'], { timeoutMs: 240_000 }),
+        0,
+        'swarm join --manager m w, the port open',
+      );
     });
 
     it('a stopped machine: swarm ls marks its node, repair leaves it and says to start it', async () => {
