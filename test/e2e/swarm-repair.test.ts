@@ -5,7 +5,7 @@
  * host boots again, its disk (and Docker's swarm state) kept, at a new address, and the user tells moor the
  * way a user of generic does (the record's Driver.IPAddress, as a cloud driver updates it on start; then
  * regenerate-certs, the certificate naming the old address): `moor swarm repair` makes it join again, at its
- * new address, and the swarm keeps no Down node. Then `moor rm` of the whole swarm in one command: the
+ * new address, and the swarm keeps no Down node; a manager the same way. Then `moor rm` of the whole swarm in one command: the
  * worker leaves first, the managers one after the other, the last one ending the swarm.
  */
 import assert from 'node:assert/strict';
@@ -153,6 +153,53 @@ if (hostsOrPlaceholder('moor swarm repair of a machine back with a new address')
       const again = await store.moor(['swarm', 'repair', 'm'], { timeoutMs: 180_000 });
       assertExit(again, 0, 'swarm repair m again');
       assert.match(again.stdout, /Swarm "m": nothing to repair/);
+    });
+
+    it('a manager back at a new address: its old node demoted and removed, it joins again as a manager', async () => {
+      // Three managers for the time of this test (w promoted outside moor), so that two keep the quorum.
+      const wHostname = await hostOut(worker, 'hostname');
+      await hostOut(manager, `docker node promote ${wHostname}`);
+      await eventually('w to be a reachable manager', async () =>
+        (await hostOut(manager, `docker node inspect --format '{{.ManagerStatus.Reachability}}' ${wHostname}`)) ===
+        'reachable'
+          ? true
+          : undefined,
+      );
+      try {
+        const oldNode = (await record('v')).HostOptions.SwarmOptions!.NodeID;
+        await second.stop();
+        await second.boot(await allocateIp());
+        const config = await record('v');
+        config.Driver['IPAddress'] = second.ip;
+        await writeFile(join(store.machineDir('v'), 'config.json'), JSON.stringify(config, null, 2));
+        assertExit(
+          await store.moor(['regenerate-certs', '-f', 'v'], { timeoutMs: 240_000 }),
+          0,
+          'regenerate-certs -f v',
+        );
+        const repair = await store.moor(['swarm', 'repair', 'm'], { timeoutMs: 240_000 });
+        assertExit(repair, 0, 'swarm repair m');
+        assert.match(repair.stdout, /"v" joined swarm "m" again/, show(repair));
+        const newNode = (await record('v')).HostOptions.SwarmOptions!.NodeID;
+        assert.notEqual(newNode, oldNode);
+        const list = await eventually('three ready managers, no Down node', async () => {
+          const current = await nodes();
+          return current.length === 3 && current.every((n) => n.state === 'ready') ? current : undefined;
+        });
+        assert.deepEqual(list.map((n) => `${n.machine} ${n.role}`).sort(), ['m manager', 'v manager', 'w manager']);
+        assert.equal(list.find((n) => n.machine === 'v')!.id, newNode);
+        assert.equal(await hostOut(second, "docker info --format '{{.Swarm.NodeAddr}}'"), second.ip);
+        // The raft cluster has a leader again (it may elect one after the membership changes).
+        await eventually('the swarm to have a leader', async () =>
+          (await manager.exec("docker node ls --format '{{.ManagerStatus}}'")).stdout.includes('Leader')
+            ? true
+            : undefined,
+        );
+      } finally {
+        await eventually('w demoted', async () =>
+          (await manager.exec(`docker node demote ${wHostname}`)).code === 0 ? true : undefined,
+        );
+      }
     });
 
     it('rm of a whole swarm in one command: the worker first, then the managers one at a time; every engine leaves', async () => {
