@@ -587,6 +587,15 @@ export class AmazonEc2Driver extends BaseDriver {
     return ip;
   }
 
+  /**
+   * The private address: the security group's rules between its machines (the swarm ports, with the group
+   * as the source) match traffic to private addresses only, never to public ones; and it stays the same
+   * across stop and start.
+   */
+  async getSwarmAddress(): Promise<string> {
+    return this.state.PrivateIPAddress || this.getIP();
+  }
+
   async getURL(): Promise<string> {
     return `tcp://${await this.getIP()}:${ENGINE_PORT}`;
   }

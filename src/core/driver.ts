@@ -131,6 +131,12 @@ export interface Driver {
    * without a firewall of their own leave it out; where the rules cannot be added, the error names them.
    */
   openSwarmPorts?(): Promise<void>;
+  /**
+   * The address the other machines of a swarm reach this one on, when it is not getIP()'s: a cloud
+   * instance's private address (what its firewall rules between the machines apply to, and what stays
+   * the same across stop and start). Without it, getIP().
+   */
+  getSwarmAddress?(): Promise<string>;
 }
 
 export interface DriverFactory {

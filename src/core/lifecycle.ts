@@ -741,19 +741,35 @@ export async function forEachMachine<T>(
   names: string[],
   fn: (name: string) => Promise<T>,
 ): Promise<{ name: string; result: T }[]> {
-  const settled = await Promise.allSettled(names.map((name) => fn(name)));
+  return forEachMachineInWaves([names], fn);
+}
+
+/**
+ * As forEachMachine, one wave after the other (the machines of a wave in parallel): for work whose order
+ * matters between machines (the workers of a swarm removed before its managers). A failure does not stop
+ * the later waves; results and failures come in the order of the waves.
+ */
+export async function forEachMachineInWaves<T>(
+  waves: string[][],
+  fn: (name: string) => Promise<T>,
+): Promise<{ name: string; result: T }[]> {
+  const outcomes = new Map<string, PromiseSettledResult<T>>();
+  for (const wave of waves) {
+    const settled = await Promise.allSettled(wave.map((name) => fn(name)));
+    settled.forEach((outcome, index) => outcomes.set(wave[index]!, outcome));
+  }
   const failures: { name: string; error: Error }[] = [];
   const results: { name: string; result: T }[] = [];
-  settled.forEach((outcome, index) => {
-    const name = names[index]!;
+  for (const name of waves.flat()) {
+    const outcome = outcomes.get(name)!;
     if (outcome.status === 'fulfilled') results.push({ name, result: outcome.value });
     else
       failures.push({
         name,
         error: outcome.reason instanceof Error ? outcome.reason : new Error(String(outcome.reason)),
       });
-  });
-  if (failures.length === 1 && names.length === 1) throw failures[0]!.error;
+  }
+  if (failures.length === 1 && outcomes.size === 1) throw failures[0]!.error;
   if (failures.length > 0) throw new MultiError(failures, results);
   return results;
 }

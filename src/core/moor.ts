@@ -12,6 +12,7 @@ import {
   createMachine,
   type CreateOptions,
   forEachMachine,
+  forEachMachineInWaves,
   type Machine,
   openMachine,
   regenerateMachineCerts,
@@ -230,8 +231,9 @@ export class Moor {
     };
   }
 
-  remove(names: string[], force: boolean) {
-    return forEachMachine(names, async (name) => {
+  async remove(names: string[], force: boolean) {
+    // Swarm members in an order their swarms survive: workers first, then managers one at a time.
+    return forEachMachineInWaves(await this.swarms.removalWaves(names), async (name) => {
       // Its background tunnel would outlive the folder it records itself in.
       const { stopBackgroundTunnel } = await import('./background-tunnel.js');
       if (await this.store.exists(name)) await stopBackgroundTunnel(this.store.machineDir(name), name);

@@ -204,10 +204,10 @@ export class Swarms {
     const machine = await this.runningMember(name);
     assertNotMember(machine.record);
     const address = options.advertiseAddr ?? (await advertiseAddressOf(machine));
+    this.log.step(`Initialising a swarm on "${name}" (advertised at ${address})`);
     await openPorts(machine, this.log);
     return this.withClient(machine, async (client) => {
       await assertEngineNotInSwarm(client);
-      this.log.step(`Initialising a swarm on "${name}" (advertised at ${address})`);
       let nodeId: string;
       try {
         nodeId = await client.request<string>(
@@ -358,9 +358,21 @@ export class Swarms {
         SWARM_CALL_TIMEOUT_MS,
       );
     } catch (error) {
-      throw swarmCallFailed(`"${name}" could not join swarm "${join.cluster.name}"`, error, [
-        `"${name}" must reach ${join.remoteAddrs.join(', ')} and the other machines on ${SWARM_PORTS.join(', ')}.`,
-      ]);
+      const reach = `"${name}" must reach ${join.remoteAddrs.join(', ')} and the other machines on ${SWARM_PORTS.join(', ')} (a host firewall or a cloud's security group may be in the way).`;
+      if (!(error instanceof EngineStatusError)) {
+        throw swarmCallFailed(`"${name}" could not join swarm "${join.cluster.name}"`, error, [reach]);
+      }
+      // The engine gave up waiting for a manager but goes on trying in the background ("pending"): it would
+      // join later behind moor's back, and refuse the next join. It stops here.
+      const state = (await swarmInfo(client).catch(() => ({}) as InfoSwarm)).LocalNodeState;
+      if (state !== 'pending' && state !== 'error') {
+        throw swarmCallFailed(`"${name}" could not join swarm "${join.cluster.name}"`, error, [reach]);
+      }
+      await leaveCall(client, name, true).catch(() => undefined);
+      throw new MoorError(
+        `"${name}" could not join swarm "${join.cluster.name}": no manager answered at ${join.remoteAddrs.join(', ')} before the engine stopped waiting (${error.engineMessage.split('.')[0]}); the join was cancelled.`,
+        { code: 'SWARM_FAILED', suggestions: [reach], cause: error },
+      );
     }
   }
 
@@ -382,6 +394,22 @@ export class Swarms {
     if (failures.length === 1 && names.length === 1) throw failures[0]!.error;
     if (failures.length > 0) throw new MultiError(failures, left);
     return left;
+  }
+
+  /**
+   * The order in which `moor rm` removes machines so that their swarms survive it: first, in parallel,
+   * the machines in no swarm and the workers; then the managers one at a time (each demoted while the
+   * others keep the quorum, the last one leaving after every other node it had to remove is gone).
+   */
+  async removalWaves(names: string[]): Promise<string[][]> {
+    const first: string[] = [];
+    const managers: string[] = [];
+    for (const name of names) {
+      const record = await this.store.load(name).catch(() => undefined);
+      if (record && swarmOf(record)?.Role === 'manager') managers.push(name);
+      else first.push(name);
+    }
+    return [first, ...managers.map((name) => [name])].filter((wave) => wave.length > 0);
   }
 
   /**
@@ -588,9 +616,10 @@ export class Swarms {
       const running = members.filter(
         (record) => record.Name !== manager.name && states.get(record.Name) === MachineState.Running,
       );
+      const nodeIds = new Set((await manager.client.request<NodeObject[]>('/nodes')).map((node) => node.ID));
       const rejoins = await forEachMachine(
         running.map((record) => record.Name),
-        (member) => this.rejoinIfNeeded(member, manager.client),
+        (member) => this.rejoinIfNeeded(member, manager.client, nodeIds),
       );
       for (const { name: member, result: rejoined } of rejoins) {
         if (!rejoined) continue;
@@ -601,35 +630,8 @@ export class Swarms {
       for (const node of nodes) {
         if (node.Status?.State !== 'down' || known.has(node.ID)) continue;
         this.log.step(`Removing node ${node.ID} (${node.Description?.Hostname ?? '?'}): its machine is gone`);
-        if (node.Spec.Role === 'manager') {
-          await manager.client.request(`/nodes/${encodeURIComponent(node.ID)}/update?version=${node.Version.Index}`, {
-            method: 'POST',
-            body: { ...node.Spec, Role: 'worker' },
-          });
-        }
-        // A demoted manager may be removed once the raft cluster let it go.
-        await waitFor(
-          async () => {
-            try {
-              await removeNode(manager.client, node.ID);
-              return true;
-            } catch (error) {
-              return notYet(error);
-            }
-          },
-          { what: `node ${node.ID} to be removed`, timeoutMs: 60_000 },
-        );
+        await dropNode(manager.client, node);
         result.removed.push({ id: node.ID, hostname: node.Description?.Hostname ?? '' });
-      }
-      // Nodes of re-joined machines that the swarm still lists as Down under their old IDs.
-      for (const node of nodes) {
-        if (
-          node.Status?.State === 'down' &&
-          known.has(node.ID) &&
-          !members.some((r) => swarmOf(r)?.NodeID === node.ID)
-        ) {
-          await removeNode(manager.client, node.ID).catch(() => undefined);
-        }
       }
     } finally {
       await manager.client.close();
@@ -637,19 +639,40 @@ export class Swarms {
     return result;
   }
 
-  /** A running member whose engine is not in the swarm as recorded leaves (force) and joins again. */
-  private async rejoinIfNeeded(name: string, manager: EngineClient): Promise<SwarmMember | undefined> {
+  /**
+   * A running member whose engine is not in the swarm as recorded (not active, in another cluster, or
+   * advertising an address that is no longer the machine's) leaves (force) and joins again. `nodeIds`: the
+   * swarm's nodes, as the manager lists them.
+   */
+  private async rejoinIfNeeded(
+    name: string,
+    manager: EngineClient,
+    nodeIds: Set<string>,
+  ): Promise<SwarmMember | undefined> {
     const record = await this.store.load(name);
     const swarm = swarmOf(record)!;
     const machine = await machineFromRecord(this.store, record, this.log);
     const address = await advertiseAddressOf(machine);
     return this.withClient(machine, async (client) => {
       const info = await swarmInfo(client);
-      const healthy =
-        info.LocalNodeState === 'active' && info.Cluster?.ID === swarm.ClusterID && info.NodeAddr === address;
+      // Only a manager's /info names its cluster: a worker is in this swarm when the manager lists its node.
+      const inCluster = info.Cluster?.ID ? info.Cluster.ID === swarm.ClusterID : nodeIds.has(info.NodeID ?? '');
+      const healthy = info.LocalNodeState === 'active' && inCluster && info.NodeAddr === address;
       if (healthy) return undefined;
+      this.log.debug(
+        `"${name}": state ${info.LocalNodeState ?? '?'}, node ${info.NodeID ?? '?'}, advertised at ${info.NodeAddr ?? '?'}; its address is ${address}`,
+      );
       this.log.step(`"${name}" is not in swarm "${swarm.Name}" as it should be: joining it again`);
       if (info.LocalNodeState && info.LocalNodeState !== 'inactive') await leaveCall(client, name, true);
+      // Its old node goes first: a manager's is demoted, so that the raft cluster counts it out before the
+      // machine joins again as another member.
+      const old = await manager
+        .request<NodeObject>(`/nodes/${encodeURIComponent(swarm.NodeID)}`)
+        .catch((error: unknown) => {
+          if (error instanceof EngineStatusError && error.status === 404) return undefined;
+          throw error;
+        });
+      if (old) await dropNode(manager, old);
       const managerInfo = await swarmInfo(manager);
       const inspect = await manager.request<SwarmInspect>('/swarm');
       const token = swarm.Role === 'manager' ? inspect.JoinTokens?.Manager : inspect.JoinTokens?.Worker;
@@ -658,7 +681,6 @@ export class Swarms {
       await openPorts(machine, this.log);
       await this.joinCall(client, name, address, { token, remoteAddrs, cluster: { name: swarm.Name } });
       const after = await swarmInfo(client);
-      await removeNode(manager, swarm.NodeID).catch(() => undefined);
       const member: SwarmMember = {
         machine: name,
         swarm: swarm.Name,
@@ -836,12 +858,14 @@ export async function engineClientOf(machine: Machine, timeoutMs = 30_000): Prom
 }
 
 /**
- * The address other machines reach this one on: the driver's IP. A loopback address (a VM on user-mode
- * networking, reached through a forwarded port) cannot be reached by other machines.
+ * The address other machines reach this one on: the driver's swarm address (a cloud instance's private
+ * one), else its IP. A loopback address (a VM on user-mode networking, reached through a forwarded port)
+ * cannot be reached by other machines.
  */
 export async function advertiseAddressOf(machine: Machine): Promise<string> {
   const name = machine.record.Name;
-  const ip = await machine.driver.getIP().catch(() => '');
+  const { driver } = machine;
+  const ip = await (driver.getSwarmAddress ? driver.getSwarmAddress() : driver.getIP()).catch(() => '');
   if (!ip) {
     throw new MoorError(`Machine "${name}" has no address that other machines could reach.`, {
       code: 'SWARM_NO_ADDRESS',
@@ -909,6 +933,27 @@ async function removeNode(manager: EngineClient, nodeId: string): Promise<void> 
     if (error instanceof EngineStatusError && error.status === 404) return;
     throw swarmCallFailed(`Could not remove node ${nodeId} from the swarm`, error);
   }
+}
+
+/** Removes a node that is down or stale: a manager is demoted first, and removed once raft let it go. */
+async function dropNode(manager: EngineClient, node: NodeObject): Promise<void> {
+  if (node.Spec.Role === 'manager') {
+    await manager.request(`/nodes/${encodeURIComponent(node.ID)}/update?version=${node.Version.Index}`, {
+      method: 'POST',
+      body: { ...node.Spec, Role: 'worker' },
+    });
+  }
+  await waitFor(
+    async () => {
+      try {
+        await removeNode(manager, node.ID);
+        return true;
+      } catch (error) {
+        return notYet(error);
+      }
+    },
+    { what: `node ${node.ID} to be removed`, timeoutMs: 60_000 },
+  );
 }
 
 /** The transport to the engine broke (not an answer of the engine's). */

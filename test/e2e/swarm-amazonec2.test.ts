@@ -3,7 +3,8 @@
  * (or joins) a swarm, its security group gets exactly 2377/tcp, 7946/tcp, 7946/udp and 4789/udp with the
  * group itself as the source, once (a second time adds nothing), and nothing new open to 0.0.0.0/0. The
  * emulated instances have loopback addresses with no engine behind them, so the init then fails on the
- * engine, after the rules are in place (the order a real init takes).
+ * engine, after the rules are in place (the order a real init takes). A swarm advertises the instance's
+ * private address: the group-sourced rules match traffic to private addresses only.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -20,6 +21,7 @@ describe('amazonec2 opens the swarm ports between the machines of its security g
   let ec2: Ec2Emulator;
   let store: TempStore;
   let groupId: string;
+  let instanceId: string;
 
   const moor = (args: string[]) => store.moor(args, { env: EMULATOR_AWS_ENV, timeoutMs: 60_000 });
   const rules = () =>
@@ -33,6 +35,7 @@ describe('amazonec2 opens the swarm ports between the machines of its security g
     store = await TempStore.create();
     const machine = ec2.seedMachine('node1');
     groupId = machine.groupId;
+    instanceId = machine.instanceId;
     await writeAmazonec2Record(store.machineDir('node1'), 'node1', {
       endpoint: ec2.url,
       retries: 2,
@@ -119,11 +122,34 @@ describe('amazonec2 opens the swarm ports between the machines of its security g
     );
   });
 
+  it("a swarm advertises the instance's private address (what group-sourced rules apply to; kept across stop/start)", async () => {
+    const third = ec2.seedMachine('node3');
+    await writeAmazonec2Record(store.machineDir('node3'), 'node3', {
+      endpoint: ec2.url,
+      retries: 2,
+      instanceId: third.instanceId,
+      ip: third.ip,
+      privateIp: third.privateIp,
+      keyPairName: third.keyPairName,
+      vpcId: EMULATOR_VPC,
+      groupId: third.groupId,
+    });
+    const init = await moor(['swarm', 'init', 'node3']);
+    assertExit(init, 1, 'swarm init (no engine behind the emulated instance)');
+    assert.match(
+      init.stderr,
+      new RegExp(`Initialising a swarm on "node3" \\(advertised at ${third.privateIp.replace(/[.]/g, '\\.')}\\)`),
+    );
+    assert.match(init.stderr, /Cannot reach the Docker engine/);
+  });
+
   it('a machine on a loopback address is refused with the reason, before any EC2 change', async () => {
+    // An address no other machine reaches (as a qemu VM's on user-mode networking).
+    ec2.instances.get(instanceId)!.privateIp = '127.0.0.9';
     const calls = ec2.calls.length;
     const init = await moor(['swarm', 'init', 'node1']);
     assertExit(init, 1, 'swarm init on a loopback address');
-    assert.match(init.stderr, /reachable only at 127\.0\.0\.\d+ .*other machines cannot reach it/);
+    assert.match(init.stderr, /reachable only at 127\.0\.0\.9 .*other machines cannot reach it/);
     assert.deepEqual(
       ec2.calls.slice(calls).map((call) => call.Action),
       ['DescribeInstances'],

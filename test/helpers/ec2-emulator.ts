@@ -106,7 +106,13 @@ export interface Ec2Emulator {
    * What a finished `moor create` of `name` leaves in the account (a running instance with its own key
    * pair and security group), made directly, for CLI tests of everything after create.
    */
-  seedMachine(name: string): { instanceId: string; keyPairName: string; groupId: string; ip: string };
+  seedMachine(name: string): {
+    instanceId: string;
+    keyPairName: string;
+    groupId: string;
+    ip: string;
+    privateIp: string;
+  };
   /** Everything a moor create may leave: instances not terminated, key pairs, security groups. */
   leftovers(): { instances: string[]; keyPairs: string[]; groups: string[] };
   actions(): string[];
@@ -494,7 +500,7 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions = {}): Promis
         params: { NetworkInterface: [{ AssociatePublicIpAddress: 'true' }] },
       };
       instances.set(instanceId, instance);
-      return { instanceId, keyPairName, groupId, ip: instance.publicIp! };
+      return { instanceId, keyPairName, groupId, ip: instance.publicIp!, privateIp: instance.privateIp };
     },
     leftovers() {
       return {
@@ -523,6 +529,8 @@ export interface Amazonec2RecordFields {
   retries: number;
   instanceId: string;
   ip: string;
+  /** The instance's private address, as create records it (left out: a record without one). */
+  privateIp?: string;
   keyPairName: string;
   vpcId: string;
   groupId: string;
@@ -544,6 +552,7 @@ export async function writeAmazonec2Record(dir: string, name: string, fields: Am
       Retries: fields.retries,
       InstanceId: fields.instanceId,
       IPAddress: fields.ip,
+      ...(fields.privateIp ? { PrivateIPAddress: fields.privateIp } : {}),
       UsePrivateAddress: false,
       SSHUser: 'ubuntu',
       SSHPort: 22,

@@ -47,6 +47,14 @@ export interface TestHost {
   preinstallDocker(): Promise<void>;
   /** New /etc/ssh/ssh_host_* keys and an sshd restart ("host key changed"). */
   regenHostKeys(): Promise<void>;
+  /** Powers the host off and keeps its disk (a stopped server, or a cloud instance after stop). */
+  stop(): Promise<void>;
+  /**
+   * Boots the stopped host again, keeping its disk (Docker's state included), at `ip` when given: a server
+   * back with another address (a cloud instance after stop/start, a DHCP lease that changed). `ip` comes
+   * from allocateIp(); the old address is released.
+   */
+  boot(ip?: string): Promise<void>;
   /** Powers the host off and deletes it, its netns and veth; releases its IP. */
   down(): Promise<void>;
 }
@@ -308,7 +316,7 @@ export async function upHost(options: UpHostOptions): Promise<TestHost> {
       'LogLevel=ERROR',
       '-o',
       'ConnectTimeout=10',
-      `${user}@${options.ip}`,
+      `${user}@${host.ip}`,
     ],
     ssh: (cmd, user = 'root') => runCommand('ssh', [...host.sshArgs(user), cmd], { timeoutMs: 300_000 }),
     preinstallDocker: async () => {
@@ -317,12 +325,21 @@ export async function upHost(options: UpHostOptions): Promise<TestHost> {
     regenHostKeys: async () => {
       await testhostScript(['regen-hostkeys', name]);
     },
+    stop: async () => {
+      await testhostScript(['stop', name]);
+    },
+    boot: async (ip = host.ip) => {
+      const old = host.ip;
+      await testhostScript(['up', name, ip, pubKeyPath, '--ssh-port', String(sshPort)], options.timeoutMs ?? 600_000);
+      host.ip = ip;
+      if (ip !== old) await releaseIp(old);
+    },
     down: async () => {
       ours.delete(name);
       try {
         await testhostScript(['down', name]);
       } finally {
-        await releaseIp(options.ip);
+        await releaseIp(host.ip);
       }
     },
   };

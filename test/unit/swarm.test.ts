@@ -1,5 +1,11 @@
-/** The pure parts of Swarm mode: create's swarm flags, roles, the SWARM column, SwarmOptions in a record. */
+/**
+ * The pure parts of Swarm mode: create's swarm flags, roles, the SWARM column, SwarmOptions in a record; the
+ * order in which rm removes several members (records in a temporary store, no engine).
+ */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   defaultEngineOptions,
@@ -8,8 +14,11 @@ import {
   swarmOf,
   validateRecord,
 } from '../../src/core/machine.js';
-import { refreshedSwarm, roleOf, SWARM_NAME_LABEL, swarmCreateRequest } from '../../src/core/swarm.js';
-import { MoorError } from '../../src/core/errors.js';
+import { refreshedSwarm, roleOf, SWARM_NAME_LABEL, swarmCreateRequest, Swarms } from '../../src/core/swarm.js';
+import { MoorError, MultiError } from '../../src/core/errors.js';
+import { forEachMachineInWaves } from '../../src/core/lifecycle.js';
+import { silentLogger } from '../../src/core/log.js';
+import { Store } from '../../src/core/store.js';
 
 function record(swarm?: Record<string, unknown>): MachineRecord {
   return {
@@ -136,5 +145,49 @@ describe('refreshedSwarm: the record follows what ls heard from the engine', () 
       }),
       { ...member, ClusterID: 'c2', Name: 'other', Role: 'manager', Master: true, NodeID: 'n9' },
     );
+  });
+});
+
+describe('moor rm of several members: the order their swarms survive', () => {
+  it('removalWaves: machines in no swarm and workers together, then each manager alone, in the order given', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'moor-swarm-waves-'));
+    try {
+      const store = new Store(join(root, 'store'));
+      const member = (name: string, role?: 'manager' | 'worker') => ({
+        ...record(role ? { ...MEMBER, Role: role, Master: role === 'manager' } : undefined),
+        Name: name,
+      });
+      for (const machine of [member('m1', 'manager'), member('w1', 'worker'), member('lone'), member('m2', 'manager')])
+        await store.add(machine, []);
+      const waves = await new Swarms(store, silentLogger).removalWaves(['m1', 'w1', 'lone', 'm2', 'missing']);
+      assert.deepEqual(waves, [['w1', 'lone', 'missing'], ['m1'], ['m2']]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('forEachMachineInWaves: a wave starts once the one before settled; a failure stops nothing', async () => {
+    const events: string[] = [];
+    const work = async (name: string) => {
+      events.push(`start ${name}`);
+      await new Promise((resolve) => setImmediate(resolve));
+      events.push(`end ${name}`);
+      if (name === 'w2') throw new Error('w2 broke');
+      return name.toUpperCase();
+    };
+    await assert.rejects(forEachMachineInWaves([['w1', 'w2'], ['m1'], ['m2']], work), (error: unknown) => {
+      assert.ok(error instanceof MultiError);
+      assert.deepEqual(
+        error.errors.map((failure) => `${failure.name}: ${failure.error.message}`),
+        ['w2: w2 broke'],
+      );
+      assert.deepEqual(error.results, [
+        { name: 'w1', result: 'W1' },
+        { name: 'm1', result: 'M1' },
+        { name: 'm2', result: 'M2' },
+      ]);
+      return true;
+    });
+    assert.deepEqual(events, ['start w1', 'start w2', 'end w1', 'end w2', 'start m1', 'end m1', 'start m2', 'end m2']);
   });
 });
