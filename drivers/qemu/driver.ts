@@ -372,7 +372,14 @@ export class QemuDriver extends BaseDriver {
     await writeFileAtomic(this.file('seed'), seed, 0o600);
 
     await this.boot(this.chosenAccel);
-    await this.mountShares(true);
+    try {
+      await this.mountShares(true);
+    } catch (error) {
+      // As for a boot that fails: nothing of the machine is left running.
+      await stopAgent(this.context.machineDir);
+      await this.killProcess();
+      throw error;
+    }
   }
 
   /** The shared folders mounted by their agent (share.ts), after a boot; at create, sshfs installed first. */
@@ -387,6 +394,7 @@ export class QemuDriver extends BaseDriver {
       log: this.context.log,
       install,
       sshTimeoutMs: this.context.sshTimeoutMs ?? this.state.BootTimeout * 1000,
+      ...(this.context.signal ? { signal: this.context.signal } : {}),
     });
   }
 

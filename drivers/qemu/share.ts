@@ -424,6 +424,8 @@ export interface MountOptions {
   install: boolean;
   /** Budget for SSH to answer (the boot waited for its banner already). */
   sshTimeoutMs?: number;
+  /** create's interrupt. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -448,7 +450,7 @@ export async function mountShares(options: MountOptions): Promise<void> {
         machineName: options.machineName,
         ...(hostKey ? { hostKey } : {}),
       },
-      { timeoutMs: options.sshTimeoutMs ?? 300_000, log },
+      { timeoutMs: options.sshTimeoutMs ?? 300_000, log, ...(options.signal ? { signal: options.signal } : {}) },
     );
     try {
       hostKey = session.hostKey;
