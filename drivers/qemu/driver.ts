@@ -33,6 +33,7 @@ import {
 import { buildSeedIso, type SeedNic } from '../shared/vm/cloud-init.js';
 import { ensureImage, isUrl, normalizeChecksum } from '../shared/vm/image.js';
 import { freeLoopbackPort, loopbackPortFree } from '../shared/vm/ports.js';
+import { parseShareFolders } from '../shared/vm/share-folders.js';
 import { chooseAccel, kvmDeviceUsable, probeKvm, type RequestedAccel } from './accel.js';
 import {
   aarch64FirmwareCandidates,
@@ -51,7 +52,6 @@ import { qmp } from './qmp.js';
 import {
   findSftpServer,
   mountShares,
-  parseShareFolders,
   removeAgentFiles,
   SftpServerMissingError,
   SHARE_FLAG,
@@ -782,7 +782,7 @@ export const factory: DriverFactory = {
       MAC: '',
       LastAccel: '',
       BootTimeout: DEFAULT_SSH_TIMEOUT_MS / 1000,
-      Shares: parseShareFolders(shareValues(flags), process.cwd()),
+      Shares: parseShareFolders(SHARE_FLAG, shareValues(flags), process.cwd()),
     });
   },
   fromRecord(context, state) {

@@ -1,5 +1,5 @@
 /**
- * The qemu driver's shared folders (drivers/qemu/share.ts), without a VM: --qemu-share-folder's parsing and
+ * The qemu driver's shared folders (drivers/qemu/share.ts, drivers/shared/vm/share-folders.ts), without a VM: --qemu-share-folder's parsing and
  * validation (flag and environment variable), the sftp-server lookup, the remote commands run through a
  * real shell with fake sudo/findmnt/sshfs that record their arguments (quoting), the agent's command line
  * (built and from the sources), and the agent's start and stop with fake agents (one that mounts, one that
@@ -21,7 +21,6 @@ import {
   installSshfsCommand,
   mountCommand,
   mountedCommand,
-  parseShareFolders,
   SftpServerMissingError,
   SHARE_FILES,
   startAgent,
@@ -29,10 +28,13 @@ import {
   targetOf,
   unmountCommand,
 } from '../../drivers/qemu/share.js';
+import { parseShareFolders as parseFor } from '../../drivers/shared/vm/share-folders.js';
 import { resolveDriverFlags } from '../../src/core/driver-flags.js';
 import type { DriverContext } from '../../src/core/driver.js';
 import { processIsGone } from '../../src/core/fsutil.js';
 import { silentLogger } from '../../src/core/log.js';
+
+const parseShareFolders = (values: string[], cwd: string) => parseFor('qemu-share-folder', values, cwd);
 
 let root: string;
 let project: string;
