@@ -8,11 +8,12 @@
  * A machine outlives the moor command that started it, so the connection is held by a small detached agent
  * per machine (share-agent.ts, started with the same node): its configuration, pid file, status and log are
  * files in the machine folder. The driver starts it after every boot and stops it before every stop, kill
- * and rm. This module holds the pure parts (validation, the remote commands, the agent's command line) and
- * the agent's management; the agent itself only runs what is built here.
+ * and rm. This module holds the pure parts (the remote commands, the agent's command line) and the agent's
+ * management; the agent itself only runs what is built here. The values are checked by
+ * ../shared/vm/share-folders.ts.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -264,7 +265,13 @@ export async function startAgent(
   await stopAgent(machineDir);
   await rm(join(machineDir, SHARE_FILES.status), { force: true });
   const [node, ...args] = options.command ?? agentCommand(machineDir);
-  const logFd = openSync(join(machineDir, SHARE_FILES.log), 'a', PRIVATE_FILE_MODE);
+  // Appended to across starts, begun again past a megabyte.
+  const logPath = join(machineDir, SHARE_FILES.log);
+  const logFd = openSync(
+    logPath,
+    (statSync(logPath, { throwIfNoEntry: false })?.size ?? 0) > 1 << 20 ? 'w' : 'a',
+    PRIVATE_FILE_MODE,
+  );
   let child;
   try {
     child = spawn(node!, args, { cwd: machineDir, detached: true, stdio: ['ignore', logFd, logFd], env: options.env });
