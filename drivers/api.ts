@@ -37,6 +37,7 @@ export {
   isErrno,
   isExecutableFile,
   pathExists,
+  processIsGone,
   writeFileAtomic,
   PRIVATE_FILE_MODE,
 } from '../src/core/fsutil.js';
@@ -46,6 +47,8 @@ export { MachineState, type MachineStateValue } from '../src/core/machine.js';
 export { portAnswers } from '../src/core/tcp.js';
 export { backoffDelay, formatDuration, notYet, NotYet, sleep, waitFor, type WaitOptions } from '../src/core/wait.js';
 export type { SSHSession, SSHTarget } from '../src/core/ssh/index.js';
+/** Quoting of a value as one POSIX shell word (free of ssh2: cheap to import). */
+export { shellQuote } from '../src/core/ssh/quote.js';
 
 /** This module: what moor hands an npm driver package's load() (see NpmDriverDefinition). */
 export type DriverApi = typeof import('./api.js');

@@ -59,7 +59,8 @@ cpSync(join(root, 'scripts/oclif-loader.cjs'), join(root, 'dist/oclif-loader.cjs
 
 await build({
   absWorkingDir: root,
-  entryPoints: ['src/main.ts', 'src/help.ts'],
+  // The qemu driver's share agent (a detached node process per machine with shared folders): dist/agents/.
+  entryPoints: ['src/main.ts', 'src/help.ts', { in: 'drivers/qemu/share-agent.ts', out: 'agents/qemu-share' }],
   outbase: '.',
   outdir: 'dist',
   bundle: true,

@@ -61,6 +61,11 @@ export const qemuDriver: DriverDefinition = {
       type: 'string',
       description: 'Default gateway of the VM on the bridge network (bridge only)',
     }),
+    flag('share-folder', {
+      type: 'strings',
+      description:
+        'Share a host folder with the VM, HOST:GUEST or HOST alone for the same path in the VM (repeatable; the env variable takes several separated by commas): mounted by reverse SSHFS, so that docker run -v GUEST:... sees the host files',
+    }),
     flag('stop-timeout', {
       type: 'integer',
       description: 'Seconds stop waits for the ACPI shutdown before it quits QEMU',

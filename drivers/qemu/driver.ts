@@ -33,6 +33,7 @@ import {
 import { buildSeedIso, type SeedNic } from '../shared/vm/cloud-init.js';
 import { ensureImage, isUrl, normalizeChecksum } from '../shared/vm/image.js';
 import { freeLoopbackPort, loopbackPortFree } from '../shared/vm/ports.js';
+import { parseShareFolders } from '../shared/vm/share-folders.js';
 import { chooseAccel, kvmDeviceUsable, probeKvm, type RequestedAccel } from './accel.js';
 import {
   aarch64FirmwareCandidates,
@@ -48,6 +49,15 @@ import {
   type QemuNetwork,
 } from './args.js';
 import { qmp } from './qmp.js';
+import {
+  findSftpServer,
+  mountShares,
+  removeAgentFiles,
+  SftpServerMissingError,
+  SHARE_FLAG,
+  type ShareFolder,
+  stopAgent,
+} from './share.js';
 
 export interface QemuState {
   /** --qemu-binary as given; empty: qemu-system-<arch> from PATH at each use. */
@@ -77,6 +87,8 @@ export interface QemuState {
   LastAccel: string;
   /** Seconds a boot waits for SSH: create's --ssh-timeout, kept for start and restart. */
   BootTimeout: number;
+  /** --qemu-share-folder: host folders mounted in the VM by reverse SSHFS (share.ts). */
+  Shares: ShareFolder[];
 }
 
 const SSH_USER = 'docker';
@@ -306,6 +318,7 @@ export class QemuDriver extends BaseDriver {
     ) {
       throw new UsageError(`--qemu-image-url: ${this.state.ImageURL} is neither an http(s) URL nor a file.`);
     }
+    if (this.state.Shares.length > 0 && !findSftpServer(this.context.env)) throw new SftpServerMissingError();
     this.chosenAccel = await this.resolveAccel();
   }
 
@@ -359,6 +372,30 @@ export class QemuDriver extends BaseDriver {
     await writeFileAtomic(this.file('seed'), seed, 0o600);
 
     await this.boot(this.chosenAccel);
+    try {
+      await this.mountShares(true);
+    } catch (error) {
+      // As for a boot that fails: nothing of the machine is left running.
+      await stopAgent(this.context.machineDir);
+      await this.killProcess();
+      throw error;
+    }
+  }
+
+  /** The shared folders mounted by their agent (share.ts), after a boot; at create, sshfs installed first. */
+  private async mountShares(install: boolean): Promise<void> {
+    if (this.state.Shares.length === 0) return;
+    await mountShares({
+      machineDir: this.context.machineDir,
+      machineName: this.context.machineName,
+      env: this.context.env,
+      ssh: await this.getSSHConfig(),
+      shares: this.state.Shares,
+      log: this.context.log,
+      install,
+      sshTimeoutMs: this.context.sshTimeoutMs ?? this.state.BootTimeout * 1000,
+      ...(this.context.signal ? { signal: this.context.signal } : {}),
+    });
   }
 
   private async createOverlay(image: string): Promise<void> {
@@ -552,6 +589,7 @@ export class QemuDriver extends BaseDriver {
   }
 
   override async remove(): Promise<void> {
+    await removeAgentFiles(this.context.machineDir);
     await this.killProcess();
     for (const name of Object.keys(FILES) as (keyof typeof FILES)[]) {
       if (name !== 'serial' && name !== 'stderr') await rm(this.file(name), { force: true });
@@ -589,10 +627,12 @@ export class QemuDriver extends BaseDriver {
       return;
     }
     await this.boot();
+    await this.mountShares(false);
   }
 
   /** ACPI power button over QMP; after --qemu-stop-timeout seconds, QMP quit (then SIGKILL). */
   override async stop(): Promise<void> {
+    await stopAgent(this.context.machineDir);
     if ((await this.pid()) === undefined) return;
     const timeoutMs = this.state.StopTimeout * 1000;
     try {
@@ -618,12 +658,14 @@ export class QemuDriver extends BaseDriver {
   }
 
   override async kill(): Promise<void> {
+    await stopAgent(this.context.machineDir);
     await this.killProcess();
   }
 
   override async restart(): Promise<void> {
     if ((await this.pid()) !== undefined) await this.stop();
     await this.boot();
+    await this.mountShares(false);
   }
 
   async getIP(): Promise<string> {
@@ -662,6 +704,21 @@ function positiveInteger(flags: DriverFlagValues, name: string, min: number): nu
     throw new UsageError(`--${name} must be a whole number of at least ${min}; got ${String(value)}.`);
   }
   return value;
+}
+
+/** --qemu-share-folder's values (repeatable; the env variable's are comma-separated). */
+function shareValues(flags: DriverFlagValues): string[] {
+  const value = flags[SHARE_FLAG];
+  if (Array.isArray(value)) return value;
+  return typeof value === 'string' ? [value] : [];
+}
+
+function storedShares(value: unknown): ShareFolder[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter(
+    (share): share is ShareFolder =>
+      typeof share === 'object' && share !== null && typeof share.Host === 'string' && typeof share.Guest === 'string',
+  );
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
@@ -725,6 +782,7 @@ export const factory: DriverFactory = {
       MAC: '',
       LastAccel: '',
       BootTimeout: DEFAULT_SSH_TIMEOUT_MS / 1000,
+      Shares: parseShareFolders(SHARE_FLAG, shareValues(flags), process.cwd()),
     });
   },
   fromRecord(context, state) {
@@ -752,6 +810,7 @@ export const factory: DriverFactory = {
       MAC: str('MAC'),
       LastAccel: str('LastAccel'),
       BootTimeout: num('BootTimeout', DEFAULT_SSH_TIMEOUT_MS / 1000),
+      Shares: storedShares(state['Shares']),
     });
   },
 };

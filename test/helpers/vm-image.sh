@@ -2,7 +2,8 @@
 # vm-image.sh - small bootable cloud-style qcow2 images for the qemu driver's tests (run as root).
 # The default image (Debian's genericcloud) cannot be downloaded here, so the tests boot one built the same
 # way from Debian packages: a kernel (linux-image-cloud-amd64), GRUB's BIOS boot code, cloud-init (NoCloud
-# seed), openssh-server, sudo, growpart, AppArmor (Debian's kernel enables it, so dockerd needs its parser).
+# seed), openssh-server, sudo, growpart, AppArmor (Debian's kernel enables it, so dockerd needs its parser),
+# sshfs (the qemu driver's shared folders; Debian's genericcloud image lacks it and moor installs it there).
 # No loop device and no mount of the disk: the test hosts' cached Debian 12 root file system
 # (test/e2e/testhost) unpacked into a folder, apt-get inside systemd-nspawn, `mkfs.ext4 -d` at the
 # partition's offset inside a raw file with an MBR written by printf, GRUB's boot.img and a core.img from
@@ -19,7 +20,7 @@ set -euo pipefail
 shopt -s nullglob
 
 VM_CACHE=${VM_CACHE:-/var/cache/moor-vmimage}
-VM_PKGS="linux-image-cloud-amd64 initramfs-tools grub-pc-bin cloud-init cloud-guest-utils isc-dhcp-client apparmor"
+VM_PKGS="linux-image-cloud-amd64 initramfs-tools grub-pc-bin cloud-init cloud-guest-utils isc-dhcp-client apparmor sshfs"
 TESTHOST=$(cd "$(dirname "$0")/../e2e/testhost" && pwd)/testhost.sh
 VM_DISK_MB=2048
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

@@ -1,6 +1,7 @@
 /**
  * Bootable cloud-style qcow2 images for the qemu driver's tests, built once by vm-image.sh and cached under
- * /var/cache/moor-vmimage (keyed by a hash of the recipe): `base` (cloud-init with NoCloud, openssh-server),
+ * /var/cache/moor-vmimage, or $VM_CACHE (inherited by the script: a second cache for a changed recipe, whose
+ * build would otherwise remove the images other test runs boot), keyed by a hash of the recipe: `base` (cloud-init with NoCloud, openssh-server),
  * `docker` (the same with Debian's docker.io preinstalled), `noboot` (a boot loader that prints to the serial
  * console and never starts an OS). They start from the test hosts' cached root file system, so they need
  * what test hosts need (root, systemd-nspawn), plus QEMU.
