@@ -460,13 +460,31 @@ export class QemuDriver extends BaseDriver {
     }
   }
 
-  /** Starts QEMU (daemonised) and waits until the guest's SSH server answers. */
+  /**
+   * Starts QEMU (daemonised) and waits until the guest's SSH server answers. KVM chosen by `auto` that
+   * passed the probe can still fail once a real vCPU starts (seen under nested virtualisation: "failed to
+   * set MSR ... kvm_buf_set_msrs: Assertion failed"): then the machine boots again under tcg, with a warning.
+   */
   private async boot(accel?: QemuAccel): Promise<void> {
+    const chosen = accel ?? (await this.resolveAccel());
+    try {
+      await this.bootWith(chosen);
+    } catch (error) {
+      const failedAtStart =
+        error instanceof MoorError && (error.code === 'QEMU_START_FAILED' || error.code === 'QEMU_EXITED');
+      if (!failedAtStart || chosen !== 'kvm' || this.state.Accel !== 'auto') throw error;
+      this.context.signal?.throwIfAborted();
+      const why = error.message.split('\n')[0]!;
+      this.context.log.warn(`QEMU failed under KVM (${why}): starting the machine under tcg, which is slow.`);
+      await this.bootWith('tcg');
+    }
+  }
+
+  private async bootWith(chosen: QemuAccel): Promise<void> {
     const { log } = this.context;
     await this.clearStale();
     await this.choosePorts();
     const binary = await this.binary();
-    const chosen = accel ?? (await this.resolveAccel());
     this.state.LastAccel = chosen;
     const args = qemuArgs({
       name: this.context.machineName,

@@ -430,3 +430,103 @@ describe('console tail', () => {
     await rm(dir, { recursive: true, force: true });
   });
 });
+
+describe('KVM that passes the probe but fails when the machine starts (fake qemu)', () => {
+  // Seen under nested virtualisation: the probe's guestless QEMU gets KVM, the real vCPU aborts
+  // ("failed to set MSR ... kvm_buf_set_msrs: Assertion failed"). The fake answers the probe with KVM
+  // enabled, fails any start with accel=kvm, and for accel=tcg daemonises as QEMU does: a process whose
+  // command line names the pid file, serving an SSH banner on the forwarded port.
+  let dir: string;
+  let binary: string;
+  const kvmUsable = async () => {
+    const { kvmDeviceUsable } = await import('../../drivers/qemu/accel.js');
+    return kvmDeviceUsable();
+  };
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'moor-kvm-fallback-'));
+    binary = join(dir, 'qemu-system-x86_64');
+    const server =
+      "import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(8)\n" +
+      "while True:\n c,_=s.accept(); c.sendall(b'SSH-2.0-fake\\r\\n'); c.close()";
+    await writeFile(join(dir, 'banner.py'), server);
+    await writeFile(
+      binary,
+      `#!/bin/bash
+echo "$*" >> "${dir}/starts"
+case " $* " in *" -qmp stdio "*) cat >/dev/null; echo '{"QMP": {}}'; echo '{"return": {}}'; echo '{"return": {"enabled": true, "present": true}}'; exit 0;; esac
+case "$*" in *accel=kvm*) echo 'qemu-system-x86_64: error: failed to set MSR 0x10a to 0x0' >&2; exit 1;; esac
+pidfile=; port=
+while [ $# -gt 0 ]; do
+  case "$1" in -pidfile) pidfile=$2; shift;; esac
+  case "$1" in *hostfwd=tcp:127.0.0.1:*-:22*) port=\${1#*hostfwd=tcp:127.0.0.1:}; port=\${port%%-*};; esac
+  shift
+done
+setsid python3 "${dir}/banner.py" "$port" "$pidfile" </dev/null >/dev/null 2>&1 &
+echo $! > "$pidfile"
+`,
+    );
+    await chmod(binary, 0o755);
+  });
+  after(async () => {
+    const { readFile } = await import('node:fs/promises');
+    const pid = Number(await readFile(join(dir, 'machine', 'qemu.pid'), 'utf8').catch(() => '0'));
+    if (pid > 0) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('auto: the machine starts again under tcg, with a warning; kvm asked for: the failure is the error', async (t) => {
+    if (!(await kvmUsable())) return t.skip('/dev/kvm is not usable here: auto would not try KVM');
+    const { mkdir, readFile } = await import('node:fs/promises');
+    const machineDir = join(dir, 'machine');
+    await mkdir(machineDir, { recursive: true });
+    const warnings: string[] = [];
+    const log = { ...silentLogger, warn: (message: string) => void warnings.push(message) };
+    const context = {
+      machineName: 'dev',
+      machineDir,
+      cacheDir: join(dir, 'cache'),
+      log,
+      env: {},
+      withLock: <T>(_key: string, _options: unknown, fn: () => Promise<T>) => fn(),
+      otherMachines: async () => [],
+    };
+    const flags = { 'qemu-disk-size': '20G', 'qemu-memory': 2048, 'qemu-cpu-count': 2, 'qemu-network': 'user' };
+    const machine = (accel: string) =>
+      factory.fromFlags(context, {
+        ...flags,
+        'qemu-stop-timeout': 60,
+        'qemu-arch': 'x86_64',
+        'qemu-accel': accel,
+        'qemu-binary': binary,
+      });
+
+    const asked = machine('kvm');
+    await assert.rejects(asked.start(), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'QEMU_START_FAILED');
+      assert.match(error.message, /failed to set MSR/);
+      return true;
+    });
+    assert.deepEqual(warnings, []);
+
+    const auto = machine('auto');
+    await auto.start();
+    assert.equal(auto.toJSON()['LastAccel'], 'tcg');
+    assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0]!,
+      /^QEMU failed under KVM \(QEMU did not start \(exit 1\): .*failed to set MSR.*\): starting the machine under tcg/,
+    );
+    const starts = (await readFile(join(dir, 'starts'), 'utf8')).trim().split('\n');
+    const machines = starts.filter((line) => !line.includes('-qmp stdio'));
+    assert.equal(machines.length, 3, starts.join('\n'));
+    assert.match(machines[0]!, /-machine q35,accel=kvm -cpu host /);
+    assert.match(machines[1]!, /-machine q35,accel=kvm -cpu host /);
+    assert.match(machines[2]!, /-machine q35,accel=tcg -cpu max /);
+  });
+});
