@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFile, copyFile, readFile, rm, stat } from 'node:fs/promises';
+import { appendFile, copyFile, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { delimiter, dirname, join, resolve as resolvePath } from 'node:path';
 import {
@@ -34,6 +34,7 @@ import { buildSeedIso, type SeedNic } from '../shared/vm/cloud-init.js';
 import { ensureImage, isUrl, normalizeChecksum } from '../shared/vm/image.js';
 import { freeLoopbackPort, loopbackPortFree } from '../shared/vm/ports.js';
 import { chooseAccel, kvmDeviceUsable, probeKvm, type RequestedAccel } from './accel.js';
+import { attachTap, type BridgeMethod, planBridge, realBridgeHost, tapName } from './bridge.js';
 import {
   aarch64FirmwareCandidates,
   ARCHES,
@@ -48,6 +49,7 @@ import {
   type QemuNetwork,
 } from './args.js';
 import { qmp } from './qmp.js';
+import { ensureSocketDir, shortSocketPath, socketPlaces } from './socket-path.js';
 
 export interface QemuState {
   /** --qemu-binary as given; empty: qemu-system-<arch> from PATH at each use. */
@@ -195,7 +197,27 @@ export class QemuDriver extends BaseDriver {
   }
 
   private file(name: keyof typeof FILES): string {
-    return join(this.context.machineDir, FILES[name]);
+    const path = join(this.context.machineDir, FILES[name]);
+    return (name === 'qmp' && shortSocketPath(path, socketPlaces(this.context.env))?.path) || path;
+  }
+
+  /** A QMP socket path too long for a unix socket: its short folder made, a link to it in the machine's folder. */
+  private async prepareQmpPath(): Promise<void> {
+    const places = socketPlaces(this.context.env);
+    const link = join(this.context.machineDir, FILES.qmp);
+    const short = shortSocketPath(link, places);
+    if (!short) return;
+    await ensureSocketDir(short.dir, places.uid);
+    await rm(link, { force: true });
+    await symlink(short.path, link);
+  }
+
+  /** The bridge network's set-up on this host (checked: nothing is created), undefined on the user network. */
+  private async bridgeMethod(): Promise<BridgeMethod | undefined> {
+    const network = parseNetwork(this.state.Network);
+    if (network?.kind !== 'bridge') return undefined;
+    const host = realBridgeHost(await this.binary(), (name) => findOnPath(name, this.context.env));
+    return planBridge(network.bridge, host);
   }
 
   private get network(): QemuNetwork {
@@ -296,6 +318,7 @@ export class QemuDriver extends BaseDriver {
       );
     }
     await this.qemuImg();
+    await this.bridgeMethod();
     if (this.state.Arch === 'aarch64') await this.firmwareCandidatesExist(binary);
     if (
       !isUrl(this.state.ImageURL) &&
@@ -429,6 +452,8 @@ export class QemuDriver extends BaseDriver {
     await this.clearStale();
     await this.choosePorts();
     const binary = await this.binary();
+    const bridge = await this.bridgeMethod();
+    await this.prepareQmpPath();
     const chosen = accel ?? (await this.resolveAccel());
     this.state.LastAccel = chosen;
     const args = qemuArgs({
@@ -440,7 +465,12 @@ export class QemuDriver extends BaseDriver {
       disk: this.file('disk'),
       seed: this.file('seed'),
       mac: this.state.MAC,
-      network: this.network,
+      network:
+        bridge?.kind === 'tap'
+          ? { kind: 'tap', tap: tapName(this.state.MAC) }
+          : bridge
+            ? { kind: 'bridge', bridge: bridge.bridge, helper: bridge.helper }
+            : this.network,
       ...(this.state.Arch === 'aarch64' ? { firmware: await this.firmware(binary) } : {}),
       qmpSocket: this.file('qmp'),
       pidFile: this.file('pid'),
@@ -465,6 +495,13 @@ export class QemuDriver extends BaseDriver {
           suggestions: [`Its log: ${this.file('stderr')}`],
         },
       );
+    }
+    if (bridge?.kind === 'tap') {
+      log.step(`Putting the tap ${tapName(this.state.MAC)} on bridge ${bridge.bridge}`);
+      await attachTap(bridge, tapName(this.state.MAC)).catch(async (error: unknown) => {
+        await this.killProcess();
+        throw error;
+      });
     }
     await this.waitForSSH();
   }
@@ -556,6 +593,7 @@ export class QemuDriver extends BaseDriver {
     for (const name of Object.keys(FILES) as (keyof typeof FILES)[]) {
       if (name !== 'serial' && name !== 'stderr') await rm(this.file(name), { force: true });
     }
+    await rm(join(this.context.machineDir, FILES.qmp), { force: true }); // the link to a short QMP path
   }
 
   async getState(): Promise<MachineStateValue> {
