@@ -220,6 +220,16 @@ export class QemuDriver extends BaseDriver {
     return planBridge(network.bridge, host);
   }
 
+  /** The bridge address of another qemu machine of this store would clash (moor checks no other hosts). */
+  private async assertAddressUnused(): Promise<void> {
+    if (!this.state.IPAddress) return;
+    for (const other of await this.context.otherMachines()) {
+      if (other.driverName === 'qemu' && other.driverState?.['IPAddress'] === this.state.IPAddress) {
+        throw new UsageError(`--qemu-ip ${this.state.IPAddress} is the address of machine "${other.name}" already.`);
+      }
+    }
+  }
+
   private get network(): QemuNetwork {
     const parsed = parseNetwork(this.state.Network) ?? { kind: 'user' };
     return parsed.kind === 'user'
@@ -309,6 +319,7 @@ export class QemuDriver extends BaseDriver {
   }
 
   override async preCreateCheck(): Promise<void> {
+    await this.assertAddressUnused();
     const binary = await this.binary();
     const version = await run(binary, ['--version'], this.context.env, 30_000);
     if (version.code !== 0) {

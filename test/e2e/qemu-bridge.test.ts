@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { notYet, waitFor } from '../../src/core/wait.js';
 import { canRun } from '../helpers/prerequisites.js';
 import { allocateIp, cleanupHosts, hostName, type TestHost, upHost } from '../helpers/testhost.js';
 import { vmImages, vmTestsMissing } from '../helpers/vm-image.js';
@@ -159,8 +160,14 @@ if (canRun('qemu bridge network with real QEMU', vmTestsMissing())) {
         assertExit(await moor(['start', NAME]), 0, 'start');
         assert.equal(await masterOf(tap), BRIDGE);
         assert.equal((await moor(['ip', NAME])).stdout.trim(), vmIp);
-        const info = await moor(['docker', NAME, '--', 'info', '--format', '{{.Name}}']);
-        assertExit(info, 0, 'moor docker after start');
+        // start returns once SSH answers; under tcg dockerd comes up some seconds later (as after a reboot).
+        const info = await waitFor(
+          async () => {
+            const result = await moor(['docker', NAME, '--', 'info', '--format', '{{.Name}}']);
+            return result.code === 0 ? result : notYet(result.stderr.trim());
+          },
+          { what: 'the engine after start', timeoutMs: 5 * 60_000, maxDelayMs: 5_000 },
+        );
         assert.equal(info.stdout.trim(), NAME);
         assert.match((await fromHost(22)).stdout, /SSH-2\.0/, 'the test host reaches the VM after start');
 

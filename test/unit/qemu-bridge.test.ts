@@ -245,6 +245,25 @@ describe('swarm and the qemu networks', () => {
     );
   });
 
+  it("create refuses another qemu machine's bridge address before anything else", async () => {
+    const withOther = {
+      ...context,
+      otherMachines: async () => [
+        { name: 'web', dir: '/m/web', driverName: 'qemu', driverState: { IPAddress: '10.123.0.50' } },
+      ],
+    };
+    const driver = factory.fromFlags(withOther, {
+      ...flags,
+      'qemu-binary': '/nonexistent/qemu-system-x86_64',
+      'qemu-network': 'bridge=thbr0',
+      'qemu-ip': '10.123.0.50/24',
+    });
+    await assert.rejects(driver.preCreateCheck(), {
+      code: 'USAGE',
+      message: '--qemu-ip 10.123.0.50 is the address of machine "web" already.',
+    });
+  });
+
   it('a machine on a bridge advertises its static address', async () => {
     const bridged = machine({
       'qemu-network': 'bridge=thbr0',
