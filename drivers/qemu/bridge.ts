@@ -11,7 +11,7 @@
 import { execFile } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
-import { ExitCode, MoorError } from '../api.js';
+import { ExitCode, MoorError, notYet, waitFor } from '../api.js';
 
 /** How QEMU gets its NIC onto the bridge. */
 export type BridgeMethod =
@@ -233,5 +233,20 @@ export function attachTap(method: Extract<BridgeMethod, { kind: 'tap' }>, tap: s
         );
       },
     );
+  });
+}
+
+/**
+ * Waits until QEMU's tap is gone. The kernel removes a tap that is not persistent when its last file is closed,
+ * which a QEMU killed with SIGKILL does after its process already looks gone (its command line empties first);
+ * so that rm and stop leave no tap behind. False when it is still there after `timeoutMs`.
+ */
+export function tapGone(tap: string, timeoutMs = 30_000): Promise<boolean> {
+  return waitFor(async () => ((await fileKind(`/sys/class/net/${tap}`)) ? notYet('the tap is still there') : true), {
+    what: `tap ${tap} to go away`,
+    timeoutMs,
+    maxDelayMs: 1_000,
+    jitter: false,
+    onTimeout: () => false,
   });
 }

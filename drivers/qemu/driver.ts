@@ -34,7 +34,7 @@ import { buildSeedIso, type SeedNic } from '../shared/vm/cloud-init.js';
 import { ensureImage, isUrl, normalizeChecksum } from '../shared/vm/image.js';
 import { freeLoopbackPort, loopbackPortFree } from '../shared/vm/ports.js';
 import { chooseAccel, kvmDeviceUsable, probeKvm, type RequestedAccel } from './accel.js';
-import { attachTap, type BridgeMethod, planBridge, realBridgeHost, tapName } from './bridge.js';
+import { attachTap, type BridgeMethod, planBridge, realBridgeHost, tapGone, tapName } from './bridge.js';
 import {
   aarch64FirmwareCandidates,
   ARCHES,
@@ -597,6 +597,14 @@ export class QemuDriver extends BaseDriver {
       jitter: false,
     });
     await rm(this.file('pid'), { force: true });
+    await this.waitTapGone();
+  }
+
+  /** On the bridge network as root: the tap QEMU had goes away with it (a moment after the process). */
+  private async waitTapGone(): Promise<void> {
+    if (process.platform !== 'linux' || parseNetwork(this.state.Network)?.kind !== 'bridge' || !this.state.MAC) return;
+    const tap = tapName(this.state.MAC);
+    if (!(await tapGone(tap))) this.context.log.warn(`The tap ${tap} is still there after QEMU exited.`);
   }
 
   override async remove(): Promise<void> {
@@ -664,6 +672,7 @@ export class QemuDriver extends BaseDriver {
       await this.killProcess();
     }
     await rm(this.file('pid'), { force: true });
+    await this.waitTapGone();
   }
 
   override async kill(): Promise<void> {
