@@ -109,7 +109,20 @@ function byMoor(image: string): Record<string, number> {
     const t0 = now();
     const created = must(
       process.execPath,
-      [cli, 'create', '--qemu-image-url', image, '--engine-install-method', 'none', '--ssh-timeout', '1200', 'b'],
+      // tcg as by hand (auto would probe KVM first, and here a KVM that passes the probe can still fail to boot).
+      [
+        cli,
+        'create',
+        '--qemu-accel',
+        'tcg',
+        '--qemu-image-url',
+        image,
+        '--engine-install-method',
+        'none',
+        '--ssh-timeout',
+        '1200',
+        'b',
+      ],
       env,
     );
     const total = now() - t0;

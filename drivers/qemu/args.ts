@@ -12,8 +12,10 @@ export const ARCHES: readonly QemuArch[] = ['x86_64', 'aarch64'];
 export type QemuNetwork =
   /** User-mode networking: SSH (and for tls the engine port) forwarded from 127.0.0.1. */
   | { kind: 'user'; sshPort: number; enginePort?: number }
-  /** A tap on an existing bridge, made by qemu-bridge-helper. */
-  | { kind: 'bridge'; bridge: string };
+  /** A tap on an existing bridge, made by qemu-bridge-helper (QEMU's default helper when none is given). */
+  | { kind: 'bridge'; bridge: string; helper?: string }
+  /** A tap QEMU opens by name (root); moor puts it on the bridge. */
+  | { kind: 'tap'; tap: string };
 
 export interface Firmware {
   /** Read-only UEFI code. */
@@ -85,8 +87,11 @@ export function qemuArgs(plan: VmPlan): string[] {
     const forwards = [`hostfwd=tcp:127.0.0.1:${plan.network.sshPort}-:22`];
     if (plan.network.enginePort) forwards.push(`hostfwd=tcp:127.0.0.1:${plan.network.enginePort}-:2376`);
     args.push('-netdev', `user,id=net0,${forwards.join(',')}`);
+  } else if (plan.network.kind === 'bridge') {
+    const helper = plan.network.helper ? `,helper=${opt(plan.network.helper)}` : '';
+    args.push('-netdev', `bridge,id=net0,br=${opt(plan.network.bridge)}${helper}`);
   } else {
-    args.push('-netdev', `bridge,id=net0,br=${opt(plan.network.bridge)}`);
+    args.push('-netdev', `tap,id=net0,ifname=${opt(plan.network.tap)},script=no,downscript=no`);
   }
   args.push(
     '-device',

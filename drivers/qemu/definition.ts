@@ -50,7 +50,7 @@ export const qemuDriver: DriverDefinition = {
     flag('network', {
       type: 'string',
       description:
-        'user (no root: SSH forwarded from a free 127.0.0.1 port; the engine transport defaults to ssh) or bridge=NAME (a tap on an existing bridge through qemu-bridge-helper, with --qemu-ip)',
+        'user (no root: SSH forwarded from a free 127.0.0.1 port; the engine transport defaults to ssh) or bridge=NAME (Linux: a tap on an existing bridge, made by moor as root, else by qemu-bridge-helper; with --qemu-ip)',
       default: 'user',
     }),
     flag('ip', {

@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFile, copyFile, readFile, rm, stat } from 'node:fs/promises';
+import { appendFile, copyFile, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { delimiter, dirname, join, resolve as resolvePath } from 'node:path';
 import {
@@ -35,6 +35,7 @@ import { ensureImage, isUrl, normalizeChecksum } from '../shared/vm/image.js';
 import { freeLoopbackPort, loopbackPortFree } from '../shared/vm/ports.js';
 import { parseShareFolders } from '../shared/vm/share-folders.js';
 import { chooseAccel, kvmDeviceUsable, probeKvm, type RequestedAccel } from './accel.js';
+import { attachTap, type BridgeMethod, planBridge, realBridgeHost, tapGone, tapName } from './bridge.js';
 import {
   aarch64FirmwareCandidates,
   ARCHES,
@@ -58,6 +59,7 @@ import {
   type ShareFolder,
   stopAgent,
 } from './share.js';
+import { ensureSocketDir, shortSocketPath, socketPlaces } from './socket-path.js';
 
 export interface QemuState {
   /** --qemu-binary as given; empty: qemu-system-<arch> from PATH at each use. */
@@ -207,7 +209,37 @@ export class QemuDriver extends BaseDriver {
   }
 
   private file(name: keyof typeof FILES): string {
-    return join(this.context.machineDir, FILES[name]);
+    const path = join(this.context.machineDir, FILES[name]);
+    return (name === 'qmp' && shortSocketPath(path, socketPlaces(this.context.env))?.path) || path;
+  }
+
+  /** A QMP socket path too long for a unix socket: its short folder made, a link to it in the machine's folder. */
+  private async prepareQmpPath(): Promise<void> {
+    const places = socketPlaces(this.context.env);
+    const link = join(this.context.machineDir, FILES.qmp);
+    const short = shortSocketPath(link, places);
+    if (!short) return;
+    await ensureSocketDir(short.dir, places.uid);
+    await rm(link, { force: true });
+    await symlink(short.path, link);
+  }
+
+  /** The bridge network's set-up on this host (checked: nothing is created), undefined on the user network. */
+  private async bridgeMethod(): Promise<BridgeMethod | undefined> {
+    const network = parseNetwork(this.state.Network);
+    if (network?.kind !== 'bridge') return undefined;
+    const host = realBridgeHost(await this.binary(), (name) => findOnPath(name, this.context.env));
+    return planBridge(network.bridge, host);
+  }
+
+  /** The bridge address of another qemu machine of this store would clash (moor checks no other hosts). */
+  private async assertAddressUnused(): Promise<void> {
+    if (!this.state.IPAddress) return;
+    for (const other of await this.context.otherMachines()) {
+      if (other.driverName === 'qemu' && other.driverState?.['IPAddress'] === this.state.IPAddress) {
+        throw new UsageError(`--qemu-ip ${this.state.IPAddress} is the address of machine "${other.name}" already.`);
+      }
+    }
   }
 
   private get network(): QemuNetwork {
@@ -299,6 +331,7 @@ export class QemuDriver extends BaseDriver {
   }
 
   override async preCreateCheck(): Promise<void> {
+    await this.assertAddressUnused();
     const binary = await this.binary();
     const version = await run(binary, ['--version'], this.context.env, 30_000);
     if (version.code !== 0) {
@@ -308,6 +341,7 @@ export class QemuDriver extends BaseDriver {
       );
     }
     await this.qemuImg();
+    await this.bridgeMethod();
     if (this.state.Arch === 'aarch64') await this.firmwareCandidatesExist(binary);
     if (
       !isUrl(this.state.ImageURL) &&
@@ -485,6 +519,8 @@ export class QemuDriver extends BaseDriver {
     await this.clearStale();
     await this.choosePorts();
     const binary = await this.binary();
+    const bridge = await this.bridgeMethod();
+    await this.prepareQmpPath();
     this.state.LastAccel = chosen;
     const args = qemuArgs({
       name: this.context.machineName,
@@ -495,7 +531,12 @@ export class QemuDriver extends BaseDriver {
       disk: this.file('disk'),
       seed: this.file('seed'),
       mac: this.state.MAC,
-      network: this.network,
+      network:
+        bridge?.kind === 'tap'
+          ? { kind: 'tap', tap: tapName(this.state.MAC) }
+          : bridge
+            ? { kind: 'bridge', bridge: bridge.bridge, helper: bridge.helper }
+            : this.network,
       ...(this.state.Arch === 'aarch64' ? { firmware: await this.firmware(binary) } : {}),
       qmpSocket: this.file('qmp'),
       pidFile: this.file('pid'),
@@ -520,6 +561,13 @@ export class QemuDriver extends BaseDriver {
           suggestions: [`Its log: ${this.file('stderr')}`],
         },
       );
+    }
+    if (bridge?.kind === 'tap') {
+      log.step(`Putting the tap ${tapName(this.state.MAC)} on bridge ${bridge.bridge}`);
+      await attachTap(bridge, tapName(this.state.MAC)).catch(async (error: unknown) => {
+        await this.killProcess();
+        throw error;
+      });
     }
     await this.waitForSSH();
   }
@@ -604,6 +652,14 @@ export class QemuDriver extends BaseDriver {
       jitter: false,
     });
     await rm(this.file('pid'), { force: true });
+    await this.waitTapGone();
+  }
+
+  /** On the bridge network as root: the tap QEMU had goes away with it (a moment after the process). */
+  private async waitTapGone(): Promise<void> {
+    if (process.platform !== 'linux' || parseNetwork(this.state.Network)?.kind !== 'bridge' || !this.state.MAC) return;
+    const tap = tapName(this.state.MAC);
+    if (!(await tapGone(tap))) this.context.log.warn(`The tap ${tap} is still there after QEMU exited.`);
   }
 
   override async remove(): Promise<void> {
@@ -612,6 +668,7 @@ export class QemuDriver extends BaseDriver {
     for (const name of Object.keys(FILES) as (keyof typeof FILES)[]) {
       if (name !== 'serial' && name !== 'stderr') await rm(this.file(name), { force: true });
     }
+    await rm(join(this.context.machineDir, FILES.qmp), { force: true }); // the link to a short QMP path
   }
 
   async getState(): Promise<MachineStateValue> {
@@ -673,6 +730,7 @@ export class QemuDriver extends BaseDriver {
       await this.killProcess();
     }
     await rm(this.file('pid'), { force: true });
+    await this.waitTapGone();
   }
 
   override async kill(): Promise<void> {
