@@ -10,7 +10,7 @@ import { constants, readFileSync } from 'node:fs';
 import { access, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { BadConfigError, MachineExistsError, MachineNotFoundError, MoorError, StoreError } from './errors.js';
 import {
   ensureDir,
@@ -33,6 +33,9 @@ export interface StoredFile {
 export type LoadResult =
   { name: string; record: MachineRecord; error?: undefined } | { name: string; record?: undefined; error: MoorError };
 
+/** A name that is one path segment as it stands (a machine name: see NAME_PATTERN in machine.ts). */
+const PLAIN_NAME = /^[a-zA-Z0-9][a-zA-Z0-9.-]*$/;
+
 export function defaultStoragePath(env: NodeJS.ProcessEnv = process.env): string {
   return env['MOOR_STORAGE_PATH'] || join(homedir(), '.moor');
 }
@@ -42,30 +45,31 @@ export class Store {
   /** The environment the store's machines are driven with (drivers read it through their context). */
   readonly env: NodeJS.ProcessEnv;
 
+  readonly machinesDir: string;
+  readonly certsDir: string;
+  readonly locksDir: string;
+  readonly cacheDir: string;
+
   constructor(root: string = defaultStoragePath(), options: { env?: NodeJS.ProcessEnv } = {}) {
     this.root = resolve(root);
     this.env = options.env ?? process.env;
+    this.machinesDir = join(this.root, 'machines');
+    this.certsDir = join(this.root, 'certs');
+    this.locksDir = join(this.root, 'locks');
+    this.cacheDir = join(this.root, 'cache');
   }
 
-  get machinesDir(): string {
-    return join(this.root, 'machines');
-  }
-  get certsDir(): string {
-    return join(this.root, 'certs');
-  }
-  get locksDir(): string {
-    return join(this.root, 'locks');
-  }
-  get cacheDir(): string {
-    return join(this.root, 'cache');
-  }
-
+  /**
+   * A machine's folder. A machine's name is one plain path segment, so no path.join is needed: ls computes a
+   * few paths for every machine, and path.join's normalization loop got hot enough for V8 to compile it
+   * with its optimizing compiler, which cost every `ls` of many machines some 4 MB of memory.
+   */
   machineDir(name: string): string {
-    return join(this.machinesDir, name);
+    return PLAIN_NAME.test(name) ? `${this.machinesDir}${sep}${name}` : join(this.machinesDir, name);
   }
 
   configPath(name: string): string {
-    return join(this.machineDir(name), 'config.json');
+    return `${this.machineDir(name)}${sep}config.json`;
   }
 
   /**

@@ -6,7 +6,6 @@
  * node ID) is kept in its record's HostOptions.SwarmOptions; join tokens are read from a manager when
  * needed and never stored.
  */
-import { isIP } from 'node:net';
 import type { EngineClient } from './docker/client.js';
 import { EngineStatusError } from './docker/engine.js';
 import { MachineNotFoundError, MoorError, MultiError, UsageError, messageOf } from './errors.js';
@@ -848,6 +847,7 @@ export async function advertiseAddressOf(machine: Machine): Promise<string> {
       suggestions: [`Give one: moor swarm init --advertise-addr ADDRESS ${name}`],
     });
   }
+  const { isIP } = await import('node:net'); // on first use: node:net (and node:stream) cost every command's start
   if (ip === 'localhost' || (isIP(ip) === 4 && ip.startsWith('127.')) || ip === '::1') {
     throw new MoorError(
       `Machine "${name}" is reachable only at ${ip} (user-mode networking, through forwarded ports): other machines cannot reach it, so it cannot be in a swarm.`,
