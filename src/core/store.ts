@@ -6,8 +6,8 @@
  * command that lists the machines. Every mutation of a machine happens under that machine's lock. File
  * system errors leave the store as StoreErrors (storeError) that name the path and the fix.
  */
-import { constants, readFileSync } from 'node:fs';
-import { access, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { constants, readdirSync, readFileSync } from 'node:fs';
+import { access, readdir, rename, rm, stat } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -99,7 +99,7 @@ export class Store {
   async names(): Promise<string[]> {
     let entries: Dirent[];
     try {
-      entries = await readdir(this.machinesDir, { withFileTypes: true });
+      entries = readdirSync(this.machinesDir, { withFileTypes: true });
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return [];
       throw await storeError(error, 'read');
@@ -111,7 +111,7 @@ export class Store {
 
   async exists(name: string): Promise<boolean> {
     try {
-      await readFile(this.configPath(name));
+      readFileSync(this.configPath(name));
       return true;
     } catch (error) {
       if (isErrno(error, 'ENOENT', 'ENOTDIR')) return false;
@@ -124,7 +124,7 @@ export class Store {
     const file = this.configPath(name);
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch (error) {
       throw await this.readError(name, file, error);
     }
@@ -133,8 +133,9 @@ export class Store {
 
   /**
    * Loads every machine; a broken one becomes an error entry and never hides the others.
-   * The config files are small and read synchronously: one thread-pool round trip per file (open, stat,
-   * read, close) is what made `ls` slow with many machines, not the reading itself.
+   * The store's reads (this folder, config files) are small and synchronous: one thread-pool round trip per
+   * file (open, stat, read, close) is what made `ls` slow with many machines, not the reading itself, and
+   * a read-only command that never uses the thread pool does not start its four threads (2-3 MB of memory).
    */
   async loadAll(): Promise<LoadResult[]> {
     const names = await this.names();
