@@ -15,12 +15,12 @@ import {
   X509Certificate,
 } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { MoorError, UsageError } from './errors.js';
 import { CERT_FILE_MODE, ensureDir, isErrno, PRIVATE_FILE_MODE, writeFileAtomic } from './fsutil.js';
 import type { Store } from './store.js';
+import { isIP } from './values.js';
 import { createCertificate, type CertificateRequest, issuerFields, UnsupportedKeyError } from './x509.js';
 
 export interface CertPair {

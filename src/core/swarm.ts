@@ -14,6 +14,7 @@ import type { Logger } from './log.js';
 import { MachineState, type MachineRecord, type SwarmOptions, swarmOf, transportOf } from './machine.js';
 import type { Store } from './store.js';
 import { notYet, waitFor } from './wait.js';
+import { isIP } from './values.js';
 
 export type SwarmRole = 'manager' | 'worker';
 export const SWARM_ROLES: readonly SwarmRole[] = ['manager', 'worker'];
@@ -847,7 +848,6 @@ export async function advertiseAddressOf(machine: Machine): Promise<string> {
       suggestions: [`Give one: moor swarm init --advertise-addr ADDRESS ${name}`],
     });
   }
-  const { isIP } = await import('node:net'); // on first use: node:net (and node:stream) cost every command's start
   if (ip === 'localhost' || (isIP(ip) === 4 && ip.startsWith('127.')) || ip === '::1') {
     throw new MoorError(
       `Machine "${name}" is reachable only at ${ip} (user-mode networking, through forwarded ports): other machines cannot reach it, so it cannot be in a swarm.`,

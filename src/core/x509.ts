@@ -8,7 +8,7 @@
  * certificates (parsing, validation, chains) is node:crypto's and OpenSSL's.
  */
 import { createHash, type KeyObject, sign } from 'node:crypto';
-import { isIP } from 'node:net';
+import { isIP } from './values.js';
 
 export const KeyUsage = {
   digitalSignature: 0,
