@@ -182,6 +182,7 @@ try {
       'inspect web',
       'url web',
       'active',
+      'create -d none --url tcp://127.0.0.1:1 warm',
     ],
     { stdio: 'inherit' },
   );
