@@ -7,7 +7,6 @@
 const { readFileSync, writeFileSync } = require('node:fs');
 const Module = require('node:module');
 const { dirname, join } = require('node:path');
-const { Script } = require('node:vm');
 
 const file = join(__dirname, 'fast.cjs');
 // The cache fits only the Node that made it (V8 rejects it elsewhere, after reading it): its name says which.
@@ -24,6 +23,8 @@ function readCache() {
 const cachedData = process.argv[2] === '--make-cache' ? undefined : readCache();
 let script;
 if (cachedData || require.main === module) {
+  // node:vm only here: a Node without the build's cache does not load it.
+  const { Script } = require('node:vm');
   script = new Script(
     `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, 'utf8')}\n})`,
     {
