@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { cp, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -207,6 +207,20 @@ describe('the fast path prints what the full CLI prints', () => {
         assert.notEqual(alone.result.code, 0, 'the copy without the full CLI cannot answer it');
       });
     }
+  });
+
+  it("a Node without a code cache of the build's saves one at its first command, and answers alike from it", async () => {
+    const cache = join(fastOnly, 'dist', `fast.cjs.${process.version}-${process.arch}.cache`);
+    await rm(cache, { force: true });
+    const full = await runAt(ROOT, ['url', 'web'], { MOOR_NO_FAST_PATH: '1' });
+    assert.deepEqual(normalized(await runAt(fastOnly, ['url', 'web'])), normalized(full));
+    assert.ok((await stat(cache)).size > 0, 'the cache was saved');
+    assert.deepEqual(normalized(await runAt(fastOnly, ['url', 'web'])), normalized(full));
+    assert.deepEqual(
+      (await readdir(join(fastOnly, 'dist'))).filter((file) => file.endsWith('.partial')),
+      [],
+      'no partial file is left',
+    );
   });
 
   it('a debug run is left to the full CLI (its debug lines come from there)', async () => {
