@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // CLI latency and peak memory of everyday commands, as ratios to bare Node (`node -e 0`) measured in the
 // same run, interleaved so that every case sees the same machine load; and, where a `docker-machine` binary
-// is on PATH, Docker Machine's same command. Run `npm run build` first.
+// is on PATH, Docker Machine's same command. Also the CPU time each process used (user + system): on a
+// machine busy with other work the wall time of a short process is mostly waiting for a core, and its CPU
+// time still says what it cost. Run `npm run build` first.
 //   node bench/cli-latency.mjs [--runs N] [--node PATH]   (--node: measure under another Node binary)
 // Targets (issue 15): everyday commands at most 1.4x `node -e 0` in time and 1.25x in peak memory;
 // `create -d none` at most 2x.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,10 +27,12 @@ const MEMORY_TARGET = 1.25;
 const scratch = mkdtempSync(join(tmpdir(), 'moor-bench-'));
 const rssProbe = join(scratch, 'rss.cjs');
 const rssFile = join(scratch, 'rss.txt');
-// Peak memory: a preload writes maxRSS at exit (the same preload for every case, bare Node included).
+// Peak memory and CPU time: a preload writes maxRSS and user + system time at exit (the same preload for
+// every case, bare Node included).
 writeFileSync(
   rssProbe,
-  `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)));`,
+  `process.on('exit', () => { const { user, system } = process.cpuUsage(); ` +
+    `require('fs').writeFileSync(${JSON.stringify(rssFile)}, process.resourceUsage().maxRSS + ' ' + (user + system)); });`,
 );
 
 function run(command, args, env = {}, memory = false) {
@@ -37,7 +41,9 @@ function run(command, args, env = {}, memory = false) {
   const result = spawnSync(command, argv, { env: { ...process.env, ...env }, encoding: 'utf8' });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (result.status !== 0) throw new Error(`${args.join(' ')} exited ${result.status}: ${result.stderr}`);
-  return memory ? Number(readFileSync(rssFile, 'utf8')) / 1024 : ms;
+  if (!memory) return ms;
+  const [maxRss, cpuMicroseconds] = readFileSync(rssFile, 'utf8').split(' ').map(Number);
+  return { mb: maxRss / 1024, cpuMs: cpuMicroseconds / 1000 };
 }
 
 function makeStore(count) {
@@ -94,12 +100,19 @@ const cases = [
 const argsOf = (entry) => (typeof entry.args === 'function' ? entry.args() : entry.args);
 const time = cases.map(() => []);
 const memory = cases.map(() => []);
+const cpu = cases.map(() => []);
 const machineTime = cases.map(() => []);
 for (const entry of cases) run(node, argsOf(entry), entry.env); // warm the file cache
 for (let round = 0; round < runs; round++) {
-  cases.forEach((entry, index) => {
+  // Each round starts one case later, so that no case always follows the same one (a create's fsyncs slowed
+  // whatever came next, and that was always bare Node).
+  cases.forEach((_, position) => {
+    const index = (position + round) % cases.length;
+    const entry = cases[index];
     time[index].push(run(node, argsOf(entry), entry.env));
-    memory[index].push(run(node, argsOf(entry), entry.env, true));
+    const { mb, cpuMs } = run(node, argsOf(entry), entry.env, true);
+    memory[index].push(mb);
+    cpu[index].push(cpuMs);
     if (entry.dm) {
       machineTime[index].push(
         run(entry.dm.command, entry.dm.args, { MACHINE_STORAGE_PATH: entry.env.MOOR_STORAGE_PATH }),
@@ -115,19 +128,22 @@ const median = (values) => {
 };
 const baseline = median(time[0]);
 const baseMemory = median(memory[0]);
+const baseCpu = median(cpu[0]);
 console.log(
   `CLI latency and peak memory on Node ${spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()}, ` +
     `median of ${runs} interleaved runs (targets: ${EVERYDAY_TARGET}x node -e 0 in time, ` +
     `${CREATE_TARGET}x for create -d none, ${MEMORY_TARGET}x in memory)`,
 );
 console.log(
-  `${'case'.padEnd(28)}${'ms'.padStart(8)}${'ratio'.padStart(8)}${'MB'.padStart(7)}${'ratio'.padStart(8)}` +
+  `${'case'.padEnd(28)}${'ms'.padStart(8)}${'ratio'.padStart(8)}${'cpu ms'.padStart(8)}${'ratio'.padStart(8)}` +
+    `${'MB'.padStart(7)}${'ratio'.padStart(8)}` +
     (dockerMachine ? `${'docker-machine'.padStart(16)}` : ''),
 );
 let over = 0;
 cases.forEach((entry, index) => {
   const ms = median(time[index]);
   const ratio = ms / baseline;
+  const cpuMs = median(cpu[index]);
   const mb = median(memory[index]);
   const memoryRatio = mb / baseMemory;
   const target = entry.target ?? EVERYDAY_TARGET;
@@ -136,7 +152,13 @@ cases.forEach((entry, index) => {
   const dm = machineTime[index].length ? `${(ms / median(machineTime[index])).toFixed(2)}x of it`.padStart(16) : '';
   console.log(
     `${entry.name.padEnd(28)}${ms.toFixed(1).padStart(8)}${ratio.toFixed(2).padStart(8)}` +
+      `${cpuMs.toFixed(1).padStart(8)}${(cpuMs / baseCpu).toFixed(2).padStart(8)}` +
       `${mb.toFixed(0).padStart(7)}${memoryRatio.toFixed(2).padStart(8)}${dm}${index === 0 ? '' : ok ? '  ok' : '  over target'}`,
   );
 });
-if (over > 0) console.log(`${over} case(s) over target`);
+if (over > 0) console.log(`${over} case(s) over target (in wall time or memory)`);
+console.log(
+  `load average at the end: ${loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ')} on ${cpus().length} cores`,
+);

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 'use strict';
 // moor's entry point (CommonJS: an everyday command then never starts the ES module loader). The everyday
-// read-only commands try the fast path first (dist/fast.cjs through its code cache: no CLI framework); it
-// answers only a command line it reads completely and leaves everything else, errors included, to the full
-// CLI (dist/src/main.js, oclif). MOOR_NO_FAST_PATH=1 skips the fast path. The process exits as soon as
+// read-only commands and `create` try the fast path first (dist/fast.cjs through its code cache: no CLI
+// framework); it answers only a command line it reads completely (create: with the none driver) and leaves
+// everything else, the read-only commands' errors included, to the full CLI (dist/src/main.js, oclif). MOOR_NO_FAST_PATH=1 skips the fast path. The process exits as soon as
 // the command is done: a slow machine that `ls` gave up on (Timeout) must not keep it alive.
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 20 || (major === 20 && minor < 12)) {
@@ -18,7 +18,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // Node 22+: compiled code of every module is kept between runs (in the OS's temporary folder). The build's
 // own V8 caches (dist/*.cache) fit only the Node that made them.
 require('node:module').enableCompileCache?.();
-const FAST = new Set(['env', 'url', 'inspect', 'ls', 'active']);
+const FAST = new Set(['env', 'url', 'inspect', 'ls', 'active', 'create']);
 const argv = process.argv.slice(2);
 
 async function main() {

@@ -101,17 +101,7 @@ await build({
   // The one import.meta.url of the code (provision/render.ts finds the package root from it).
   define: { 'import.meta.url': '__moorImportMetaUrl' },
   banner: { js: "var __moorImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-  external: [
-    'typescript',
-    'ssh2',
-    'cpu-features',
-    '@aws-sdk/*',
-    '@smithy/*',
-    '@peculiar/*',
-    'handlebars',
-    'reflect-metadata',
-    '@oclif/*',
-  ],
+  external: ['typescript', 'ssh2', 'cpu-features', '@aws-sdk/*', '@smithy/*', 'handlebars', '@oclif/*'],
 });
 cpSync(join(root, 'scripts/fast-loader.cjs'), join(root, 'dist/fast-loader.cjs'));
 
@@ -126,7 +116,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['ssh2', 'cpu-features', '@peculiar/x509', 'handlebars'],
+  external: ['ssh2', 'cpu-features', 'handlebars'],
   logLevel: 'warning',
 });
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.api.json'], {
@@ -193,6 +183,7 @@ try {
       'inspect web',
       'url web',
       'active',
+      'create -d none --url tcp://127.0.0.1:1 warm',
     ],
     { stdio: 'inherit' },
   );

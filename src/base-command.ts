@@ -134,26 +134,17 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (text !== undefined) this.log(text);
   }
 
-  /**
-   * Runs `fn` with a signal that the first Ctrl-C or SIGTERM aborts (the core stops at a safe point and
-   * undoes what it made); a second one reports `atOnce` (what may be left) and exits 130 at once.
-   */
-  protected async interruptible<R>(
-    atOnce: (signal: NodeJS.Signals) => Error,
-    fn: (signal: AbortSignal) => Promise<R>,
-  ): Promise<R> {
-    const [{ interruptible }, { reportError, debugRequested }] = await Promise.all([
-      import('./cli/interrupts.js'),
-      import('./cli/report.js'),
-    ]);
-    const report = (error: Error) =>
+  /** Prints an error as catch() does and returns its exit code (for a second Ctrl-C, which exits at once). */
+  protected async reporter(): Promise<(error: Error) => number> {
+    const { reportError, debugRequested, jsonRequested } = await import('./cli/report.js');
+    return (error) =>
       reportError(error, {
-        json: this.jsonEnabled(),
+        // A command without --json (ssh, docker, scp) still answers `--json` with one JSON error document.
+        json: this.jsonEnabled() || (!this.ctor.enableJsonFlag && jsonRequested(this.argv)),
         debug: debugRequested(this.argv),
         id: this.id,
         printJson: (document) => this.logJson(document),
       });
-    return interruptible({ atOnce, report }, fn);
   }
 
   override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
@@ -162,14 +153,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       const { storeErrorUnder } = await import('./core/store.js'); // a file system error in the store's files
       error = (await storeErrorUnder(error, this.moorService.store.root)) as typeof error;
     }
-    const { reportError, debugRequested, jsonRequested } = await import('./cli/report.js');
-    process.exitCode = reportError(error, {
-      // A command without --json (ssh, docker, scp) still answers `--json` with one JSON error document.
-      json: this.jsonEnabled() || (!this.ctor.enableJsonFlag && jsonRequested(this.argv)),
-      debug: debugRequested(this.argv),
-      id: this.id,
-      printJson: (document) => this.logJson(document),
-    });
+    process.exitCode = (await this.reporter())(error);
   }
 }
 

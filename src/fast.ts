@@ -7,6 +7,11 @@
  * an unknown or repeated flag, a bad value, an error of any kind) returns false and the full CLI runs the
  * command from the start, so that every message, usage error and exit code comes from one place.
  * MOOR_NO_FAST_PATH=1 turns it off (the tests compare both ways byte for byte).
+ *
+ * One command that writes is answered too: a plain `create -d none --url URL NAME` (the driver that only
+ * records an engine), through the same function as the oclif command (src/cli/create.ts). A create cannot
+ * be run twice, so once its line is read it prints as it goes and reports its own errors through the
+ * function the oclif command's catch() uses (src/cli/report.ts).
  */
 import { fstatSync, writeSync } from 'node:fs';
 import { normalizeArgv } from './cli/argv.js';
@@ -27,6 +32,12 @@ interface CommandSpec {
   flags: FlagSpec[];
   /** How many positional arguments the command takes (a machine name). */
   maxArgs: number;
+  /** How many it needs (oclif reports a missing one). */
+  minArgs?: number;
+  /** The environment variables of the command's other flags: when one is set, oclif runs the command. */
+  otherEnv?: string[];
+  /** Whether the fast path answers the command with these flags (create: only with the none driver). */
+  answers?: (flags: Values) => boolean;
 }
 
 const GLOBAL: FlagSpec[] = [{ name: 'storage-path', kind: 'string', char: 's', env: 'MOOR_STORAGE_PATH' }];
@@ -52,6 +63,31 @@ export const FAST_COMMANDS: Record<string, CommandSpec> = {
       { name: 'format', kind: 'string', char: 'f', env: 'MOOR_LS_FORMAT' },
     ],
     maxArgs: 0,
+  },
+  create: {
+    flags: [
+      { name: 'driver', kind: 'string', char: 'd', env: 'MOOR_DRIVER' },
+      { name: 'url', kind: 'string' }, // the none driver's flag (its MOOR_NONE_URL is read by the core)
+      { name: 'tls-san', kind: 'multiple' },
+      { name: 'ssh-timeout', kind: 'integer', env: 'MOOR_SSH_TIMEOUT', default: 300 },
+    ],
+    maxArgs: 1,
+    minArgs: 1,
+    otherEnv: [
+      'MOOR_ENGINE_INSTALL_URL',
+      'MOOR_ENGINE_INSTALL_METHOD',
+      'MOOR_ENGINE_TRANSPORT',
+      'MOOR_ENGINE_SOCKET',
+      'MOOR_ENGINE_VERSION',
+      'MOOR_TLS_CA_CERT',
+      'MOOR_TLS_CA_KEY',
+      'MOOR_TLS_CLIENT_CERT',
+      'MOOR_TLS_CLIENT_KEY',
+      'MOOR_SWARM_MANAGER',
+      'MOOR_SWARM_JOIN',
+      'MOOR_SWARM_ROLE',
+    ],
+    answers: (flags) => flags['driver'] === 'none',
   },
 };
 
@@ -113,6 +149,8 @@ export function parseFast(argv: string[], env: NodeJS.ProcessEnv): Parsed | unde
     if (flag.kind === 'boolean') flags[flag.name] ??= false;
     if (flag.default !== undefined) flags[flag.name] ??= flag.default;
   }
+  if (args.length < (spec.minArgs ?? 0) || spec.otherEnv?.some((name) => env[name] !== undefined)) return undefined;
+  if (spec.answers && !spec.answers(flags)) return undefined;
   return { id, rest, flags, args };
 }
 
@@ -138,8 +176,11 @@ export async function runFast(
   const parsed = parseFast(argv, env);
   if (!parsed) return false;
   if (importModule) (await import('../drivers/registry.js')).useModuleImporter(importModule);
+  // The read-only commands print only once they succeeded (else the full CLI runs them); create as it goes.
+  const live = parsed.id === 'create';
   const writes: [1 | 2, string][] = [];
-  const stderr = { isTTY: isTerminal(2), write: (text: string) => writes.push([2, text]) };
+  const emit = (fd: 1 | 2, text: string) => (live ? output(fd, text) : writes.push([fd, text]));
+  const stderr = { isTTY: isTerminal(2), write: (text: string) => emit(2, text) };
   let service: Moor | undefined;
   const context: EverydayContext = {
     moor: async () => {
@@ -154,15 +195,22 @@ export async function runFast(
       return service;
     },
     logger: cliLogger(false, stderr),
-    print: (text) => writes.push([1, text]),
+    print: (text) => emit(1, text),
     id: parsed.id,
     argv: parsed.rest,
     bin: 'moor',
     env,
   };
+  const { reportError } = live ? await import('./cli/report.js') : { reportError: undefined };
+  const report = (error: Error) => reportError!(error, { json: false, debug: false, id: parsed.id });
   try {
-    const everyday = await import('./cli/everyday.js');
     const { flags, args } = parsed;
+    if (live) {
+      const { createCommand } = await import('./cli/create.js');
+      await createCommand({ ...context, printErr: (text) => emit(2, text), report }, flags as never, args[0]!);
+      return true;
+    }
+    const everyday = await import('./cli/everyday.js');
     switch (parsed.id) {
       case 'env':
         await everyday.envCommand(context, flags as never, args[0]);
@@ -179,8 +227,12 @@ export async function runFast(
       default:
         await everyday.lsCommand(context, flags as never);
     }
-  } catch {
-    return false;
+  } catch (error) {
+    if (!live) return false;
+    // As the oclif command's catch(): a file system error in the store's files as a StoreError.
+    const { storeErrorUnder } = await import('./core/store.js');
+    process.exitCode = report((service ? await storeErrorUnder(error, service.store.root) : error) as Error);
+    return true;
   }
   for (const [fd, text] of writes) output(fd, text);
   return true;

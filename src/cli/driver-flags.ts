@@ -4,7 +4,7 @@
  * when `--driver` names it (a plugin binary is started for its GetCreateFlags).
  */
 import { Flags } from '@oclif/core';
-import type { DriverDefinition, DriverFlag, DriverFlagValues } from '../../drivers/registry.js';
+import type { DriverDefinition, DriverFlag } from '../../drivers/registry.js';
 import { DRIVERS } from '../../drivers/registry.js';
 
 export const DRIVER_HELP_GROUP_SUFFIX = ' DRIVER';
@@ -79,21 +79,6 @@ export function helpFlags(definition: DriverDefinition, taken: Record<string, un
       },
     ]),
   );
-}
-
-/** The driver flags actually given on the command line (env and defaults are applied by the core). */
-export function givenDriverFlags(
-  parsed: Record<string, unknown>,
-  extra: DriverDefinition | undefined = undefined,
-): DriverFlagValues {
-  const given: DriverFlagValues = {};
-  for (const definition of [...DRIVERS.values(), ...(extra ? [extra] : [])]) {
-    for (const flag of definition.flags) {
-      const value = parsed[flag.name];
-      if (value !== undefined) given[flag.name] = value as DriverFlagValues[string];
-    }
-  }
-  return given;
 }
 
 /** The driver `moor create` was asked for (--driver, -d, MOOR_DRIVER), read before oclif parses. */

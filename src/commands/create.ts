@@ -2,12 +2,9 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../base-command.js';
 import { sshTimeoutFlag } from '../cli/flags.js';
 import type { Interfaces } from '@oclif/core';
-import { allDriverFlags, givenDriverFlags } from '../cli/driver-flags.js';
+import { allDriverFlags } from '../cli/driver-flags.js';
+import { CLASSIC_SWARM_LISTS, CLASSIC_SWARM_STRINGS } from '../cli/create.js';
 import { DEFAULT_DRIVER, DRIVERS, driverNames, type DriverDefinition } from '../../drivers/registry.js';
-
-/** Docker Machine's classic Swarm flags: parsed (hidden) only to be refused with the moor command to use. */
-const CLASSIC_SWARM_STRINGS = ['swarm-discovery', 'swarm-strategy', 'swarm-image', 'swarm-host', 'swarm-addr'] as const;
-const CLASSIC_SWARM_LISTS = ['swarm-opt', 'swarm-join-opt'] as const;
 
 const engineFlag = (description: string) =>
   Flags.string({ description, multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE' });
@@ -136,75 +133,16 @@ export default class Create extends BaseCommand<typeof Create> {
   }
 
   async run() {
-    const { flags, args } = this;
-    const given = flags as Record<string, unknown>;
-    const { swarmCreateRequest } = await import('../core/swarm.js');
-    const swarm = swarmCreateRequest({
-      swarmManager: flags['swarm-manager'],
-      swarmMaster: flags['swarm-master'],
-      swarm: flags.swarm,
-      ...(flags['swarm-join'] ? { swarmJoin: flags['swarm-join'] } : {}),
-      ...(flags['swarm-role'] ? { swarmRole: flags['swarm-role'] } : {}),
-      classic: [...CLASSIC_SWARM_STRINGS, ...CLASSIC_SWARM_LISTS, 'swarm-experimental'].filter(
-        (name) => given[name] !== undefined && given[name] !== false,
-      ),
-    });
-    const moor = await this.moor();
-    const { MoorError, ExitCode } = await import('../core/errors.js');
-    const atOnce = (signal: NodeJS.Signals) =>
-      new MoorError(`Stopped at once (${signal}) while creating machine "${args.name}": it may be left half made.`, {
-        code: 'INTERRUPTED',
-        exitCode: ExitCode.interrupted,
-        suggestions: [
-          `Run "${this.config.bin} ls" to see what is there, and "${this.config.bin} rm -f -y ${args.name}" to remove the machine and what its driver made.`,
-        ],
-      });
-    const record = await this.interruptible(atOnce, (signal) =>
-      moor.create({
-        ...(swarm ? { swarm } : {}),
-        signal,
-        name: args.name,
-        ...(flags.driver ? { driver: flags.driver } : {}),
-        driverFlags: givenDriverFlags(flags, this.installed),
-        engine: {
-          ...(flags['engine-install-url'] ? { InstallURL: flags['engine-install-url'] } : {}),
-          ...(flags['engine-storage-driver'] ? { StorageDriver: flags['engine-storage-driver'] } : {}),
-          ...(flags['engine-install-method']
-            ? { InstallMethod: flags['engine-install-method'] as 'packages' | 'script' | 'none' }
-            : {}),
-          ...(flags['engine-version'] ? { Version: flags['engine-version'] } : {}),
-          ...(flags['engine-transport'] ? { Transport: flags['engine-transport'] as 'tls' | 'ssh' } : {}),
-          ...(flags['engine-socket'] ? { Socket: flags['engine-socket'] } : {}),
-          ArbitraryFlags: flags['engine-opt'] ?? [],
-          Env: flags['engine-env'] ?? [],
-          InsecureRegistry: flags['engine-insecure-registry'] ?? [],
-          RegistryMirror: flags['engine-registry-mirror'] ?? [],
-          Labels: flags['engine-label'] ?? [],
-        },
-        tlsSans: flags['tls-san'] ?? [],
-        sshTimeoutMs: flags['ssh-timeout'] * 1000,
-        certs: {
-          ...(flags['tls-ca-cert'] ? { caCert: flags['tls-ca-cert'] } : {}),
-          ...(flags['tls-ca-key'] ? { caKey: flags['tls-ca-key'] } : {}),
-          ...(flags['tls-client-cert'] ? { clientCert: flags['tls-client-cert'] } : {}),
-          ...(flags['tls-client-key'] ? { clientKey: flags['tls-client-key'] } : {}),
-        },
-      }),
+    const { createCommand } = await import('../cli/create.js');
+    return createCommand(
+      {
+        ...this.everyday(),
+        printErr: (text) => this.logToStderr(text.replace(/\n$/, '')),
+        report: await this.reporter(),
+      },
+      this.flags,
+      this.args.name,
+      this.installed,
     );
-    this.log(`Machine "${record.Name}" created (${record.DriverName} driver).`);
-    if (record.swarm) {
-      const { swarm: joined } = record;
-      this.log(
-        joined.swarm === record.Name && swarm?.kind === 'init'
-          ? `Swarm "${joined.swarm}" started on it (manager).`
-          : `It joined swarm "${joined.swarm}" as a ${joined.role}.`,
-      );
-    }
-    this.logToStderr(
-      record.HostOptions.EngineOptions.Transport === 'ssh'
-        ? `To use it: ${this.config.bin} docker ${record.Name} -- ps   (or ${this.config.bin} tunnel ${record.Name})`
-        : `To point your Docker client at it, run: eval $(${this.config.bin} env ${record.Name})`,
-    );
-    return record;
   }
 }

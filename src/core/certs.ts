@@ -3,30 +3,25 @@
  * one CA per store that signs one client certificate (<store>/certs) and a server certificate per machine.
  * Docker Machine used RSA 2048 keys; moor makes ECDSA P-256 keys (SEC 1 PEM: see generateKey) and still reads
  * RSA ones. SHA-256 signatures, 1080 days of validity starting 5 minutes in the past to absorb clock skew
- * between this host and new machines.
- *
- * @peculiar/x509 (and the reflect-metadata polyfill it needs) is loaded on first use only, so that
- * importing this module costs nothing at CLI startup.
+ * between this host and new machines. The certificates are written by ./x509.ts and signed by node:crypto.
  */
 import {
   createHash,
   createPrivateKey,
   createPublicKey,
-  generateKeyPair,
+  generateKeyPairSync,
   type KeyObject,
   randomBytes,
-  webcrypto,
   X509Certificate,
 } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import type * as X509 from '@peculiar/x509';
 import { MoorError, UsageError } from './errors.js';
 import { CERT_FILE_MODE, ensureDir, isErrno, PRIVATE_FILE_MODE, writeFileAtomic } from './fsutil.js';
 import type { Store } from './store.js';
+import { isIP } from './values.js';
+import { createCertificate, type CertificateRequest, issuerFields, UnsupportedKeyError } from './x509.js';
 
 export interface CertPair {
   certPem: string;
@@ -71,13 +66,10 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** Docker Machine's organization suffix for the client certificate, kept verbatim. */
 const CLIENT_ORG_SUFFIX = '<bootstrap>';
 
-type X509Module = typeof X509;
-
 interface LoadedCa {
   certPath: string;
   keyPath: string;
   cert: X509Certificate;
-  certPem: string;
   key: KeyObject;
 }
 
@@ -151,25 +143,17 @@ export async function generateServerCert(
   const ca = await loadCa(resolve(paths.caCert), resolve(paths.caKey), [
     'Check that the CA certificate and its private key belong together and that the certificate is still valid.',
   ]);
-  const x509 = await loadX509();
-  const keys = await generateKey();
-  const certPem = await signCertificate(x509, {
+  const keys = generateKey();
+  const certPem = signCertificate({
     organization: `${currentUser(env)}.${machineName}`,
     publicKey: keys.publicKey,
     signer: ca,
-    extensions: [
-      new x509.KeyUsagesExtension(
-        // keyEncipherment is for RSA keys (RSA key transport); an ECDSA server key signs and agrees keys.
-        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement,
-        true,
-      ),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.SubjectAlternativeNameExtension([
-        ...ips.map((value) => ({ type: 'ip' as const, value })),
-        ...dnsNames.map((value) => ({ type: 'dns' as const, value })),
-      ]),
-    ],
+    ca: false,
+    // keyEncipherment is for RSA keys (RSA key transport); an ECDSA server key signs and agrees keys.
+    keyUsage: ['digitalSignature', 'keyAgreement'],
+    extendedKeyUsage: ['serverAuth'],
+    ips,
+    dnsNames,
   });
   return { certPem, keyPem: privateKeyPem(keys.privateKey) };
 }
@@ -262,24 +246,20 @@ async function ensureStoreCa(store: Store, create: boolean): Promise<LoadedCa> {
   if (certPem === undefined && keyPem === undefined) {
     if (!create) throw new CreationNeeded();
     await ensureDir(store.certsDir);
-    const x509 = await loadX509();
-    const keys = await generateKey();
-    const organization = currentUser(store.env);
-    const newCertPem = await signCertificate(x509, {
-      organization,
+    const keys = generateKey();
+    const newCertPem = signCertificate({
+      organization: currentUser(store.env),
       publicKey: keys.publicKey,
       signer: { key: keys.privateKey },
-      extensions: [
-        new x509.BasicConstraintsExtension(true, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-        await x509.SubjectKeyIdentifierExtension.create(spkiDer(keys.publicKey)),
-      ],
+      ca: true,
+      keyUsage: ['keyCertSign', 'digitalSignature'],
+      extendedKeyUsage: ['serverAuth', 'clientAuth'],
+      subjectKeyId: true,
     });
     // The certificate is written last: its presence marks a complete CA.
     await writeFileAtomic(keyPath, privateKeyPem(keys.privateKey), PRIVATE_FILE_MODE);
     await writeFileAtomic(certPath, newCertPem, CERT_FILE_MODE);
-    return { certPath, keyPath, certPem: newCertPem, cert: new X509Certificate(newCertPem), key: keys.privateKey };
+    return { certPath, keyPath, cert: new X509Certificate(newCertPem), key: keys.privateKey };
   }
   if (certPem === undefined || keyPem === undefined) {
     const missing = certPem === undefined ? certPath : keyPath;
@@ -321,7 +301,7 @@ function validateCa(
       suggestions,
     });
   }
-  return { certPath, keyPath, certPem, cert, key };
+  return { certPath, keyPath, cert, key };
 }
 
 /**
@@ -343,17 +323,14 @@ async function ensureStoreClient(store: Store, dir: string, ca: LoadedCa, create
     await ensureDir(join(store.certsDir, 'external'));
     await ensureDir(dir);
   }
-  const x509 = await loadX509();
-  const keys = await generateKey();
-  const newCertPem = await signCertificate(x509, {
+  const keys = generateKey();
+  const newCertPem = signCertificate({
     organization: `${currentUser(store.env)}.${CLIENT_ORG_SUFFIX}`,
     publicKey: keys.publicKey,
     signer: ca,
-    extensions: [
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-      new x509.BasicConstraintsExtension(false, undefined, true),
-    ],
+    ca: false,
+    keyUsage: ['digitalSignature'],
+    extendedKeyUsage: ['clientAuth'],
   });
   await writeFileAtomic(files.key, privateKeyPem(keys.privateKey), PRIVATE_FILE_MODE);
   await writeFileAtomic(files.cert, newCertPem, CERT_FILE_MODE);
@@ -394,88 +371,41 @@ function validateClient(
   return cert;
 }
 
-interface SignRequest {
-  organization: string;
+type SignRequest = Pick<
+  CertificateRequest,
+  'organization' | 'ca' | 'keyUsage' | 'extendedKeyUsage' | 'ips' | 'dnsNames' | 'subjectKeyId'
+> & {
   publicKey: KeyObject;
-  /** The issuing CA; without certPem the certificate is self-signed. */
-  signer: { key: KeyObject; certPem?: string };
-  extensions: X509.Extension[];
-}
-
-async function signCertificate(x509: X509Module, request: SignRequest): Promise<string> {
-  const subject = [{ O: [request.organization] }];
-  const extensions = [...request.extensions];
-  let issuer: X509.Name | typeof subject = subject;
-  if (request.signer.certPem !== undefined) {
-    const issuerCert = new x509.X509Certificate(request.signer.certPem);
-    issuer = issuerCert.subjectName;
-    // The authority key id must repeat the issuer's subject key id, or OpenSSL skips the issuer when it
-    // builds the chain; an issuer without one gets none.
-    const issuerKeyId = issuerCert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
-    if (issuerKeyId) extensions.push(new x509.AuthorityKeyIdentifierExtension(issuerKeyId));
-  }
-  const signing = await importSigningKey(request.signer.key);
-  const notBefore = new Date(Math.floor((Date.now() - CLOCK_SKEW_MS) / 1000) * 1000);
-  const certificate = await x509.X509CertificateGenerator.create({
-    serialNumber: randomBytes(16).toString('hex'),
-    subject,
-    issuer,
-    notBefore,
-    notAfter: new Date(notBefore.getTime() + VALIDITY_DAYS * DAY_MS),
-    publicKey: spkiDer(request.publicKey),
-    signingKey: signing.key,
-    signingAlgorithm: signing.algorithm,
-    extensions,
-  });
-  return `${certificate.toString('pem').trimEnd()}\n`;
-}
-
-interface SigningAlgorithm {
-  name: string;
-  hash: string;
-}
-
-/** Node's curve names -> WebCrypto's, with the hash Go's crypto/x509 pairs with each curve. */
-const EC_CURVES: Record<string, SigningAlgorithm | undefined> = {
-  prime256v1: { name: 'P-256', hash: 'SHA-256' },
-  secp384r1: { name: 'P-384', hash: 'SHA-384' },
-  secp521r1: { name: 'P-521', hash: 'SHA-512' },
+  /** The issuing CA; without its certificate the certificate is self-signed. */
+  signer: { key: KeyObject; cert?: X509Certificate };
 };
 
-/** moor's CAs have ECDSA P-256 keys (RSA in stores made before); a CA given with --tls-ca-key may have either. */
-async function importSigningKey(key: KeyObject): Promise<{ key: webcrypto.CryptoKey; algorithm: SigningAlgorithm }> {
-  const pkcs8 = key.export({ type: 'pkcs8', format: 'der' });
-  if (key.asymmetricKeyType === 'rsa') {
-    const algorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-    return { key: await webcrypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign']), algorithm };
+/**
+ * Signs a certificate valid for VALIDITY_DAYS from CLOCK_SKEW_MS ago with a random 128-bit serial number.
+ * moor's CAs have ECDSA P-256 keys (RSA in stores made before); a CA given with --tls-ca-key may have either.
+ */
+function signCertificate({ publicKey, signer, ...request }: SignRequest): string {
+  // The authority key id must repeat the issuer's subject key id, or OpenSSL skips the issuer when it
+  // builds the chain; an issuer without one gets none.
+  const issuer = signer.cert ? issuerFields(signer.cert.raw) : undefined;
+  const notBefore = new Date(Math.floor((Date.now() - CLOCK_SKEW_MS) / 1000) * 1000);
+  try {
+    return createCertificate({
+      ...request,
+      serialNumber: randomBytes(16),
+      notBefore,
+      notAfter: new Date(notBefore.getTime() + VALIDITY_DAYS * DAY_MS),
+      publicKey: spkiDer(publicKey),
+      ...(issuer ? { issuerName: issuer.name } : {}),
+      ...(issuer?.keyId ? { authorityKeyId: issuer.keyId } : {}),
+      signingKey: signer.key,
+    });
+  } catch (error) {
+    if (!(error instanceof UnsupportedKeyError)) throw error;
+    throw new MoorError(`Unsupported CA key type "${error.message}": use an RSA or ECDSA (P-256, P-384, P-521) key.`, {
+      code: 'TLS_UNSUPPORTED_KEY',
+    });
   }
-  const curve = key.asymmetricKeyType === 'ec' ? EC_CURVES[key.asymmetricKeyDetails?.namedCurve ?? ''] : undefined;
-  if (!curve) {
-    throw new MoorError(
-      `Unsupported CA key type "${key.asymmetricKeyType ?? 'unknown'}": use an RSA or ECDSA (P-256, P-384, P-521) key.`,
-      { code: 'TLS_UNSUPPORTED_KEY' },
-    );
-  }
-  const imported = await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: curve.name }, false, [
-    'sign',
-  ]);
-  return { key: imported, algorithm: { name: 'ECDSA', hash: curve.hash } };
-}
-
-let x509Module: Promise<X509Module> | undefined;
-
-function loadX509(): Promise<X509Module> {
-  x509Module ??= (async () => {
-    await import('reflect-metadata');
-    const imported = await import('@peculiar/x509');
-    // A bundler may hand over the CommonJS build as a default export only.
-    const x509 = (
-      'cryptoProvider' in imported ? imported : (imported as { default: X509Module }).default
-    ) as X509Module;
-    x509.cryptoProvider.set(globalThis.crypto);
-    return x509;
-  })();
-  return x509Module;
 }
 
 /**
@@ -484,8 +414,8 @@ function loadX509(): Promise<X509Module> {
  * `create -d none`. Go's crypto/tls (the Docker Engine and CLI), Node and OpenSSL all accept it. Keys of
  * older stores and of CAs given with --tls-ca-key stay what they are (RSA or ECDSA).
  */
-async function generateKey(): Promise<{ publicKey: KeyObject; privateKey: KeyObject }> {
-  return promisify(generateKeyPair)('ec', { namedCurve: 'P-256' });
+function generateKey(): { publicKey: KeyObject; privateKey: KeyObject } {
+  return generateKeyPairSync('ec', { namedCurve: 'P-256' });
 }
 
 /** PEM in the traditional form of its type: "EC PRIVATE KEY" (SEC 1) or, for an RSA key, "RSA PRIVATE KEY". */

@@ -2,7 +2,6 @@
  * `ls --filter key=value`, as in docker-machine: filters with the same key are ORed, different keys ANDed.
  */
 import { UsageError } from './errors.js';
-import { isDigit } from './values.js';
 
 export interface FilterableMachine {
   name: string;
@@ -121,39 +120,30 @@ export function matchesFilters(machine: FilterableMachine, filters: ParsedFilter
 
 /** Case-insensitive natural order: runs of digits compare as numbers, so web2 < web10 < Web11. */
 export function naturalCompare(a: string, b: string): number {
-  let i = 0;
-  let j = 0;
-  while (i < a.length && j < b.length) {
-    if (isDigit(a[i]) && isDigit(b[j])) {
-      const endA = digitRunEnd(a, i);
-      const endB = digitRunEnd(b, j);
-      const order = compareDigitRuns(a.slice(i, endA), b.slice(j, endB));
-      if (order !== 0) return order;
-      i = endA;
-      j = endB;
-      continue;
-    }
-    const charA = a[i]!.toLowerCase();
-    const charB = b[j]!.toLowerCase();
-    if (charA !== charB) return charA < charB ? -1 : 1;
-    i++;
-    j++;
-  }
-  if (i < a.length) return 1;
-  if (j < b.length) return -1;
-  // Equal but for case or leading zeros: fall back to plain order so that sorting is deterministic.
-  return a < b ? -1 : a > b ? 1 : 0;
+  return compareText(naturalKey(a), naturalKey(b)) || compareText(a, b);
 }
 
-function digitRunEnd(text: string, start: number): number {
-  let end = start;
-  while (isDigit(text[end])) end++;
-  return end;
+/** `items` in the natural order of their names (each name's key computed once). */
+export function naturalSort<T>(items: T[], nameOf: (item: T) => string): T[] {
+  return items
+    .map((item) => ({ item, name: nameOf(item), key: naturalKey(nameOf(item)) }))
+    .sort((a, b) => compareText(a.key, b.key) || compareText(a.name, b.name))
+    .map(({ item }) => item);
 }
 
-function compareDigitRuns(left: string, right: string): number {
-  const a = left.replace(/^0+(?=\d)/, '');
-  const b = right.replace(/^0+(?=\d)/, '');
-  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+/**
+ * naturalCompare's order as a key that plain comparison sorts right: lower case, each run of digits (leading
+ * zeros dropped) as "0", its length in four digits and the digits. "0" sorts against any other character as
+ * every digit does, and among runs the length decides first. (Sorting `ls` of many machines by comparing
+ * characters one by one made V8 compile that loop with its optimizing compiler: 4 MB more memory.)
+ */
+function naturalKey(text: string): string {
+  return text.toLowerCase().replace(/\d+/g, (run) => {
+    const digits = run.replace(/^0+(?=\d)/, '');
+    return `0${String(digits.length).padStart(4, '0')}${digits}`;
+  });
+}
+
+function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

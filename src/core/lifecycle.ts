@@ -53,6 +53,7 @@ import {
 import { validateEngineConfig } from './provision/daemon-config.js';
 import type { Store, StoredFile } from './store.js';
 import { notYet, waitFor } from './wait.js';
+import { isIP } from './values.js';
 
 export interface Machine {
   record: MachineRecord;
@@ -527,7 +528,6 @@ async function refreshServerCertIfMoved(store: Store, machine: Machine, log: Log
 async function serverCertHosts(driver: Driver, sans: string[]): Promise<string[]> {
   const ip = await driver.getIP().catch(() => '');
   if (!ip && sans.length === 0) return [];
-  const { isIP } = await import('node:net'); // on first use: node:net costs every command's start
   return [...new Set([ip, ...sans].filter(Boolean))].sort((a, b) => Number(isIP(b) > 0) - Number(isIP(a) > 0));
 }
 

@@ -5,7 +5,7 @@
 import { runningTunnel } from './background-tunnel.js';
 import { engineRequest, engineTLSFrom, engineVersion } from './docker/engine.js';
 import { MoorError, messageOf } from './errors.js';
-import { matchesFilters, naturalCompare, parseFilters } from './filter.js';
+import { matchesFilters, naturalSort, parseFilters } from './filter.js';
 import { machineFromRecord } from './lifecycle.js';
 import type { Logger } from './log.js';
 import { MachineState, type MachineRecord, swarmColumn, swarmOf, type SwarmOptions, transportOf } from './machine.js';
@@ -47,20 +47,19 @@ export async function listMachines(store: Store, options: ListOptions, log: Logg
   const filters = parseFilters(options.filters ?? []);
   const loaded = await store.loadAll();
   const items = await Promise.all(loaded.map((entry) => describe(store, entry, options, log)));
-  return items
-    .filter((item) =>
-      matchesFilters(
-        {
-          name: item.Name,
-          driverName: item.DriverName,
-          state: item.State,
-          labels: item.Labels,
-          swarm: item.Swarm.replace(/ \(manager\)$/, ''),
-        },
-        filters,
-      ),
-    )
-    .sort((a, b) => naturalCompare(a.Name, b.Name));
+  const matching = items.filter((item) =>
+    matchesFilters(
+      {
+        name: item.Name,
+        driverName: item.DriverName,
+        state: item.State,
+        labels: item.Labels,
+        swarm: item.Swarm.replace(/ \(manager\)$/, ''),
+      },
+      filters,
+    ),
+  );
+  return naturalSort(matching, (item) => item.Name);
 }
 
 async function describe(store: Store, entry: LoadResult, options: ListOptions, log: Logger): Promise<ListItem> {

@@ -6,7 +6,6 @@
  * node ID) is kept in its record's HostOptions.SwarmOptions; join tokens are read from a manager when
  * needed and never stored.
  */
-import { isIP } from 'node:net';
 import type { EngineClient } from './docker/client.js';
 import { EngineStatusError } from './docker/engine.js';
 import { MachineNotFoundError, MoorError, MultiError, UsageError, messageOf } from './errors.js';
@@ -15,6 +14,7 @@ import type { Logger } from './log.js';
 import { MachineState, type MachineRecord, type SwarmOptions, swarmOf, transportOf } from './machine.js';
 import type { Store } from './store.js';
 import { notYet, waitFor } from './wait.js';
+import { isIP } from './values.js';
 
 export type SwarmRole = 'manager' | 'worker';
 export const SWARM_ROLES: readonly SwarmRole[] = ['manager', 'worker'];

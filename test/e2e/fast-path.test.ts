@@ -5,9 +5,12 @@
  * (dist/src removed), which proves that the fast path answered alone: stdout, stderr (timestamps aside)
  * and the exit code must be the same bytes. Command lines the fast path leaves to oclif (help, --json,
  * errors) must still give the same answer through the package as built.
+ * `create -d none`, the one command that writes, runs the three ways in three fresh stores, and the machines
+ * they make must be the same too (record, files, certificates); its errors are the fast path's own.
  */
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { cp, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -118,6 +121,107 @@ describe('the fast path prints what the full CLI prints', () => {
       assert.deepEqual(normalized(fast), normalized(full));
     });
   }
+
+  describe('create -d none', () => {
+    const stores: TempStore[] = [];
+    after(async () => Promise.all(stores.map((one) => one.cleanup())));
+
+    /** Runs `args` at `root` in a new store (with a machine "taken" in it already). */
+    async function createIn(root: string, args: string[], env: Record<string, string> = {}) {
+      const fresh = await TempStore.create();
+      stores.push(fresh);
+      await fresh.createNone('taken', 'tcp://127.0.0.1:1');
+      const result = await run(process.execPath, [join(root, 'bin', 'run.cjs'), ...args], {
+        env: { MOOR_STORAGE_PATH: fresh.root, ...env },
+      });
+      return { store: fresh, result: { ...result, stderr: result.stderr.replaceAll(fresh.root, '<store>') } };
+    }
+
+    /** What a machine folder holds, the parts that differ between two creates (time, keys) left out. */
+    async function machine(store: TempStore, name: string) {
+      const files = (await readdir(store.machineDir(name)).catch(() => [])).sort();
+      if (!files.includes('config.json')) return { files };
+      const record = JSON.parse(await readFile(store.path('machines', name, 'config.json'), 'utf8'));
+      delete record.CreatedAt;
+      const server = files.includes('server.pem')
+        ? new X509Certificate(await readFile(store.path('machines', name, 'server.pem')))
+        : undefined;
+      return { files, record, server: server && { subject: server.subject, san: server.subjectAltName } };
+    }
+
+    const answered: { args: string[]; env?: Record<string, string> }[] = [
+      { args: ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376', 'n1'] },
+      {
+        args: ['create', 'n1', '--driver=none', '--url=tcp://10.0.0.5:2376', '--tls-san', 'docker.example.com'],
+      },
+      {
+        args: ['create', '--tls-san', '10.9.9.9', '--tls-san=db.example.com', '-d', 'none', '--url', 'tcp://h:1', 'n1'],
+      },
+      { args: ['create', 'n1'], env: { MOOR_DRIVER: 'none', MOOR_NONE_URL: 'tcp://[::1]:2376' } },
+      { args: ['create', '-d', 'none', '--url', 'unix:///var/run/docker.sock', '--ssh-timeout', '60', 'n1'] },
+      { args: ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:1', 'n1'], env: { MOOR_SSH_TIMEOUT: '20' } },
+      // Errors, reported by the fast path itself:
+      { args: ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:1', 'taken'] },
+      { args: ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:1', 'bad_name'] },
+      { args: ['create', '-d', 'none', '--url', 'ftp://example.com', 'n1'] },
+      { args: ['create', '-d', 'none', 'n1'] },
+      { args: ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:1', '--tls-san', 'not a host', 'n1'] },
+    ];
+    for (const { args, env } of answered) {
+      it(`moor ${args.join(' ')}${env ? ` (${Object.keys(env).join(', ')})` : ''}`, async () => {
+        const [fast, full, alone] = await Promise.all([
+          createIn(ROOT, args, env),
+          createIn(ROOT, args, { ...env, MOOR_NO_FAST_PATH: '1' }),
+          createIn(fastOnly, args, env),
+        ]);
+        assert.deepEqual(normalized(fast.result), normalized(full.result));
+        assert.deepEqual(normalized(alone.result), normalized(full.result), 'answered by the fast path alone');
+        const name = args.includes('taken') ? 'taken' : 'n1';
+        const made = await machine(full.store, name);
+        assert.deepEqual(await machine(fast.store, name), made);
+        assert.deepEqual(await machine(alone.store, name), made);
+      });
+    }
+
+    const leftToOclif: { args: string[]; env?: Record<string, string> }[] = [
+      { args: ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:1', '--engine-label', 'a=b', 'n1'] },
+      { args: ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:1', 'n1', '--json'] },
+      { args: ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:1'] },
+      { args: ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:1', 'n1'], env: { MOOR_ENGINE_VERSION: '27' } },
+      { args: ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:1', '--ssh-timeout', '0', 'n1'] },
+      { args: ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:1', '--swarm-manager', 'n1'] },
+      { args: ['create', '-d', 'generic', 'n1'] },
+      { args: ['create', '-d', 'none', '--help'] },
+    ];
+    for (const { args, env } of leftToOclif) {
+      it(`moor ${args.join(' ')}${env ? ` (${Object.keys(env).join(', ')})` : ''} (left to the full CLI)`, async () => {
+        const [fast, full, alone] = await Promise.all([
+          createIn(ROOT, args, env),
+          createIn(ROOT, args, { ...env, MOOR_NO_FAST_PATH: '1' }),
+          createIn(fastOnly, args, env),
+        ]);
+        const stable = (result: RunResult) =>
+          normalized({ ...result, stdout: result.stdout.replace(/"CreatedAt": "[^"]+"/, '"CreatedAt": "<time>"') });
+        assert.deepEqual(stable(fast.result), stable(full.result));
+        assert.deepEqual(await machine(fast.store, 'n1'), await machine(full.store, 'n1'));
+        assert.notEqual(alone.result.code, 0, 'the copy without the full CLI cannot answer it');
+      });
+    }
+  });
+
+  it("a Node without a code cache of the build's saves one at its first command, and answers alike from it", async () => {
+    const cache = join(fastOnly, 'dist', `fast.cjs.${process.version}-${process.arch}.cache`);
+    await rm(cache, { force: true });
+    const full = await runAt(ROOT, ['url', 'web'], { MOOR_NO_FAST_PATH: '1' });
+    assert.deepEqual(normalized(await runAt(fastOnly, ['url', 'web'])), normalized(full));
+    assert.ok((await stat(cache)).size > 0, 'the cache was saved');
+    assert.deepEqual(normalized(await runAt(fastOnly, ['url', 'web'])), normalized(full));
+    assert.deepEqual(
+      (await readdir(join(fastOnly, 'dist'))).filter((file) => file.endsWith('.partial')),
+      [],
+      'no partial file is left',
+    );
+  });
 
   it('a debug run is left to the full CLI (its debug lines come from there)', async () => {
     const alone = await runAt(fastOnly, ['url', 'web'], { MOOR_DEBUG: '1' });

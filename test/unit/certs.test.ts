@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -18,6 +18,7 @@ import {
 } from '../../src/core/certs.js';
 import { MoorError, UsageError } from '../../src/core/errors.js';
 import { Store } from '../../src/core/store.js';
+import { needs, programMissing } from '../helpers/prerequisites.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const user = userInfo().username;
@@ -319,6 +320,19 @@ describe('certs', () => {
         return true;
       });
       await assert.rejects(ensureClientCerts(target, { clientKey: paths.clientKey }), UsageError);
+    });
+
+    it('a CA whose key moor cannot sign with (Ed25519) is reported as such', async (t) => {
+      if (!needs(t, programMissing('openssl', ['version'], 'apt-get install openssl'))) return;
+      const root = await tempRoot();
+      const [caCert, caKey] = [join(root, 'ed-ca.pem'), join(root, 'ed-ca-key.pem')];
+      const made = spawnSync('openssl', [
+        ...['req', '-x509', '-newkey', 'ed25519', '-nodes', '-keyout', caKey, '-out', caCert, '-days', '3'],
+        ...['-subj', '/O=ed', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=keyCertSign'],
+      ]);
+      assert.equal(made.status, 0, String(made.stderr));
+      const target = new Store(await tempRoot());
+      await assertRejects(ensureClientCerts(target, { caCert, caKey }), 'TLS_UNSUPPORTED_KEY', 'ed25519');
     });
 
     it('a missing file is reported by name', async () => {

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { ExitCode, UsageError } from '../../src/core/errors.js';
-import { type FilterableMachine, matchesFilters, naturalCompare, parseFilters } from '../../src/core/filter.js';
+import {
+  type FilterableMachine,
+  matchesFilters,
+  naturalCompare,
+  naturalSort,
+  parseFilters,
+} from '../../src/core/filter.js';
 
 const machines: FilterableMachine[] = [
   { name: 'web1', driverName: 'virtualbox', state: 'Running', labels: ['env=prod', 'team=core'] },
@@ -186,5 +192,36 @@ describe('naturalCompare', () => {
     assert.ok(naturalCompare('web', 'Web') > 0);
     assert.ok(naturalCompare('web01', 'web1') < 0);
     assert.ok(naturalCompare('web1', 'web01') > 0);
+  });
+
+  it('agrees with a character-by-character comparison on every pair of many generated names', () => {
+    /** The definition: digit runs by value (then leading zeros), other characters lower-cased, then plain order. */
+    function byCharacters(a: string, b: string): number {
+      const runs = (text: string) => text.toLowerCase().match(/\d+|\D/g) ?? [];
+      const left = runs(a);
+      const right = runs(b);
+      for (let index = 0; index < Math.min(left.length, right.length); index++) {
+        const [x, y] = [left[index]!, right[index]!];
+        if (/\d/.test(x[0]!) && /\d/.test(y[0]!)) {
+          const [p, q] = [BigInt(x), BigInt(y)];
+          if (p !== q) return p < q ? -1 : 1;
+        } else if (x !== y) return x < y ? -1 : 1;
+      }
+      if (left.length !== right.length) return left.length < right.length ? -1 : 1;
+      return a < b ? -1 : a > b ? 1 : 0;
+    }
+    let seed = 7;
+    const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const alphabet = ['a', 'B', 'b', '0', '1', '9', '-', '.'];
+    const names = Array.from({ length: 300 }, () =>
+      Array.from({ length: 1 + random(7) }, () => alphabet[random(alphabet.length)]).join(''),
+    );
+    for (const a of names) {
+      for (const b of names) assert.equal(Math.sign(naturalCompare(a, b)), byCharacters(a, b), `${a} vs ${b}`);
+    }
+    assert.deepEqual(
+      naturalSort(names, (name) => name),
+      [...names].sort(byCharacters),
+    );
   });
 });

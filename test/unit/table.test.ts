@@ -55,6 +55,11 @@ describe('tabularize', () => {
     assert.equal(tabularize('NAME\tSTATE\nweb\tRunning\n'), 'NAME   STATE\nweb    Running\n');
   });
 
+  it('measures cells in code points: a character outside the BMP is one, as is a lone surrogate', () => {
+    assert.equal(tabularize('\u{1F433}x\ty\nab\tz\n'), '\u{1F433}x   y\nab   z\n');
+    assert.equal(tabularize('\uD800x\ty\nab\tz\n'), '\uD800x   y\nab   z\n');
+  });
+
   it('writes text after the last newline without a newline, dropping its trailing empty cell', () => {
     assert.equal(tabularize('a\tb'), 'a    b');
     assert.equal(tabularize('a\t'), 'a');

@@ -70,9 +70,13 @@ function formatSection(text: string): string {
   return out.join('');
 }
 
-/** tabwriter measures cells in Unicode code points (runes), not bytes or display columns. */
+const SURROGATE_PAIR = /[\uD800-\uDBFF][\uDC00-\uDFFF]/g;
+
+/**
+ * tabwriter measures cells in Unicode code points (runes), not bytes or display columns: the UTF-16 length
+ * less one per surrogate pair. (Counting with a loop over the string made V8 optimize that loop in an `ls`
+ * of many machines, which costs memory.)
+ */
 function cellWidth(cell: string): number {
-  let width = 0;
-  for (const _ of cell) width++;
-  return width;
+  return cell.length - (cell.match(SURROGATE_PAIR)?.length ?? 0);
 }
