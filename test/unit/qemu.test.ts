@@ -445,9 +445,27 @@ describe('KVM that passes the probe but fails when the machine starts (fake qemu
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'moor-kvm-fallback-'));
     binary = join(dir, 'qemu-system-x86_64');
-    const server =
-      "import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(8)\n" +
-      "while True:\n c,_=s.accept(); c.sendall(b'SSH-2.0-fake\\r\\n'); c.close()";
+    // Daemonises as QEMU's -daemonize does: the listening socket is made first (a failure is the exit
+    // status), then the child leaves the parent's output and serves, and the parent writes the child's pid
+    // to the pid file and exits.
+    const server = [
+      'import os, socket, sys',
+      's = socket.socket()',
+      's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+      "s.bind(('127.0.0.1', int(sys.argv[1])))",
+      's.listen(8)',
+      'pid = os.fork()',
+      'if pid:',
+      "    open(sys.argv[2], 'w').write(str(pid))",
+      '    os._exit(0)',
+      'os.setsid()',
+      'null = os.open(os.devnull, os.O_RDWR)',
+      'for fd in (0, 1, 2): os.dup2(null, fd)',
+      'while True:',
+      '    c, _ = s.accept()',
+      "    c.sendall(b'SSH-2.0-fake\\r\\n')",
+      '    c.close()',
+    ].join('\n');
     await writeFile(join(dir, 'banner.py'), server);
     await writeFile(
       binary,
@@ -461,8 +479,7 @@ while [ $# -gt 0 ]; do
   case "$1" in *hostfwd=tcp:127.0.0.1:*-:22*) port=\${1#*hostfwd=tcp:127.0.0.1:}; port=\${port%%-*};; esac
   shift
 done
-setsid python3 "${dir}/banner.py" "$port" "$pidfile" </dev/null >/dev/null 2>&1 &
-echo $! > "$pidfile"
+exec python3 "${dir}/banner.py" "$port" "$pidfile" </dev/null
 `,
     );
     await chmod(binary, 0o755);
