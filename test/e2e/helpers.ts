@@ -257,3 +257,21 @@ export function parseJson<T = unknown>(result: RunResult): T {
     assert.fail(`stdout is not one JSON document (${(error as Error).message}):\n${result.stdout}`);
   }
 }
+
+/**
+ * Polls `check` once a second until it gives a value (an error counts as not yet), at most `attempts`
+ * times; then fails naming `what` and the last error. A bound for a loaded machine, never a speed asserted.
+ */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, attempts: number): Promise<T> {
+  let last: unknown;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+  assert.fail(`${what} did not happen${last ? `: ${String(last)}` : ''}`);
+}

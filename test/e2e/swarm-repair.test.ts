@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { allocateIp, cleanupHosts, hostName, upHost, type TestHost } from '../helpers/testhost.js';
 import { createGeneric, hostOut, hostsOrPlaceholder, show } from './generic-helpers.js';
-import { assertExit, TempStore } from './helpers.js';
+import { assertExit, TempStore, eventually as pollUntil } from './helpers.js';
 
 interface NodeView {
   id: string;
@@ -44,20 +44,9 @@ if (hostsOrPlaceholder('moor swarm repair of a machine back with a new address')
         HostOptions: { SwarmOptions?: { NodeID: string } };
       };
 
-    /** Polls `check` (no timing asserted: a generous bound for a loaded machine). */
-    const eventually = async <T>(what: string, check: () => Promise<T | undefined>): Promise<T> => {
-      let last: unknown;
-      for (let attempt = 0; attempt < 240; attempt++) {
-        try {
-          const value = await check();
-          if (value !== undefined) return value;
-        } catch (error) {
-          last = error;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
-      }
-      assert.fail(`${what} did not happen${last ? `: ${String(last)}` : ''}`);
-    };
+    /** Polls `check` (no timing asserted: a bound of 240 s for a loaded machine). */
+    const eventually = <T>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
+      pollUntil(what, check, 240);
 
     before(
       async () => {

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { buildBusyboxImageTar } from '../helpers/image.js';
 import { allocateIp, cleanupHosts, hostName, upHost, type TestHost } from '../helpers/testhost.js';
 import { createGeneric, docker, hostOut, hostsOrPlaceholder, lsRow, machineEnv, show } from './generic-helpers.js';
-import { assertExit, TempStore } from './helpers.js';
+import { assertExit, TempStore, eventually as pollUntil } from './helpers.js';
 
 interface NodeRow {
   machine: string;
@@ -51,21 +51,9 @@ if (hostsOrPlaceholder('moor swarm on three test hosts')) {
       }));
     };
 
-    /** Polls `check` (no timing asserted: a generous bound for a loaded machine). */
-    const eventually = async <T>(what: string, check: () => Promise<T | undefined>): Promise<T> => {
-      let last: unknown;
-      // A bound for a loaded machine (2 cores shared by several test runs): minutes, never asserted as speed.
-      for (let attempt = 0; attempt < 300; attempt++) {
-        try {
-          const value = await check();
-          if (value !== undefined) return value;
-        } catch (error) {
-          last = error;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
-      }
-      assert.fail(`${what} did not happen${last ? `: ${String(last)}` : ''}`);
-    };
+    /** Polls `check` (no timing asserted: a bound of 300 s for a loaded machine). */
+    const eventually = <T>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
+      pollUntil(what, check, 300);
 
     before(
       async () => {
