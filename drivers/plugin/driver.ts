@@ -53,7 +53,7 @@ export async function pluginCreateFlags(plugin: PluginBinary, env: NodeJS.Proces
   try {
     return toFlags(plugin, await process.call('GetCreateFlags'));
   } finally {
-    await process.close();
+    await process.kill();
   }
 }
 
@@ -209,7 +209,7 @@ export class PluginDriver extends BaseDriver {
           await process.call('SetConfigRaw', gob.bytes, new Uint8Array(Buffer.from(config)));
           return process;
         } catch (error) {
-          await process.close();
+          await process.kill();
           throw error;
         }
       });
@@ -230,7 +230,7 @@ export class PluginDriver extends BaseDriver {
       if (active.users > 0) return; // a next call took it over
       if (this.active === active) this.active = undefined;
       void active.process.then(
-        (process) => process.close(),
+        (process) => process.kill(),
         () => undefined,
       );
     });

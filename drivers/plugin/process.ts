@@ -146,15 +146,11 @@ export class PluginProcess {
   }
 
   /**
-   * Ends the plugin once moor has no more calls for it; always waits until it is gone. libmachine's `Close`
-   * only makes the plugin's main loop exit (no driver code runs on it), so a SIGKILL ends it the same way
-   * without a round trip that waits for the plugin to be scheduled (tens of ms on a loaded machine).
+   * Kills the process (SIGKILL) unless it has exited, and waits for its exit: how moor ends a plugin once it
+   * has no more calls for it. libmachine's `Close` only makes the plugin's main loop exit (no driver code
+   * runs on it), so the kill ends it the same way without a round trip that waits for the plugin to be
+   * scheduled (tens of ms on a loaded machine).
    */
-  async close(): Promise<void> {
-    await this.kill();
-  }
-
-  /** Kills the process (SIGKILL) unless it has exited, and waits for its exit. */
   async kill(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.client?.close();
