@@ -149,7 +149,7 @@ interface SwarmInspect {
   JoinTokens?: { Worker?: string; Manager?: string };
 }
 
-interface NodeObject {
+export interface NodeObject {
   ID: string;
   Version: { Index: number };
   Spec: { Role?: SwarmRole; Availability?: string; Labels?: Record<string, string>; Name?: string };
@@ -497,16 +497,12 @@ export class Swarms {
   }
 
   private async demoteAndDrain(manager: EngineClient, node: NodeObject, name: string): Promise<void> {
-    const spec = { ...node.Spec, Role: 'worker' as const, Availability: 'drain' };
     this.log.step(
       node.Spec.Role === 'manager'
         ? `Demoting and draining "${name}"`
         : `Draining "${name}" (its tasks move elsewhere)`,
     );
-    await manager.request(`/nodes/${encodeURIComponent(node.ID)}/update?version=${node.Version.Index}`, {
-      method: 'POST',
-      body: spec,
-    });
+    await updateNode(manager, node, (spec) => ({ ...spec, Role: 'worker', Availability: 'drain' }));
     if (node.Spec.Role === 'manager') {
       // A manager must have stepped down before it may leave without --force.
       await waitFor(
@@ -925,6 +921,36 @@ async function leaveCall(client: EngineClient, name: string, force: boolean): Pr
   }
 }
 
+/** How many times updateNode reads the node again after its version went stale. */
+const NODE_UPDATE_ATTEMPTS = 5;
+
+/**
+ * Updates a node's spec to `change(spec)`. An update names the node's version: when the swarm changed the
+ * node in between (its status moves while other members leave or drain), the manager answers "update out of
+ * sequence"; the node is read again and the change applied to the fresh spec, a bounded number of times.
+ */
+export async function updateNode(
+  manager: EngineClient,
+  node: NodeObject,
+  change: (spec: NodeObject['Spec']) => NodeObject['Spec'],
+): Promise<void> {
+  const path = `/nodes/${encodeURIComponent(node.ID)}`;
+  let current = node;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await manager.request(`${path}/update?version=${current.Version.Index}`, {
+        method: 'POST',
+        body: change(current.Spec),
+      });
+      return;
+    } catch (error) {
+      const stale = error instanceof EngineStatusError && /update out of sequence/i.test(error.engineMessage);
+      if (!stale || attempt >= NODE_UPDATE_ATTEMPTS) throw error;
+      current = await manager.request<NodeObject>(path);
+    }
+  }
+}
+
 /** Removes a node that has left (force: its state may still read Ready for a moment). */
 async function removeNode(manager: EngineClient, nodeId: string): Promise<void> {
   try {
@@ -937,12 +963,7 @@ async function removeNode(manager: EngineClient, nodeId: string): Promise<void> 
 
 /** Removes a node that is down or stale: a manager is demoted first, and removed once raft let it go. */
 async function dropNode(manager: EngineClient, node: NodeObject): Promise<void> {
-  if (node.Spec.Role === 'manager') {
-    await manager.request(`/nodes/${encodeURIComponent(node.ID)}/update?version=${node.Version.Index}`, {
-      method: 'POST',
-      body: { ...node.Spec, Role: 'worker' },
-    });
-  }
+  if (node.Spec.Role === 'manager') await updateNode(manager, node, (spec) => ({ ...spec, Role: 'worker' }));
   await waitFor(
     async () => {
       try {

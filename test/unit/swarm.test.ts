@@ -14,7 +14,17 @@ import {
   swarmOf,
   validateRecord,
 } from '../../src/core/machine.js';
-import { refreshedSwarm, roleOf, SWARM_NAME_LABEL, swarmCreateRequest, Swarms } from '../../src/core/swarm.js';
+import {
+  type NodeObject,
+  refreshedSwarm,
+  roleOf,
+  SWARM_NAME_LABEL,
+  swarmCreateRequest,
+  Swarms,
+  updateNode,
+} from '../../src/core/swarm.js';
+import type { EngineClient } from '../../src/core/docker/client.js';
+import { EngineStatusError } from '../../src/core/docker/engine.js';
 import { MoorError, MultiError } from '../../src/core/errors.js';
 import { forEachMachineInWaves } from '../../src/core/lifecycle.js';
 import { silentLogger } from '../../src/core/log.js';
@@ -189,5 +199,80 @@ describe('moor rm of several members: the order their swarms survive', () => {
       return true;
     });
     assert.deepEqual(events, ['start w1', 'start w2', 'end w1', 'end w2', 'start m1', 'end m1', 'start m2', 'end m2']);
+  });
+});
+
+/**
+ * A manager that keeps node versions as swarmkit does: an update must name the node's current version, and
+ * every accepted change (the caller's, or the swarm's own when `bumps` says so) moves it on.
+ */
+function versionedManager(node: NodeObject, bumps: number[]): EngineClient & { calls: string[]; node: NodeObject } {
+  const state = { ...node, Version: { ...node.Version }, Spec: { ...node.Spec } };
+  const calls: string[] = [];
+  let updates = 0;
+  return {
+    machine: 'm1',
+    endpoint: 'fake://m1',
+    calls,
+    node: state,
+    async request<T>(path: string, call?: { method?: string; body?: unknown }): Promise<T> {
+      calls.push(`${call?.method ?? 'GET'} ${path}`);
+      if (call?.method === 'POST') {
+        updates++;
+        // The swarm changed the node (a status update) just before this call arrived.
+        if (bumps.includes(updates)) state.Version.Index++;
+        const version = Number(new URL(path, 'http://x').searchParams.get('version'));
+        if (version !== state.Version.Index) {
+          throw new EngineStatusError('fake://m1', {
+            status: 500,
+            body: '{"message":"rpc error: code = Unknown desc = update out of sequence"}',
+          });
+        }
+        state.Spec = call.body as NodeObject['Spec'];
+        state.Version.Index++;
+        return undefined as T;
+      }
+      return structuredClone(state) as T;
+    },
+    async close() {},
+  };
+}
+
+describe('updateNode: a node whose version moved on is read again', () => {
+  const node: NodeObject = {
+    ID: 'n1',
+    Version: { Index: 10 },
+    Spec: { Role: 'manager', Availability: 'active', Labels: { keep: 'me' } },
+  };
+
+  it('applies the change to the fresh spec after "update out of sequence"', async () => {
+    const manager = versionedManager(node, [1, 2]);
+    await updateNode(manager, node, (spec) => ({ ...spec, Role: 'worker', Availability: 'drain' }));
+    assert.deepEqual(manager.node.Spec, { Role: 'worker', Availability: 'drain', Labels: { keep: 'me' } });
+    assert.deepEqual(manager.calls, [
+      'POST /nodes/n1/update?version=10',
+      'GET /nodes/n1',
+      'POST /nodes/n1/update?version=11',
+      'GET /nodes/n1',
+      'POST /nodes/n1/update?version=12',
+    ]);
+  });
+
+  it('gives up after five stale versions with the engine\'s error', async () => {
+    const manager = versionedManager(node, [1, 2, 3, 4, 5, 6]);
+    await assert.rejects(
+      updateNode(manager, node, (spec) => ({ ...spec, Role: 'worker' })),
+      (error: unknown) => error instanceof EngineStatusError && /update out of sequence/.test(error.engineMessage),
+    );
+    assert.equal(manager.calls.filter((call) => call.startsWith('POST')).length, 5);
+    assert.equal(manager.node.Spec.Role, 'manager');
+  });
+
+  it('passes any other engine error on at once', async () => {
+    const manager = versionedManager(node, []);
+    manager.request = async () => {
+      throw new EngineStatusError('fake://m1', { status: 404, body: '{"message":"node n1 not found"}' });
+    };
+    await assert.rejects(updateNode(manager, node, (spec) => spec), /node n1 not found/);
   });
 });
