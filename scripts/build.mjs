@@ -102,6 +102,7 @@ await build({
   define: { 'import.meta.url': '__moorImportMetaUrl' },
   banner: { js: "var __moorImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   external: ['typescript', 'ssh2', 'cpu-features', '@aws-sdk/*', '@smithy/*', 'handlebars', '@oclif/*'],
+  plugins: [fsPromisesLazyPlugin()],
 });
 cpSync(join(root, 'scripts/fast-loader.cjs'), join(root, 'dist/fast-loader.cjs'));
 
@@ -134,6 +135,19 @@ function oclifFromLoaderPlugin() {
         contents: 'module.exports = require(__moorOclifLoader);',
         loader: 'js',
       }));
+    },
+  };
+}
+
+/** node:fs/promises in the fast bundle: scripts/fs-promises-lazy.cjs (node:fs's callbacks; the module on demand). */
+function fsPromisesLazyPlugin() {
+  const shim = join(root, 'scripts/fs-promises-lazy.cjs');
+  return {
+    name: 'moor-fs-promises-lazy',
+    setup(build) {
+      build.onResolve({ filter: /^(node:)?fs\/promises$/ }, (args) =>
+        args.importer === shim ? undefined : { path: shim },
+      );
     },
   };
 }

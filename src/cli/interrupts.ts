@@ -18,10 +18,10 @@ const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 
 export async function interruptible<R>(options: InterruptOptions, fn: (signal: AbortSignal) => Promise<R>): Promise<R> {
   const controller = new AbortController();
-  const stderr = options.stderr ?? process.stderr;
   const onSignal = (signal: NodeJS.Signals) => {
     if (!controller.signal.aborted) {
-      stderr.write(
+      // process.stderr is built only when a signal came: building it loads node:stream.
+      (options.stderr ?? process.stderr).write(
         `\n${signal === 'SIGINT' ? 'Interrupted' : `Received ${signal}`}: stopping at the next safe point and undoing ` +
           'what a failed run undoes. Press Ctrl-C again to stop at once.\n',
       );

@@ -4,9 +4,9 @@
  * broken instead of blocking forever.
  */
 import { hostname } from 'node:os';
-import { link, open, readFile, rename, unlink } from 'node:fs/promises';
+import { link, readFile, rename, unlink } from 'node:fs/promises';
 import { TimeoutError } from './errors.js';
-import { isErrno, processIsGone } from './fsutil.js';
+import { isErrno, processIsGone, writeNewFile } from './fsutil.js';
 import { notYet, waitFor } from './wait.js';
 
 export interface LockOptions {
@@ -73,16 +73,9 @@ async function acquire(path: string, options: LockOptions): Promise<void> {
 /** Creates the lock file naming `me`; false when it exists already. */
 async function tryCreate(path: string, me: Holder): Promise<boolean> {
   try {
-    const handle = await open(path, 'wx', 0o600);
-    try {
-      await handle.writeFile(JSON.stringify(me));
-    } catch (error) {
-      // An empty lock file (a full disk) names no holder: every later waiter would wait for it to time out.
-      await handle.close();
-      await unlink(path).catch(() => undefined);
-      throw error;
-    }
-    await handle.close();
+    // A write that fails (a full disk) removes the file: an empty lock file names no holder, and every later
+    // waiter would wait for it to time out.
+    await writeNewFile(path, JSON.stringify(me), 0o600);
     return true;
   } catch (error) {
     if (isErrno(error, 'EEXIST')) return false;

@@ -27,6 +27,8 @@ export const SWARM_PORTS = ['2377/tcp', '7946/tcp', '7946/udp', '4789/udp'] as c
 const MANAGER_PORT = 2377;
 /** Swarm calls that wait for the cluster (init, join, leave) get longer than a plain query. */
 const SWARM_CALL_TIMEOUT_MS = 120_000;
+/** How long a forced leave of a member that came back may take before its engine counts as hung. */
+const LEAVE_HANG_MS = 45_000;
 
 export interface SwarmMember {
   machine: string;
@@ -659,7 +661,7 @@ export class Swarms {
         `"${name}": state ${info.LocalNodeState ?? '?'}, node ${info.NodeID ?? '?'}, advertised at ${info.NodeAddr ?? '?'}; its address is ${address}`,
       );
       this.log.step(`"${name}" is not in swarm "${swarm.Name}" as it should be: joining it again`);
-      if (info.LocalNodeState && info.LocalNodeState !== 'inactive') await leaveCall(client, name, true);
+      if (info.LocalNodeState && info.LocalNodeState !== 'inactive') await forceLeave(machine, client, this.log);
       // Its old node goes first: a manager's is demoted, so that the raft cluster counts it out before the
       // machine joins again as another member.
       const old = await manager
@@ -912,9 +914,14 @@ function assertNotMember(record: MachineRecord): void {
   });
 }
 
-async function leaveCall(client: EngineClient, name: string, force: boolean): Promise<void> {
+async function leaveCall(
+  client: EngineClient,
+  name: string,
+  force: boolean,
+  timeoutMs = SWARM_CALL_TIMEOUT_MS,
+): Promise<void> {
   try {
-    await client.request(`/swarm/leave${force ? '?force=true' : ''}`, { method: 'POST' }, SWARM_CALL_TIMEOUT_MS);
+    await client.request(`/swarm/leave${force ? '?force=true' : ''}`, { method: 'POST' }, timeoutMs);
   } catch (error) {
     if (error instanceof EngineStatusError && /not part of a swarm/i.test(error.engineMessage)) return;
     throw swarmCallFailed(`"${name}" could not leave its swarm`, error);
@@ -949,6 +956,41 @@ export async function updateNode(
       current = await manager.request<NodeObject>(path);
     }
   }
+}
+
+/** Restarts a machine's engine and waits until it answers (provision/provision.ts). */
+export type EngineRestarter = (machine: Machine, log: Logger) => Promise<unknown>;
+
+const restartOverSsh: EngineRestarter = async ({ record, driver, dir }, log) => {
+  const { restartEngine } = await import('./provision/provision.js');
+  return restartEngine(record, driver, dir, { sshTimeoutMs: 60_000 }, log);
+};
+
+/**
+ * A forced leave of a member that came back in a state the swarm no longer knows. Docker's engine can hang in
+ * that leave and never answer (docker/for-linux#499; seen here on a worker back at a new address): after
+ * LEAVE_HANG_MS without an answer the engine is restarted over SSH, which ends the stuck call, and the leave is
+ * asked again of the restarted engine if it is still in a swarm.
+ */
+export async function forceLeave(
+  machine: Machine,
+  client: EngineClient,
+  log: Logger,
+  restart: EngineRestarter = restartOverSsh,
+): Promise<void> {
+  const name = machine.record.Name;
+  try {
+    await leaveCall(client, name, true, LEAVE_HANG_MS);
+    return;
+  } catch (error) {
+    if (!lostTransport(error)) throw error;
+    log.warn(
+      `The engine of "${name}" did not finish leaving its old swarm within ${LEAVE_HANG_MS / 1000} s (${messageOf(error)}): restarting it.`,
+    );
+  }
+  await restart(machine, log);
+  const info = await swarmInfo(client);
+  if (info.LocalNodeState && info.LocalNodeState !== 'inactive') await leaveCall(client, name, true);
 }
 
 /** Removes a node that has left (force: its state may still read Ready for a moment). */

@@ -21,8 +21,10 @@ import {
   SWARM_NAME_LABEL,
   swarmCreateRequest,
   Swarms,
+  forceLeave,
   updateNode,
 } from '../../src/core/swarm.js';
+import type { Machine } from '../../src/core/lifecycle.js';
 import type { EngineClient } from '../../src/core/docker/client.js';
 import { EngineStatusError } from '../../src/core/docker/engine.js';
 import { MoorError, MultiError } from '../../src/core/errors.js';
@@ -258,7 +260,7 @@ describe('updateNode: a node whose version moved on is read again', () => {
     ]);
   });
 
-  it('gives up after five stale versions with the engine\'s error', async () => {
+  it("gives up after five stale versions with the engine's error", async () => {
     const manager = versionedManager(node, [1, 2, 3, 4, 5, 6]);
     await assert.rejects(
       updateNode(manager, node, (spec) => ({ ...spec, Role: 'worker' })),
@@ -273,6 +275,92 @@ describe('updateNode: a node whose version moved on is read again', () => {
     manager.request = async () => {
       throw new EngineStatusError('fake://m1', { status: 404, body: '{"message":"node n1 not found"}' });
     };
-    await assert.rejects(updateNode(manager, node, (spec) => spec), /node n1 not found/);
+    await assert.rejects(
+      updateNode(manager, node, (spec) => spec),
+      /node n1 not found/,
+    );
+  });
+});
+
+describe('forceLeave: an engine that hangs in a swarm leave is restarted', () => {
+  const machine = { record: { Name: 'w' } } as unknown as Machine;
+
+  /** An engine whose leave answers with `leave` in turn; /info says `state`. */
+  function engine(leave: (() => unknown)[], state: () => string) {
+    const calls: string[] = [];
+    const client: EngineClient = {
+      machine: 'w',
+      endpoint: 'fake://w',
+      async request<T>(path: string): Promise<T> {
+        calls.push(path);
+        if (path.startsWith('/swarm/leave')) return leave.shift()!() as T;
+        if (path === '/info') return { Swarm: { LocalNodeState: state() } } as T;
+        throw new Error(`unexpected ${path}`);
+      },
+      async close() {},
+    };
+    return { client, calls };
+  }
+  const hung = () => {
+    throw new MoorError('Cannot reach the Docker engine at tcp://10.123.0.13:2376: no answer within 45000 ms', {
+      code: 'ENGINE_UNREACHABLE',
+    });
+  };
+  const logged = () => {
+    const lines: string[] = [];
+    const log = { ...silentLogger, warn: (text: string) => lines.push(text) };
+    return { log, lines };
+  };
+
+  it('a leave that answers: no restart', async () => {
+    const { client, calls } = engine([() => ''], () => 'inactive');
+    let restarts = 0;
+    await forceLeave(machine, client, silentLogger, async () => restarts++);
+    assert.equal(restarts, 0);
+    assert.deepEqual(calls, ['/swarm/leave?force=true']);
+  });
+
+  it('no answer: the engine is restarted, and asked to leave again while it is still in a swarm', async () => {
+    let state = 'active';
+    const { client, calls } = engine([hung, () => ((state = 'inactive'), '')], () => state);
+    const { log, lines } = logged();
+    let restarts = 0;
+    await forceLeave(machine, client, log, async () => restarts++);
+    assert.equal(restarts, 1);
+    assert.deepEqual(calls, ['/swarm/leave?force=true', '/info', '/swarm/leave?force=true']);
+    assert.match(lines.join('\n'), /"w" did not finish leaving its old swarm within 45 s .*: restarting it\./);
+  });
+
+  it('a restarted engine that is out of the swarm already is not asked again', async () => {
+    const { client, calls } = engine([hung], () => 'inactive');
+    await forceLeave(machine, client, logged().log, async () => undefined);
+    assert.deepEqual(calls, ['/swarm/leave?force=true', '/info']);
+  });
+
+  it("an engine's own error is no hang: it is passed on, nothing restarted", async () => {
+    const { client } = engine(
+      [
+        () => {
+          throw new EngineStatusError('fake://w', { status: 503, body: '{"message":"context deadline exceeded"}' });
+        },
+      ],
+      () => 'active',
+    );
+    let restarts = 0;
+    await assert.rejects(
+      forceLeave(machine, client, silentLogger, async () => restarts++),
+      /"w" could not leave its swarm: context deadline exceeded/,
+    );
+    assert.equal(restarts, 0);
+  });
+
+  it('a restart that fails is the error', async () => {
+    const { client } = engine([hung], () => 'active');
+    await assert.rejects(
+      forceLeave(machine, client, logged().log, async () => {
+        throw new MoorError('Cannot connect over SSH', { code: 'SSH_CONNECT_FAILED' });
+      }),
+      /Cannot connect over SSH/,
+    );
   });
 });

@@ -315,6 +315,27 @@ function restartScript(sudo: string): string {
  * After installing, configuring or upgrading: the engine answers on its socket through the SSH connection,
  * then (tls transport) on its TLS endpoint from here. Resolves with its version.
  */
+/**
+ * Restarts the engine (systemd or OpenRC) over SSH and waits until it answers again: what an engine stuck
+ * in a call needs (a swarm leave that never returns: docker/for-linux#499). Returns its version.
+ */
+export async function restartEngine(
+  record: MachineRecord,
+  driver: Driver,
+  machineDir: string,
+  options: ProvisionOptions,
+  log: Logger,
+): Promise<string> {
+  const { session, sudo } = await openHost(record, driver, options, log);
+  try {
+    log.step(`Restarting the Docker engine of "${record.Name}"`);
+    await runStep(session, 'restart-docker', restartScript(sudo), record.Name, log);
+    return await waitForEngine(session, sudo, record, driver, machineDir, options, log);
+  } finally {
+    await session.close();
+  }
+}
+
 async function waitForEngine(
   session: SSHSession,
   sudo: string,
