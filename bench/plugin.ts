@@ -15,7 +15,7 @@ import { defaultEngineOptions } from '../src/core/machine.js';
 import { goPrograms } from '../test/helpers/go.js';
 
 const root = join(import.meta.dirname, '..');
-const cli = join(root, 'bin/run.js');
+const cli = join(root, 'bin/run.cjs');
 const arg = (name: string, fallback: number) => {
   const index = process.argv.indexOf(name);
   return index === -1 ? fallback : Number(process.argv[index + 1]);

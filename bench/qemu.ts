@@ -19,7 +19,7 @@ import { freeLoopbackPort } from '../drivers/shared/vm/ports.js';
 import { vmImages } from '../test/helpers/vm-image.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(root, 'bin/run.js');
+const cli = join(root, 'bin/run.cjs');
 const runsFlag = process.argv.indexOf('--runs');
 const runs = runsFlag === -1 ? 3 : Number(process.argv[runsFlag + 1]);
 const TARGET = 1.1;

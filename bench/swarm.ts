@@ -20,7 +20,7 @@ import {
   type TestHost,
 } from '../test/helpers/testhost.js';
 
-const cli = fileURLToPath(new URL('../bin/run.js', import.meta.url));
+const cli = fileURLToPath(new URL('../bin/run.cjs', import.meta.url));
 const runsFlag = process.argv.indexOf('--runs');
 const runs = runsFlag === -1 ? 3 : Number(process.argv[runsFlag + 1]);
 const SIZES = [1, 3, 5];

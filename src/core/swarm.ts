@@ -151,6 +151,12 @@ interface SwarmInspect {
   JoinTokens?: { Worker?: string; Manager?: string };
 }
 
+interface JoinTarget {
+  machine: Machine;
+  address: string;
+  client: EngineClient;
+}
+
 export interface NodeObject {
   ID: string;
   Version: { Index: number };
@@ -251,6 +257,30 @@ export class Swarms {
     options: { role?: SwarmRole } = {},
   ): Promise<{ name: string; result: SwarmMember }[]> {
     const role = options.role ?? 'worker';
+    // The joining machines' own checks (running, not a member, their address, their engine in no swarm) go
+    // on while the manager is asked: nothing is changed until both are done.
+    const targets = new Map([...new Set(names)].map((name) => [name, this.joinTarget(name)]));
+    for (const target of targets.values()) target.catch(() => undefined); // awaited by joinOne, or below
+    try {
+      return await this.joinWith(managerName, role, targets);
+    } finally {
+      // The targets joinOne did not take (the manager failed first): their engine clients closed.
+      await Promise.all(
+        [...targets.values()].map((target) =>
+          target.then(
+            ({ client }) => client.close().catch(() => undefined),
+            () => undefined,
+          ),
+        ),
+      );
+    }
+  }
+
+  private async joinWith(
+    managerName: string,
+    role: SwarmRole,
+    targets: Map<string, Promise<JoinTarget>>,
+  ): Promise<{ name: string; result: SwarmMember }[]> {
     const manager = await this.runningMember(managerName);
     const managerSwarm = swarmOf(manager.record);
     const { token, remoteAddrs, cluster } = await this.withClient(manager, async (client) => {
@@ -286,19 +316,34 @@ export class Swarms {
       });
     }
     await openPorts(manager, this.log);
-    return forEachMachine(names, (name) => this.joinOne(name, { role, token, remoteAddrs, cluster }));
+    return forEachMachine([...targets.keys()], (name) =>
+      this.joinOne(name, targets.get(name)!, { role, token, remoteAddrs, cluster }),
+    );
+  }
+
+  /** A machine about to join: checked (running, in no swarm), with its address and an open engine client. */
+  private async joinTarget(name: string): Promise<JoinTarget> {
+    const machine = await this.runningMember(name);
+    assertNotMember(machine.record);
+    const address = await advertiseAddressOf(machine);
+    const client = await engineClientOf(machine);
+    try {
+      await assertEngineNotInSwarm(client);
+    } catch (error) {
+      await client.close().catch(() => undefined);
+      throw error;
+    }
+    return { machine, address, client };
   }
 
   private async joinOne(
     name: string,
+    target: Promise<JoinTarget>,
     join: { role: SwarmRole; token: string; remoteAddrs: string[]; cluster: { id: string; name: string } },
   ): Promise<SwarmMember> {
-    const machine = await this.runningMember(name);
-    assertNotMember(machine.record);
-    const address = await advertiseAddressOf(machine);
-    await openPorts(machine, this.log);
-    const joined = await this.withClient(machine, async (client) => {
-      await assertEngineNotInSwarm(client);
+    const { machine, address, client } = await target;
+    const joined = await (async () => {
+      await openPorts(machine, this.log);
       this.log.step(`"${name}" joins swarm "${join.cluster.name}" as a ${join.role}`);
       try {
         await this.joinCall(client, name, address, join);
@@ -307,7 +352,7 @@ export class Swarms {
         return { lost: error };
       }
       return { info: await swarmInfo(client) };
-    });
+    })();
     // The way to the engine broke while it joined (a join can take long): ask it again whether it joined.
     const info = joined.info ?? (await this.joinOutcome(machine, joined.lost));
     const member: SwarmMember = {
