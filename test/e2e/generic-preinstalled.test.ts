@@ -119,6 +119,26 @@ if (hostsOrPlaceholder('generic driver on hosts with Docker preinstalled, three 
       assert.deepEqual((await store.moor(['ls', '-q'])).stdout, `${NAMES.join('\n')}\n`);
     });
 
+    it("restartEngine (swarm repair's way out of an engine hung in a leave): a new dockerd over SSH, answering over TLS", async () => {
+      const [{ Store }, { openMachine }, { restartEngine }, { silentLogger }] = await Promise.all([
+        import('../../src/core/store.js'),
+        import('../../src/core/lifecycle.js'),
+        import('../../src/core/provision/provision.js'),
+        import('../../src/core/log.js'),
+      ]);
+      const host = hosts[0]!;
+      const pid = () => hostOut(host, 'systemctl show -p MainPID --value docker.service');
+      const before = await pid();
+      const machine = await openMachine(new Store(store.root), NAMES[0]!, silentLogger);
+      const version = await restartEngine(machine.record, machine.driver, machine.dir, {}, silentLogger);
+      assert.equal(version, await hostEngineVersion(host));
+      const after = await pid();
+      assert.notEqual(after, before, 'dockerd was restarted');
+      assert.notEqual(after, '0');
+      const result = await docker(['version', '--format', '{{.Server.Version}}'], await machineEnv(store, NAMES[0]!));
+      assertExit(result, 0, `docker version ${NAMES[0]} after the restart`);
+    });
+
     it('no lock is left behind', async () => {
       assert.deepEqual(await readdir(store.path('locks')), []);
     });
