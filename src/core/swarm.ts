@@ -264,7 +264,7 @@ export class Swarms {
     try {
       return await this.joinWith(managerName, role, targets);
     } finally {
-      // The targets joinOne did not take (the manager failed first): their engine clients closed.
+      // Every target's engine client is closed here: after its join, or unused when the manager failed first.
       await Promise.all(
         [...targets.values()].map((target) =>
           target.then(
