@@ -6,6 +6,7 @@
 // else (a FileHandle argument, open(), a stream as data, a name not listed) is the real module's, loaded on
 // first use. scripts/build.mjs resolves node:fs/promises to this file in the fast bundle only.
 const fs = require('node:fs');
+const { promisify } = require('node:util'); // loaded at every Node's start
 
 let real;
 const promises = () => (real ??= require('node:fs/promises'));
@@ -15,13 +16,12 @@ const isData = (value) => typeof value === 'string' || ArrayBuffer.isView(value)
 
 /** fs[name] with a promise; `data` is the index of a data argument (writeFile: 1), checked as well. */
 function viaCallback(name, data) {
+  const call = promisify(fs[name]);
   return function (...args) {
     if (!isPath(args[0]) || (data !== undefined && !isData(args[data]))) return promises()[name](...args);
     // An options argument given as undefined is left out: the callback forms take the callback in its place.
     while (args.length > 0 && args[args.length - 1] === undefined) args.pop();
-    return new Promise((resolve, reject) => {
-      fs[name](...args, (error, value) => (error ? reject(error) : resolve(value)));
-    });
+    return call(...args);
   };
 }
 

@@ -1,6 +1,7 @@
 import { accessSync, close, constants, fchmod, fsync, open, statSync, unlink, writeFile } from 'node:fs';
 import { chmod, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 
 /** Folders holding keys, certificates and machine records: owner only. */
 export const DIR_MODE = 0o700;
@@ -63,23 +64,28 @@ export async function writeNewFile(
   mode: number,
   options: { sync?: boolean } = {},
 ): Promise<void> {
-  const fd = await settle<number>((done) => open(path, 'wx', mode, done));
+  const fd = await byDescriptor.open(path, 'wx', mode);
   try {
-    await settle((done) => writeFile(fd, data, done));
-    await settle((done) => fchmod(fd, mode, done));
-    if (options.sync) await settle((done) => fsync(fd, done));
+    await byDescriptor.writeFile(fd, data);
+    await byDescriptor.fchmod(fd, mode);
+    if (options.sync) await byDescriptor.fsync(fd);
   } catch (error) {
-    await settle((done) => close(fd, done)).catch(() => undefined);
-    await settle((done) => unlink(path, done)).catch(() => undefined);
+    await byDescriptor.close(fd).catch(() => undefined);
+    await byDescriptor.unlink(path).catch(() => undefined);
     throw error;
   }
-  await settle((done) => close(fd, done));
+  await byDescriptor.close(fd);
 }
 
-/** A node:fs callback call as a promise. */
-function settle<T = void>(call: (done: (error: NodeJS.ErrnoException | null, value?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => call((error, value) => (error ? reject(error) : resolve(value as T))));
-}
+/** node:fs's callback calls writeNewFile makes, as promises (node:util is loaded at every Node's start). */
+const byDescriptor = {
+  open: promisify(open),
+  writeFile: promisify(writeFile),
+  fchmod: promisify(fchmod),
+  fsync: promisify(fsync),
+  close: promisify(close),
+  unlink: promisify(unlink),
+};
 
 /** Whether no process `pid` runs on this host (a process of another user still counts as running). */
 export function processIsGone(pid: number): boolean {
