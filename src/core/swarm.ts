@@ -706,7 +706,7 @@ export class Swarms {
         `"${name}": state ${info.LocalNodeState ?? '?'}, node ${info.NodeID ?? '?'}, advertised at ${info.NodeAddr ?? '?'}; its address is ${address}`,
       );
       this.log.step(`"${name}" is not in swarm "${swarm.Name}" as it should be: joining it again`);
-      if (info.LocalNodeState && info.LocalNodeState !== 'inactive') await forceLeave(machine, client, this.log);
+      if (inASwarm(info)) await forceLeave(machine, client, this.log);
       // Its old node goes first: a manager's is demoted, so that the raft cluster counts it out before the
       // machine joins again as another member.
       const old = await manager
@@ -937,9 +937,14 @@ async function openPorts(machine: Machine, log: Logger): Promise<void> {
   await machine.driver.openSwarmPorts();
 }
 
+/** Whether an engine's /info says it is in a swarm (active, pending, error or locked: anything but inactive). */
+function inASwarm(info: InfoSwarm): boolean {
+  return info.LocalNodeState !== undefined && info.LocalNodeState !== '' && info.LocalNodeState !== 'inactive';
+}
+
 async function assertEngineNotInSwarm(client: EngineClient): Promise<void> {
   const info = await swarmInfo(client);
-  if (info.LocalNodeState && info.LocalNodeState !== 'inactive') {
+  if (inASwarm(info)) {
     throw new MoorError(
       `The engine of "${client.machine}" is in a swarm already (state ${info.LocalNodeState}${info.Cluster?.ID ? `, cluster ${info.Cluster.ID}` : ''}).`,
       {
@@ -1035,7 +1040,7 @@ export async function forceLeave(
   }
   await restart(machine, log);
   const info = await swarmInfo(client);
-  if (info.LocalNodeState && info.LocalNodeState !== 'inactive') await leaveCall(client, name, true);
+  if (inASwarm(info)) await leaveCall(client, name, true);
 }
 
 /** Removes a node that has left (force: its state may still read Ready for a moment). */
