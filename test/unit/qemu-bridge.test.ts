@@ -17,6 +17,7 @@ import { ensureSocketDir, maxSocketPath, shortSocketPath } from '../../drivers/q
 import { silentLogger } from '../../src/core/log.js';
 import type { Machine } from '../../src/core/lifecycle.js';
 import { advertiseAddressOf } from '../../src/core/swarm.js';
+import { VM_PLAN } from '../helpers/vm-plan.js';
 
 const HELPER = '/usr/lib/qemu/qemu-bridge-helper';
 
@@ -134,20 +135,7 @@ describe('qemu bridge network: the plan, checked before anything is created', ()
   });
 
   it('QEMU arguments: the tap by name without scripts (root), the helper by path (not root)', () => {
-    const plan: VmPlan = {
-      name: 'dev',
-      arch: 'x86_64',
-      accel: 'tcg',
-      memoryMb: 2048,
-      cpus: 2,
-      disk: '/m/dev/disk.qcow2',
-      seed: '/m/dev/seed.iso',
-      mac: '52:54:00:12:34:56',
-      network: { kind: 'tap', tap: 'moor123456' },
-      qmpSocket: '/m/dev/qmp.sock',
-      pidFile: '/m/dev/qemu.pid',
-      serialLog: '/m/dev/console.log',
-    };
+    const plan: VmPlan = { ...VM_PLAN, network: { kind: 'tap', tap: 'moor123456' } };
     const netdev = (args: string[]) => args[args.indexOf('-netdev') + 1];
     assert.equal(netdev(qemuArgs(plan)), 'tap,id=net0,ifname=moor123456,script=no,downscript=no');
     assert.equal(

@@ -18,28 +18,13 @@ import {
   parseDiskSize,
   parseNetwork,
   qemuArgs,
-  type VmPlan,
 } from '../../drivers/qemu/args.js';
 import { qemuDriver } from '../../drivers/qemu/definition.js';
 import { factory, installHints, tailOf } from '../../drivers/qemu/driver.js';
 import { QmpClient, qmp } from '../../drivers/qemu/qmp.js';
 import { DEFAULT_DRIVER } from '../../drivers/registry.js';
 import { silentLogger } from '../../src/core/log.js';
-
-const BASE: VmPlan = {
-  name: 'dev',
-  arch: 'x86_64',
-  accel: 'tcg',
-  memoryMb: 2048,
-  cpus: 2,
-  disk: '/m/dev/disk.qcow2',
-  seed: '/m/dev/seed.iso',
-  mac: '52:54:00:12:34:56',
-  network: { kind: 'user', sshPort: 40022 },
-  qmpSocket: '/m/dev/qmp.sock',
-  pidFile: '/m/dev/qemu.pid',
-  serialLog: '/m/dev/console.log',
-};
+import { VM_PLAN } from '../helpers/vm-plan.js';
 
 const TAIL = [
   '-device',
@@ -81,7 +66,7 @@ const PFLASH = [
 
 describe('qemu argument lists', () => {
   it('x86_64 under tcg on the user network: q35, cpu max, SSH forwarded from 127.0.0.1', () => {
-    assert.deepEqual(qemuArgs(BASE), [
+    assert.deepEqual(qemuArgs(VM_PLAN), [
       ...HEAD,
       '-machine',
       'q35,accel=tcg',
@@ -95,7 +80,7 @@ describe('qemu argument lists', () => {
 
   it('x86_64 under kvm, tls: cpu host, the engine port forwarded too', () => {
     assert.deepEqual(
-      qemuArgs({ ...BASE, accel: 'kvm', network: { kind: 'user', sshPort: 40022, enginePort: 40376 } }),
+      qemuArgs({ ...VM_PLAN, accel: 'kvm', network: { kind: 'user', sshPort: 40022, enginePort: 40376 } }),
       [
         ...HEAD,
         '-machine',
@@ -113,7 +98,7 @@ describe('qemu argument lists', () => {
   });
 
   it('x86_64 under hvf (an Intel Mac) on a bridge', () => {
-    assert.deepEqual(qemuArgs({ ...BASE, accel: 'hvf', network: { kind: 'bridge', bridge: 'br0' } }), [
+    assert.deepEqual(qemuArgs({ ...VM_PLAN, accel: 'hvf', network: { kind: 'bridge', bridge: 'br0' } }), [
       ...HEAD,
       '-machine',
       'q35,accel=hvf',
@@ -134,7 +119,7 @@ describe('qemu argument lists', () => {
     ['tcg', 'virt,accel=tcg,gic-version=max', 'max'],
   ] as const) {
     it(`aarch64 under ${accel}: virt machine, UEFI code read-only and the machine's own variable store`, () => {
-      assert.deepEqual(qemuArgs({ ...BASE, arch: 'aarch64', accel, firmware: FIRMWARE }), [
+      assert.deepEqual(qemuArgs({ ...VM_PLAN, arch: 'aarch64', accel, firmware: FIRMWARE }), [
         ...HEAD,
         '-machine',
         machine,
@@ -149,8 +134,8 @@ describe('qemu argument lists', () => {
   }
 
   it('aarch64 without firmware is a programming error; commas in paths are escaped as QEMU wants', () => {
-    assert.throws(() => qemuArgs({ ...BASE, arch: 'aarch64' }), /UEFI/);
-    const args = qemuArgs({ ...BASE, disk: '/a,b/disk.qcow2', name: 'x,y' });
+    assert.throws(() => qemuArgs({ ...VM_PLAN, arch: 'aarch64' }), /UEFI/);
+    const args = qemuArgs({ ...VM_PLAN, disk: '/a,b/disk.qcow2', name: 'x,y' });
     assert.ok(args.includes('if=virtio,format=qcow2,discard=unmap,file=/a,,b/disk.qcow2'));
     assert.equal(args[1], 'x,,y');
   });
