@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import ssh2, { type Connection } from 'ssh2';
+import { ed25519KeyPair } from '../../src/core/ssh/keys.js';
 
 const LOOPBACK = '127.0.0.1';
 
@@ -57,8 +58,8 @@ export async function startSshServer(options: InProcessSshServerOptions = {}): P
   const maxSessions = options.maxSessions ?? Number.POSITIVE_INFINITY;
   const dir = await mkdtemp(join(tmpdir(), 'moor-ssh-server-'));
   const clientKeyPath = join(dir, 'client_ed25519');
-  await writeFile(clientKeyPath, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
-  const hostKey = ssh2.utils.generateKeyPairSync('ed25519').private;
+  await writeFile(clientKeyPath, ed25519KeyPair('moor-test-client').private, { mode: 0o600 });
+  const hostKey = ed25519KeyPair('moor-test-host').private;
 
   const stats: SshServerStats = { connections: 0, sessions: 0, open: 0, refused: 0, running: 0, mostRunning: 0 };
   const openAtForward: number[] = [];

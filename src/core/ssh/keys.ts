@@ -1,5 +1,5 @@
 /** Key files and host keys: generation, permission checks, fingerprints and pins. */
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { MoorError } from '../errors.js';
@@ -73,18 +73,66 @@ export async function generateKeyPair(
   if (name !== basename(name) || name === '' || name.startsWith('.')) {
     throw new MoorError(`Invalid key file name "${name}".`, { code: 'SSH_KEY_INVALID' });
   }
-  const { utils } = await loadSsh2();
-  const pair = await new Promise<{ private: string; public: string }>((resolve, reject) => {
-    utils.generateKeyPair('ed25519', { comment: `moor-${name}` }, (error, keys) =>
-      error ? reject(error) : resolve(keys),
-    );
-  });
+  const pair = ed25519KeyPair(`moor-${name}`);
   await ensureDir(dir);
   const privateKeyPath = join(dir, name);
   const publicKey = pair.public.trim();
   await writeFileAtomic(privateKeyPath, pair.private, PRIVATE_FILE_MODE);
   await writeFileAtomic(`${privateKeyPath}.pub`, `${publicKey}\n`, PUBLIC_FILE_MODE);
   return { privateKeyPath, publicKey };
+}
+
+/**
+ * A new ed25519 key pair in OpenSSH's formats: the private key file (openssh-key-v1, unencrypted) and the
+ * public key line. Written here on node:crypto rather than by ssh2's generateKeyPair, which strips leading
+ * zero bytes from the 32-byte public key, so that about one key in 256 is one that ssh2 itself and OpenSSH
+ * refuse (mscdex/ssh2#1390, #1513).
+ */
+export function ed25519KeyPair(comment: string): { private: string; public: string } {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  // The raw keys are the last 32 bytes of their DER forms (SubjectPublicKeyInfo; PKCS#8's OCTET STRING).
+  const pub = publicKey.export({ type: 'spki', format: 'der' }).subarray(-32);
+  const seed = privateKey.export({ type: 'pkcs8', format: 'der' }).subarray(-32);
+  const type = Buffer.from('ssh-ed25519');
+  const blob = Buffer.concat([sshString(type), sshString(pub)]);
+  const check = randomBytes(4);
+  let secret = Buffer.concat([
+    check,
+    check,
+    sshString(type),
+    sshString(pub),
+    sshString(Buffer.concat([seed, pub])),
+    sshString(Buffer.from(comment)),
+  ]);
+  // Padded with 1, 2, 3... to the cipher's block size (8 for "none").
+  const padding = (8 - (secret.length % 8)) % 8;
+  secret = Buffer.concat([secret, Buffer.from(Array.from({ length: padding }, (_, i) => i + 1))]);
+  const none = sshString(Buffer.from('none'));
+  const body = Buffer.concat([
+    Buffer.from('openssh-key-v1\0', 'latin1'),
+    none,
+    none,
+    sshString(Buffer.alloc(0)),
+    uint32(1),
+    sshString(blob),
+    sshString(secret),
+  ]);
+  const lines = body.toString('base64').match(/.{1,70}/g) ?? [];
+  return {
+    private: `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join('\n')}\n-----END OPENSSH PRIVATE KEY-----\n`,
+    public: `ssh-ed25519 ${blob.toString('base64')} ${comment}`,
+  };
+}
+
+function uint32(value: number): Buffer {
+  const buffer = Buffer.alloc(4);
+  buffer.writeUInt32BE(value);
+  return buffer;
+}
+
+/** SSH's string: a uint32 length, then the bytes. */
+function sshString(data: Buffer): Buffer {
+  return Buffer.concat([uint32(data.length), data]);
 }
 
 /**
