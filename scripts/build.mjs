@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { buildFastPacks } from './fast-packs.mjs';
 import { lazyRequirePlugin } from './lazy-require-plugin.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -90,20 +91,18 @@ await build({
   plugins: [oclifFromLoaderPlugin()],
 });
 
-// The fast path (src/fast.ts: env, url, inspect, ls, active without oclif) as ONE CommonJS file, loaded by
-// dist/fast-loader.cjs with V8's code cache: no ES module loader at start. Dynamic import() becomes
-// require(), so what a command loads on demand still loads only then; npm dependencies stay in node_modules.
-await build({
+// The fast path (src/fast.ts: env, url, inspect, ls, active and create -d none without oclif) as CommonJS
+// packs loaded by dist/fast-loader.cjs with V8's code cache: no ES module loader at start. The everyday
+// commands' code is one pack (dist/fast.cjs, made below once a run has listed it); what a command imports
+// on demand (a driver, create, certificates...) is in packs of its own, read only then (scripts/fast-packs.mjs).
+const fastPacks = await buildFastPacks(root, {
   ...commonJsBundle,
-  entryPoints: ['src/fast.ts'],
-  outfile: 'dist/fast.cjs',
-  supported: { 'dynamic-import': false },
   // The one import.meta.url of the code (provision/render.ts finds the package root from it).
   define: { 'import.meta.url': '__moorImportMetaUrl' },
-  banner: { js: "var __moorImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   external: ['typescript', 'ssh2', 'cpu-features', '@aws-sdk/*', '@smithy/*', 'handlebars', '@oclif/*'],
   plugins: [fsPromisesLazyPlugin()],
 });
+fastPacks.pack();
 cpSync(join(root, 'scripts/fast-loader.cjs'), join(root, 'dist/fast-loader.cjs'));
 
 // `moor/driver-api` (package.json exports) for npm driver packages: the driver API as one file of its own,
@@ -176,31 +175,28 @@ writeFileSync(join(root, 'oclif.manifest.json'), `${JSON.stringify(manifest, nul
 execFileSync(process.execPath, [join(root, 'dist/oclif-loader.cjs'), '--make-cache', 'ls -q', 'ls', 'version'], {
   stdio: 'inherit',
 });
-// The fast path's code cache, made after its commands ran against a store with one machine (a none machine
-// at a refused loopback port, made by the full CLI), so that it holds what they compile.
+// The fast path's packs and code caches, made after its commands ran against a store with one machine (a none
+// machine at a refused loopback port, made by the full CLI): the chunks the everyday commands ran go into
+// dist/fast.cjs, and each pack's cache holds what those commands and a create compile.
 const warmStore = mkdtempSync(join(tmpdir(), 'moor-build-'));
 try {
   execFileSync(
     process.execPath,
     [join(root, 'bin/run.cjs'), 'create', '-d', 'none', '--url', 'tcp://127.0.0.1:1', 'web'],
-    { env: { ...process.env, MOOR_STORAGE_PATH: warmStore }, stdio: 'ignore' },
+    { env: { ...process.env, MOOR_STORAGE_PATH: warmStore, MOOR_NO_FAST_PATH: '1' }, stdio: 'ignore' },
   );
+  const loader = join(root, 'dist/fast-loader.cjs');
+  const everyday = ['ls -q', 'ls', 'env web', 'inspect web', 'url web', 'active'];
+  const core = JSON.parse(
+    execFileSync(process.execPath, [loader, '--list-chunks', warmStore, ...everyday], { encoding: 'utf8' }),
+  );
+  fastPacks.pack(core);
   execFileSync(
     process.execPath,
-    [
-      join(root, 'dist/fast-loader.cjs'),
-      '--make-cache',
-      warmStore,
-      'ls -q',
-      'ls',
-      'env web',
-      'inspect web',
-      'url web',
-      'active',
-      'create -d none --url tcp://127.0.0.1:1 warm',
-    ],
+    [loader, '--make-cache', warmStore, ...everyday, 'create -d none --url tcp://127.0.0.1:1 warm'],
     { stdio: 'inherit' },
   );
+  console.error(`build: the fast path: ${core.length} of ${fastPacks.chunks.length} chunks in dist/fast.cjs`);
 } finally {
   rmSync(warmStore, { recursive: true, force: true });
 }

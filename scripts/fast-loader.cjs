@@ -1,47 +1,99 @@
 'use strict';
-// Loads dist/fast.cjs (the fast path: src/fast.ts bundled as one CommonJS file) through V8's code cache,
-// dist/fast.cjs.<node version>-<arch>.cache, written at build time (--make-cache) or by the first run on
-// another Node. CommonJS, one file, compiled code from the cache: no ES module loader at all, which is most of what an everyday command cost (resolving, reading and
-// linking some thirty modules, and node:fs's ES module facade, which loads node:stream). A cache that does
-// not fit this Node (another version or flags) is rejected by V8, and the source is compiled as usual.
-const { readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
+// Loads the fast path (src/fast.ts) from its packs in dist/, each through V8's code cache
+// (<pack>.cjs.<node version>-<arch>.cache, written at build time or by the first run on another Node).
+// CommonJS, compiled code from the cache: no ES module loader at all, which is most of what an everyday
+// command cost (resolving, reading and linking some thirty modules, and node:fs's ES module facade, which
+// loads node:stream). A cache that does not fit this Node (another version or flags) is rejected by V8, and
+// the source is compiled as usual.
+//
+// The build (scripts/fast-packs.mjs) splits src/fast.ts into chunks, one per module it imports on demand
+// (a driver, create, certificates, provisioning...) and one per set of modules those share, each turned into
+// a CommonJS function. A pack file holds one or more of them: dist/fast.cjs holds the entry and every chunk
+// the everyday commands need, dist/fast-<chunk>.cjs each other chunk. A chunk runs once, on first require,
+// and every chunk that requires it gets the same exports: the modules are shared as in one bundle, and a
+// command reads and runs only the code it uses.
+const { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
 const Module = require('node:module');
-const { dirname, join } = require('node:path');
+const { join } = require('node:path');
 
-const file = join(__dirname, 'fast.cjs');
-// The cache fits only the Node that made it (V8 rejects it elsewhere, after reading it): its name says which.
-const cacheFile = `${file}.${process.version}-${process.arch}.cache`;
+const dist = __dirname;
+const ENTRY = 'fast';
+// Every pack gets this as its import.meta.url (render.ts and the registry find the package from it).
+const importMetaUrl = require('node:url').pathToFileURL(join(dist, `${ENTRY}.cjs`)).href;
+const nodeRequire = Module.createRequire(join(dist, `${ENTRY}.cjs`));
+// A cache fits only the Node that made it (V8 rejects it elsewhere, after reading it): its name says which.
+const cacheSuffix = `.${process.version}-${process.arch}.cache`;
+const buildMode = require.main === module ? process.argv[2] : undefined;
 
-function readCache() {
+/** Chunk id -> its function, for every chunk of the packs read so far. */
+const factories = new Map();
+/** Chunk id -> its module ({ exports }), once it ran. */
+const modules = new Map();
+/** The packs read so far, in order: { name, script, hadCache } (hadCache: a cache file was there). */
+const packs = [];
+let vm;
+
+function readCache(file) {
+  if (buildMode === '--make-cache') return undefined;
   try {
-    return readFileSync(cacheFile);
+    return readFileSync(file);
   } catch {
     return undefined;
   }
 }
 
-const makeCache = require.main === module && process.argv[2] === '--make-cache';
-const cachedData = makeCache ? undefined : readCache();
-// node:vm (V8's code cache) is used with the build's cache, and also without one: then, once a command ran,
-// the compiled code is saved for this Node (another Node than the build's) beside the build's, if the package
-// folder is writable, so that later starts read it. Else (a read-only folder) the next start compiles again.
-const { Script } = require('node:vm');
-const script = new Script(
-  `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, 'utf8')}\n})`,
-  {
-    filename: file,
-    ...(cachedData ? { cachedData } : {}),
-  },
-);
-const loaded = { exports: {} };
-script.runInThisContext()(loaded.exports, Module.createRequire(file), loaded, file, dirname(file));
-module.exports = { ...loaded.exports };
+/** Reads dist/<name>.cjs, an object literal of chunk functions, and registers them. */
+function readPack(name) {
+  const file = join(dist, `${name}.cjs`);
+  const cachedData = readCache(file + cacheSuffix);
+  vm ??= require('node:vm');
+  const script = new vm.Script(readFileSync(file, 'utf8'), { filename: file, ...(cachedData ? { cachedData } : {}) });
+  packs.push({ name, script, hadCache: cachedData !== undefined });
+  const chunks = script.runInThisContext();
+  for (const id of Object.keys(chunks)) factories.set(id, chunks[id]);
+}
 
-/** Saves the compiled code for this Node, atomically (another moor may be doing the same); never fails. */
-function saveCache() {
+function load(id) {
+  const loaded = modules.get(id);
+  if (loaded) return loaded.exports;
+  if (!factories.has(id)) readPack(id);
+  const factory = factories.get(id);
+  if (!factory) throw new Error(`moor: the fast path's chunk ${id} is not in dist/${id}.cjs`);
+  const module = { exports: {} };
+  modules.set(id, module);
+  factory.call(module.exports, module.exports, chunkRequire, module, importMetaUrl);
+  module.exports = settled(module.exports);
+  return module.exports;
+}
+
+/**
+ * A chunk's exports as plain properties. Its CommonJS form exports getters (ES modules' live bindings);
+ * every use of an import from another chunk would call one, and an everyday command runs its code in V8's
+ * interpreter, where such calls cost (ls of 50 machines: several ms). A chunk runs to its end before any
+ * other reads its exports (the chunks require each other without cycles), and moor's modules export no
+ * binding they assign again (`export let` is refused by test/unit/fast-packs.test.ts): the values are final.
+ */
+function settled(exports) {
+  const plain = {};
+  for (const key of Object.keys(exports)) plain[key] = exports[key];
+  if (exports.__esModule) Object.defineProperty(plain, '__esModule', { value: true });
+  return plain;
+}
+
+/** A chunk's require: its sibling chunks ("./fast-<chunk>.js") from the packs, anything else from Node. */
+function chunkRequire(request) {
+  return request.startsWith('./fast') && request.endsWith('.js') ? load(request.slice(2, -3)) : nodeRequire(request);
+}
+
+const { runFast, ...rest } = load(ENTRY);
+module.exports = { ...rest };
+
+/** Saves a pack's compiled code for this Node, atomically (another moor may be doing the same); never fails. */
+function saveCache(pack) {
+  const cacheFile = join(dist, `${pack.name}.cjs${cacheSuffix}`);
   const partial = `${cacheFile}.${process.pid}.partial`;
   try {
-    writeFileSync(partial, script.createCachedData(), { flag: 'wx' });
+    writeFileSync(partial, pack.script.createCachedData(), { flag: 'wx' });
     renameSync(partial, cacheFile);
   } catch {
     rmSync(partial, { force: true });
@@ -50,17 +102,19 @@ function saveCache() {
 
 // npm driver packages are ES modules: they are imported by this file's own import() (a module loaded by
 // require), since the bundle's import() calls became require() and code run from a V8 cache has no import().
-const { runFast } = module.exports;
+// Once a command answered, a pack read without a cache file (a Node other than the build's) gets one, if the
+// package folder is writable; else (read-only) the next start compiles it again.
 module.exports.runFast = async (argv, env, output) => {
   const answered = await runFast(argv, env, output, (url) => import(url));
-  if (answered && !cachedData && !makeCache) saveCache();
+  if (answered && !buildMode) for (const pack of packs) if (!pack.hadCache) saveCache(pack);
   return answered;
 };
 
-if (makeCache) {
-  // Build step (node dist/fast-loader.cjs --make-cache STORE COMMAND...): run the given commands against
-  // STORE (the build makes one with a machine) with their output discarded, so that the functions they
-  // need are compiled too, then save the compiled code for this Node.
+if (buildMode === '--make-cache' || buildMode === '--list-chunks') {
+  // Build steps (node dist/fast-loader.cjs --make-cache|--list-chunks STORE COMMAND...): run the given commands
+  // against STORE (the build makes one with a machine) with their output discarded. --list-chunks then
+  // prints the chunks they ran, as JSON (the build packs them into dist/fast.cjs); --make-cache saves each
+  // pack's compiled code for this Node, the functions those commands ran included.
   const [store, ...commands] = process.argv.slice(3);
   const warmUp = async () => {
     for (const command of commands) {
@@ -68,5 +122,20 @@ if (makeCache) {
       await module.exports.runFast(command.split(' '), env, () => undefined).catch(() => false);
     }
   };
-  warmUp().then(() => writeFileSync(cacheFile, script.createCachedData()));
+  warmUp().then(() => {
+    if (buildMode === '--list-chunks') {
+      process.stdout.write(`${JSON.stringify([...modules.keys()])}\n`);
+      return;
+    }
+    const read = new Set(packs.map((pack) => pack.name));
+    for (const pack of packs)
+      writeFileSync(join(dist, `${pack.name}.cjs${cacheSuffix}`), pack.script.createCachedData());
+    // The packs no command ran: compiled as a command would (their chunk functions are compiled eagerly).
+    for (const file of readdirSync(dist)) {
+      const name = /^(fast(?:-[\w-]+)?)\.cjs$/.exec(file)?.[1];
+      if (!name || name === 'fast-loader' || read.has(name)) continue;
+      const script = new vm.Script(readFileSync(join(dist, file), 'utf8'), { filename: join(dist, file) });
+      writeFileSync(join(dist, file + cacheSuffix), script.createCachedData());
+    }
+  });
 }
