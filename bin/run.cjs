@@ -3,7 +3,7 @@
 // moor's entry point (CommonJS: an everyday command then never starts the ES module loader). The everyday
 // read-only commands and `create` try the fast path first (dist/fast.cjs through its code cache: no CLI
 // framework); it answers only a command line it reads completely (create: with the none driver) and leaves
-// everything else, the read-only commands' errors included, to the full CLI (dist/src/main.js, oclif). MOOR_NO_FAST_PATH=1 skips the fast path. The process exits as soon as
+// everything else, the read-only commands' errors included, to the full CLI (dist/cli-loader.cjs: oclif and every command). MOOR_NO_FAST_PATH=1 skips the fast path. The process exits as soon as
 // the command is done: a slow machine that `ls` gave up on (Timeout) must not keep it alive.
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 20 || (major === 20 && minor < 12)) {
@@ -28,7 +28,7 @@ async function main() {
     const { runFast } = require('../dist/fast-loader.cjs');
     if (await runFast(argv)) return;
   }
-  const { run, quietLogger } = await import('../dist/src/main.js');
+  const { run, quietLogger } = require('../dist/cli-loader.cjs');
   const root = require('node:path').join(__dirname, '..');
   await run(argv, { loadOptions: process.env.DEBUG ? { root } : { root, logger: quietLogger() } });
 }

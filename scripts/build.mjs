@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { buildFastPacks } from './fast-packs.mjs';
+import { buildPacks, fillPackCaches } from './packs.mjs';
 import { lazyRequirePlugin } from './lazy-require-plugin.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -58,14 +58,14 @@ if (imports.length < 2) throw new Error(`build: expected oclif's dynamic import(
 writeFileSync(join(root, 'dist/oclif.cjs'), oclifSource.replace(/\bimport\((?=[\w$(])/g, '__moorImport('));
 cpSync(join(root, 'scripts/oclif-loader.cjs'), join(root, 'dist/oclif-loader.cjs'));
 
+// The qemu driver's share agent (a detached node process per machine with shared folders): dist/agents/,
+// an ES module of its own.
 await build({
   absWorkingDir: root,
-  // The qemu driver's share agent (a detached node process per machine with shared folders): dist/agents/.
-  entryPoints: ['src/main.ts', 'src/help.ts', { in: 'drivers/qemu/share-agent.ts', out: 'agents/qemu-share' }],
+  entryPoints: [{ in: 'drivers/qemu/share-agent.ts', out: 'agents/qemu-share' }],
   outbase: '.',
   outdir: 'dist',
   bundle: true,
-  splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node20',
@@ -73,37 +73,50 @@ await build({
   minifySyntax: true,
   minifyWhitespace: true,
   keepNames: true,
-  chunkNames: 'chunks/[name]-[hash]',
-  // oclif only requires typescript in development mode; ssh2 has optional native addons: load both
-  // from node_modules at run time (ssh2 only by the commands that use SSH).
   external: ['typescript', 'ssh2', 'cpu-features'],
-  // oclif is CommonJS and calls require(): give the ESM bundle a require of its own.
+  // A CommonJS dependency's require() calls need a require of the module's own.
   banner: {
-    js: [
-      "import { createRequire as __moorCreateRequire } from 'node:module';",
-      'const require = __moorCreateRequire(import.meta.url);',
-      // Every output file is one folder below dist/ (dist/src, dist/chunks): oclif's loader, from any.
-      "import { fileURLToPath as __moorFileURLToPath } from 'node:url';",
-      "const __moorOclifLoader = __moorFileURLToPath(new URL('../oclif-loader.cjs', import.meta.url));",
-    ].join(' '),
+    js: "import { createRequire as __moorCreateRequire } from 'node:module'; const require = __moorCreateRequire(import.meta.url);",
   },
   logLevel: 'warning',
-  plugins: [oclifFromLoaderPlugin()],
 });
 
-// The fast path (src/fast.ts: env, url, inspect, ls, active and create -d none without oclif) as CommonJS
-// packs loaded by dist/fast-loader.cjs with V8's code cache: no ES module loader at start. The everyday
-// commands' code is one pack (dist/fast.cjs, made below once a run has listed it); what a command imports
-// on demand (a driver, create, certificates...) is in packs of its own, read only then (scripts/fast-packs.mjs).
-const fastPacks = await buildFastPacks(root, {
-  ...commonJsBundle,
-  // The one import.meta.url of the code (provision/render.ts finds the package root from it).
-  define: { 'import.meta.url': '__moorImportMetaUrl' },
-  external: ['typescript', 'ssh2', 'cpu-features', '@aws-sdk/*', '@smithy/*', 'handlebars', '@oclif/*'],
-  plugins: [fsPromisesLazyPlugin()],
+// The CLI (src/main.ts: oclif's runner and every command; src/help.ts: moor's help) and the fast path
+// (src/fast.ts: env, url, inspect, ls, active and create -d none without oclif) as CommonJS packs, loaded by
+// dist/cli-loader.cjs and dist/fast-loader.cjs through dist/pack-loader.cjs with V8's code caches: no ES
+// module loader at start (scripts/packs.mjs). What a command imports on demand (a driver, create,
+// certificates...) is in packs of its own, read only then. The import.meta.url of the code is its pack's
+// (provision/render.ts and the registry find the package root from it).
+const importMetaUrl = { 'import.meta.url': '__moorImportMetaUrl' };
+const cliPacks = await buildPacks(root, {
+  name: 'cli',
+  entryPoints: { cli: 'src/main.ts', 'cli-help': 'src/help.ts' },
+  options: {
+    ...commonJsBundle,
+    define: importMetaUrl,
+    // oclif only requires typescript in development mode; ssh2 has optional native addons: load both
+    // from node_modules at run time (ssh2 only by the commands that use SSH).
+    external: ['typescript', 'ssh2', 'cpu-features'],
+    plugins: [oclifFromLoaderPlugin()],
+  },
 });
+// dist/cli.cjs: the entry and what it imports statically (every command's class, oclif's runner).
+cliPacks.pack(cliPacks.staticClosure('cli'));
+const fastPacks = await buildPacks(root, {
+  name: 'fast',
+  entryPoints: { fast: 'src/fast.ts' },
+  options: {
+    ...commonJsBundle,
+    define: importMetaUrl,
+    external: ['typescript', 'ssh2', 'cpu-features', '@aws-sdk/*', '@smithy/*', 'handlebars', '@oclif/*'],
+    plugins: [fsPromisesLazyPlugin()],
+  },
+});
+// Every chunk in a pack of its own until a run has listed the everyday commands' (below).
 fastPacks.pack();
-cpSync(join(root, 'scripts/fast-loader.cjs'), join(root, 'dist/fast-loader.cjs'));
+for (const loader of ['pack-loader.cjs', 'cli-loader.cjs', 'fast-loader.cjs']) {
+  cpSync(join(root, 'scripts', loader), join(root, 'dist', loader));
+}
 
 // `moor/driver-api` (package.json exports) for npm driver packages: the driver API as one file of its own,
 // outside the CLI's bundle so that it costs the CLI's start nothing, and its type declarations. At run time a
@@ -124,14 +137,16 @@ execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '
   stdio: 'inherit',
 });
 
-/** `@oclif/core` in the ESM bundle is the CommonJS build above, through its loader (see the banner). */
+/** `@oclif/core` in the CLI's packs is the CommonJS build above, through its loader (dist/oclif-loader.cjs). */
 function oclifFromLoaderPlugin() {
   return {
     name: 'moor-oclif-from-loader',
     setup(build) {
       build.onResolve({ filter: /^@oclif\/core$/ }, () => ({ path: 'oclif-core', namespace: 'moor-oclif' }));
+      // Required at run time from dist/ (the packs' require resolves from there).
+      build.onResolve({ filter: /^\.\/oclif-loader\.cjs$/ }, (args) => ({ path: args.path, external: true }));
       build.onLoad({ filter: /.*/, namespace: 'moor-oclif' }, () => ({
-        contents: 'module.exports = require(__moorOclifLoader);',
+        contents: "module.exports = require('./oclif-loader.cjs');",
         loader: 'js',
       }));
     },
@@ -175,7 +190,8 @@ writeFileSync(join(root, 'oclif.manifest.json'), `${JSON.stringify(manifest, nul
 execFileSync(process.execPath, [join(root, 'dist/oclif-loader.cjs'), '--make-cache', 'ls -q', 'ls', 'version'], {
   stdio: 'inherit',
 });
-// The fast path's packs and code caches, made after its commands ran against a store with one machine (a none
+// The CLI's packs got their code caches from the runs above (each saves the caches a pack it read lacks). The
+// fast path's packs and code caches, made after its commands ran against a store with one machine (a none
 // machine at a refused loopback port, made by the full CLI): the chunks the everyday commands ran go into
 // dist/fast.cjs, and each pack's cache holds what those commands and a create compile.
 const warmStore = mkdtempSync(join(tmpdir(), 'moor-build-'));
@@ -196,7 +212,12 @@ try {
     [loader, '--make-cache', warmStore, ...everyday, 'create -d none --url tcp://127.0.0.1:1 warm'],
     { stdio: 'inherit' },
   );
-  console.error(`build: the fast path: ${core.length} of ${fastPacks.chunks.length} chunks in dist/fast.cjs`);
+  // The packs no command ran (other drivers, commands...): compiled as a command would.
+  fillPackCaches(join(root, 'dist'));
+  console.error(
+    `build: the fast path: ${core.length} of ${fastPacks.chunks.length} chunks in dist/fast.cjs; ` +
+      `the CLI: ${cliPacks.staticClosure('cli').length + 1} of ${cliPacks.chunks.length} in dist/cli.cjs`,
+  );
 } finally {
   rmSync(warmStore, { recursive: true, force: true });
 }

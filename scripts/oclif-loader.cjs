@@ -46,7 +46,7 @@ if (require.main === module && process.argv[2] === '--make-cache') {
     const { mkdtempSync, rmSync } = require('node:fs');
     const { tmpdir } = require('node:os');
     const store = mkdtempSync(join(tmpdir(), 'moor-cache-'));
-    const { execute, quietLogger } = await import(join(__dirname, 'src', 'main.js'));
+    const { execute, quietLogger } = require('./cli-loader.cjs');
     const write = process.stdout.write.bind(process.stdout);
     const writeError = process.stderr.write.bind(process.stderr);
     process.stdout.write = () => true; // the commands' output is not wanted

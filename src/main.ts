@@ -5,6 +5,8 @@ import { planArgv } from './cli/argv.js';
 
 export { execute, COMMANDS };
 export { normalizeArgv } from './cli/argv.js';
+// The CommonJS loader (dist/cli-loader.cjs) hands the registry its own import() for npm driver packages.
+export { useModuleImporter } from '../drivers/registry.js';
 
 /**
  * Runs moor for `argv` (without node and the script): the command line is read first (global flags in

@@ -2,7 +2,7 @@
  * The fast path (src/fast.ts, dist/fast.cjs): env, url, inspect, ls and active answered without oclif must
  * print exactly what the full CLI prints. Every case runs three ways: the package as built (fast path
  * first), the same with MOOR_NO_FAST_PATH=1 (oclif only), and a copy of the package WITHOUT the full CLI
- * (dist/src removed), which proves that the fast path answered alone: stdout, stderr (timestamps aside)
+ * (the CLI's packs removed), which proves that the fast path answered alone: stdout, stderr (timestamps aside)
  * and the exit code must be the same bytes. Command lines the fast path leaves to oclif (help, --json,
  * errors) must still give the same answer through the package as built.
  * `create -d none`, the one command that writes, runs the three ways in three fresh stores, and the machines
@@ -40,12 +40,14 @@ describe('the fast path prints what the full CLI prints', () => {
     await store.createNone('web', 'tcp://127.0.0.1:1', ['--engine-label', 'tier=front']);
     await store.createNone('db', 'tcp://127.0.0.1:2');
     await store.createNone('default', 'tcp://127.0.0.1:3');
-    // A copy of the package with only the fast path: bin, dist without dist/src and its chunks.
+    // A copy of the package with only the fast path: bin, dist without the CLI's packs (dist/cli*.cjs).
     fastOnly = await mkdtemp(join(tmpdir(), 'moor-fast-only-'));
     for (const item of ['bin', 'package.json', 'templates'])
       await cp(join(ROOT, item), join(fastOnly, item), { recursive: true });
     for (const file of await readdir(join(ROOT, 'dist'))) {
-      if (file.startsWith('fast')) await cp(join(ROOT, 'dist', file), join(fastOnly, 'dist', file)); // and its code cache
+      // The fast path's loader and packs with their code caches, and the packs' loader.
+      if (file.startsWith('fast') || file === 'pack-loader.cjs')
+        await cp(join(ROOT, 'dist', file), join(fastOnly, 'dist', file));
     }
     await symlink(join(ROOT, 'node_modules'), join(fastOnly, 'node_modules'));
   });

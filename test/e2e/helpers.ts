@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = join(ROOT, 'bin', 'run.cjs');
 
-if (!existsSync(join(ROOT, 'dist', 'src', 'main.js')) || !existsSync(join(ROOT, 'oclif.manifest.json'))) {
+if (!existsSync(join(ROOT, 'dist', 'cli.cjs')) || !existsSync(join(ROOT, 'oclif.manifest.json'))) {
   throw new Error('The e2e tests run the built CLI: run "npm run build" first.');
 }
 

@@ -1,5 +1,5 @@
 /**
- * What the fast path's loader (scripts/fast-loader.cjs) relies on in the sources: a chunk's exports are read
+ * What the packs' loader (scripts/pack-loader.cjs) relies on in the sources: a chunk's exports are read
  * once it ran to its end, as plain values, so no module may export a binding that it assigns again later
  * (`export let`/`export var`: an importer in another chunk would keep the first value).
  */
@@ -21,7 +21,7 @@ async function sources(dir: string): Promise<string[]> {
   return found;
 }
 
-describe('the fast path’s chunks', () => {
+describe('the packs’ chunks', () => {
   it('no module of src/ or drivers/ exports a binding it can assign again (export let, export var)', async () => {
     const files = [...(await sources(join(ROOT, 'src'))), ...(await sources(join(ROOT, 'drivers')))];
     assert.ok(files.length > 50, 'the sources were found');

@@ -1,0 +1,135 @@
+// moor's code as CommonJS packs (loaded by scripts/pack-loader.cjs, each through V8's code cache): an entry
+// (src/fast.ts, src/main.ts...) bundled by esbuild with code splitting (one chunk per module imported on
+// demand, and one per set of modules such chunks share), each chunk turned into a CommonJS function, and the
+// functions written into pack files in dist/:
+//   dist/<name>.cjs           the entry and the chunks that go with it (`pack(core)`: for the fast path, the
+//                             chunks the everyday commands ran at build time; for the CLI, the chunks the entry
+//                             imports statically), read by every command that starts there;
+//   dist/<name>-<chunk>.cjs   each other chunk (a driver, create, certificates, provisioning...), read on use.
+// A pack is one object literal, `({ "<chunk>": (function (exports, require, module, __moorImportMetaUrl)
+// {...}), ... })`: one script for V8's code cache, and each chunk function is compiled with the pack (the
+// parentheses), so that its cache holds them.
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { Script } from 'node:vm';
+import { build, transform } from 'esbuild';
+
+/** Whether `file` (a name in dist/) is a pack: a .cjs file named after a pack, loaders and bundles aside. */
+export function isPack(file) {
+  return /^(fast|cli)(-[\w-]+)?\.cjs$/.test(file) && !/-loader\.cjs$/.test(file);
+}
+
+/**
+ * Bundles `entryPoints` ({ packName: source }, the first one named `name`) with `options` (esbuild's,
+ * without format and output) and returns the chunks and `pack(core)`, which writes the packs (core: the
+ * chunk ids that go into dist/<name>.cjs with the entry).
+ */
+export async function buildPacks(root, { name, entryPoints, options }) {
+  const dist = join(root, 'dist');
+  const result = await build({
+    ...options,
+    absWorkingDir: root,
+    entryPoints,
+    format: 'esm',
+    splitting: true,
+    outdir: dist,
+    chunkNames: `${name}-[name]-[hash]`,
+    write: false,
+    metafile: true,
+  });
+  const chunks = new Map();
+  for (const output of result.outputFiles) {
+    const id = basename(output.path, '.js');
+    // import and export become require() and module.exports; import() becomes a require() (run on use).
+    const { code } = await transform(output.text, {
+      format: 'cjs',
+      platform: 'node',
+      target: options.target,
+      supported: { 'dynamic-import': false },
+      minifySyntax: true,
+      minifyWhitespace: true,
+    });
+    chunks.set(id, code);
+  }
+  // Each chunk's static imports of other chunks (from esbuild's metafile; import() calls are not among them).
+  const staticImports = new Map();
+  for (const [path, output] of Object.entries(result.metafile.outputs)) {
+    if (!path.endsWith('.js')) continue;
+    const imported = output.imports.filter((entry) => entry.kind === 'import-statement' && !entry.external);
+    staticImports.set(
+      basename(path, '.js'),
+      imported.map((entry) => basename(entry.path, '.js')),
+    );
+  }
+  const requires = new Map();
+  for (const [id, code] of chunks) {
+    requires.set(
+      id,
+      [...code.matchAll(/\brequire\("\.\/([^"]+)\.js"\)/g)].map((match) => match[1]),
+    );
+    for (const sibling of requires.get(id)) {
+      if (!chunks.has(sibling)) throw new Error(`build: chunk ${id} requires ${sibling}, which the bundle lacks`);
+    }
+    if (/\bimport\.meta\b|\bimport\(/.test(code))
+      throw new Error(`build: chunk ${id} still has import.meta or import()`);
+  }
+  // The loader hands out a chunk's exports once it ran to its end: no chunk may require itself back.
+  const done = new Set();
+  const visit = (id, path) => {
+    if (path.includes(id))
+      throw new Error(`build: the ${name} chunks require each other: ${[...path, id].join(' -> ')}`);
+    if (done.has(id)) return;
+    for (const sibling of requires.get(id)) visit(sibling, [...path, id]);
+    done.add(id);
+  };
+  for (const id of chunks.keys()) visit(id, []);
+  if (!chunks.has(name)) throw new Error(`build: the ${name} bundle has no entry chunk`);
+
+  const text = (ids) =>
+    `({\n${ids
+      .map(
+        (id) =>
+          `${JSON.stringify(id)}: (function (exports, require, module, __moorImportMetaUrl) {${chunks.get(id)}\n}),\n`,
+      )
+      .join('')}})\n`;
+  return {
+    chunks: [...chunks.keys()],
+    /** The chunks `id` imports statically, directly or through others. */
+    staticClosure(id) {
+      const found = new Set();
+      const walk = (chunk) => {
+        for (const next of staticImports.get(chunk) ?? []) {
+          if (found.has(next)) continue;
+          found.add(next);
+          walk(next);
+        }
+      };
+      walk(id);
+      return [...found];
+    },
+    pack(core = []) {
+      for (const file of readdirSync(dist)) {
+        // This bundle's packs and their code caches (a run may have saved some).
+        if (file.startsWith(name) && isPack(file.replace(/\.cjs\..*\.cache$/, '.cjs'))) rmSync(join(dist, file));
+      }
+      const inEntry = new Set([name, ...core]);
+      for (const id of inEntry) if (!chunks.has(id)) throw new Error(`build: no chunk ${id} to pack`);
+      writeFileSync(join(dist, `${name}.cjs`), text([...inEntry]));
+      for (const id of chunks.keys()) if (!inEntry.has(id)) writeFileSync(join(dist, `${id}.cjs`), text([id]));
+    },
+  };
+}
+
+/**
+ * Writes a code cache for this Node beside every pack of dist/ that has none (the packs no build-time command
+ * ran: their chunk functions, compiled eagerly with the pack).
+ */
+export function fillPackCaches(dist) {
+  const suffix = `.${process.version}-${process.arch}.cache`;
+  const files = readdirSync(dist);
+  for (const file of files) {
+    if (!isPack(file) || files.includes(file + suffix)) continue;
+    const script = new Script(readFileSync(join(dist, file), 'utf8'), { filename: join(dist, file) });
+    writeFileSync(join(dist, file + suffix), script.createCachedData());
+  }
+}
