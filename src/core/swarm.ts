@@ -281,13 +281,22 @@ export class Swarms {
     role: SwarmRole,
     targets: Map<string, Promise<JoinTarget>>,
   ): Promise<{ name: string; result: SwarmMember }[]> {
-    const manager = await this.runningMember(managerName);
+    const manager = await this.createdMember(managerName);
     const managerSwarm = swarmOf(manager.record);
-    const { token, remoteAddrs, cluster } = await this.withClient(manager, async (client) => {
-      const info = await swarmInfo(client);
+    // The manager's state and its engine are asked at the same time (an engine that answers is on a running
+    // machine; a machine that is not running gets that error, whatever its engine said).
+    const state = manager.driver.getState();
+    const asked = this.withClient(manager, async (client) => {
+      const [info, inspect] = await Promise.all([
+        swarmInfo(client),
+        client.request<SwarmInspect>('/swarm').then(
+          (answer) => ({ answer }),
+          (error: unknown) => ({ error }),
+        ),
+      ]);
       if (info.LocalNodeState !== 'active' || !info.ControlAvailable) throw notAManager(managerName, info);
-      const inspect = await client.request<SwarmInspect>('/swarm');
-      const tokens = inspect.JoinTokens ?? {};
+      if ('error' in inspect) throw inspect.error;
+      const tokens = inspect.answer.JoinTokens ?? {};
       const joinToken = role === 'manager' ? tokens.Manager : tokens.Worker;
       if (!joinToken) {
         throw new MoorError(`"${managerName}" did not give a ${role} join token.`, { code: 'SWARM_NO_TOKEN' });
@@ -295,17 +304,21 @@ export class Swarms {
       const addrs = (info.RemoteManagers ?? []).map((remote) => remote.Addr).filter(Boolean);
       if (addrs.length === 0 && info.NodeAddr) addrs.push(`${info.NodeAddr}:${MANAGER_PORT}`);
       return {
+        info,
         token: joinToken,
         remoteAddrs: addrs,
         cluster: {
-          id: inspect.ID,
-          name: inspect.Spec?.Labels?.[SWARM_NAME_LABEL] ?? managerSwarm?.Name ?? managerName,
+          id: inspect.answer.ID,
+          name: inspect.answer.Spec?.Labels?.[SWARM_NAME_LABEL] ?? managerSwarm?.Name ?? managerName,
         },
       };
     });
+    asked.catch(() => undefined); // awaited below, once the state is known
+    const current = await state;
+    if (current !== MachineState.Running) throw notRunning(managerName, current);
+    const { info, token, remoteAddrs, cluster } = await asked;
     if (!managerSwarm) {
       // A swarm made outside moor on a moor machine: record the manager as what it is.
-      const info = await this.withClient(manager, swarmInfo);
       await this.record(managerName, {
         machine: managerName,
         swarm: cluster.name,
@@ -835,6 +848,14 @@ export class Swarms {
   }
 
   private async runningMember(name: string): Promise<Machine> {
+    const machine = await this.createdMember(name);
+    const state = await machine.driver.getState();
+    if (state !== MachineState.Running) throw notRunning(name, state);
+    return machine;
+  }
+
+  /** The machine, once its create finished (its state not asked). */
+  private async createdMember(name: string): Promise<Machine> {
     const machine = await openMachine(this.store, name, this.log);
     if (machine.record.Phase !== 'created') {
       throw new MoorError(
@@ -844,8 +865,6 @@ export class Swarms {
         },
       );
     }
-    const state = await machine.driver.getState();
-    if (state !== MachineState.Running) throw notRunning(name, state);
     return machine;
   }
 

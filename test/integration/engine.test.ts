@@ -59,6 +59,20 @@ describe('engine requests over TLS', () => {
     assert.deepEqual(requests.slice(-2), ['/version', '/_ping']);
   });
 
+  it('resumes the TLS session of an earlier request to the same engine (no second certificate exchange)', async () => {
+    const resumed: boolean[] = [];
+    const listener = (socket: import('node:tls').TLSSocket) => resumed.push(socket.isSessionReused());
+    server.on('secureConnection', listener);
+    try {
+      for (let i = 0; i < 3; i++)
+        assert.equal(await engineRequest(`tcp://127.0.0.1:${port}`, '/_ping', tls, 5_000), 'OK');
+    } finally {
+      server.off('secureConnection', listener);
+    }
+    assert.equal(resumed.length, 3);
+    assert.deepEqual(resumed.slice(1), [true, true], `resumed: ${resumed.join(', ')}`);
+  });
+
   it('reports an HTTP error with the engine message', async () => {
     await assert.rejects(engineRequest(`tcp://127.0.0.1:${port}`, '/nope', tls, 5_000), /answered 404/);
   });

@@ -39,9 +39,10 @@ export async function readEngineTLS(certDir: string): Promise<EngineTLS> {
   return { ca: ca!, cert: cert!, key: key! };
 }
 
-/** The TLS material of a machine folder, read on first need. */
+/** The TLS material of a machine folder, read on first need (once: a client's later requests reuse it). */
 export function engineTLSFrom(certDir: string): () => Promise<EngineTLS> {
-  return () => readEngineTLS(certDir);
+  let read: Promise<EngineTLS> | undefined;
+  return () => (read ??= readEngineTLS(certDir));
 }
 
 /**
@@ -80,9 +81,23 @@ export async function engineRequest(
       import('node:tls'),
       secureContextFor(typeof tls === 'function' ? await tls() : tls),
     ]);
-    // The TLS session runs on the socket connected above; host is what the certificate must name.
-    const createConnection = () =>
-      connect({ socket, host, secureContext, ...(isIpLiteral(host) ? {} : { servername: host }) });
+    // The TLS session runs on the socket connected above; host is what the certificate must name. A later
+    // request to the same engine resumes the session of an earlier one (no certificate to send, parse and
+    // verify again: a swarm join makes three requests to each machine).
+    const sessions = sessionsOf(secureContext);
+    const endpoint = `${host}:${port}`;
+    const createConnection = () => {
+      const session = sessions.get(endpoint);
+      const tlsSocket = connect({
+        socket,
+        host,
+        secureContext,
+        ...(session ? { session } : {}),
+        ...(isIpLiteral(host) ? {} : { servername: host }),
+      });
+      tlsSocket.on('session', (ticket: Buffer) => sessions.set(endpoint, ticket));
+      return tlsSocket;
+    };
     return await get(url, { host, port, createConnection }, path, deadline, timeoutMs, call);
   } finally {
     socket.destroy();
@@ -140,6 +155,17 @@ function isIpLiteral(host: string): boolean {
 }
 
 const secureContexts = new Map<string, Promise<SecureContext>>();
+/** TLS sessions to resume, per client identity (secure context) and engine (host:port); this process only. */
+const tlsSessions = new WeakMap<SecureContext, Map<string, Buffer>>();
+
+function sessionsOf(context: SecureContext): Map<string, Buffer> {
+  let sessions = tlsSessions.get(context);
+  if (!sessions) {
+    sessions = new Map();
+    tlsSessions.set(context, sessions);
+  }
+  return sessions;
+}
 
 /**
  * Machines of one store share the CA and client certificate, so `ls` over many machines builds one TLS
