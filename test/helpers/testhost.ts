@@ -260,7 +260,15 @@ export async function allocateIp(): Promise<string> {
       return ip;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = Number(readFileSync(file, 'utf8').trim());
+      let owner: number;
+      try {
+        owner = Number(readFileSync(file, 'utf8').trim());
+      } catch (readError) {
+        // Reclaimed meanwhile by a parallel allocation (a dead process's reservation): try this one again.
+        if ((readError as NodeJS.ErrnoException).code !== 'ENOENT') throw readError;
+        last--;
+        continue;
+      }
       if (owner && !alive(owner)) {
         await unlink(file).catch(() => undefined);
         last--; // try this one again
