@@ -68,11 +68,17 @@ function load(id) {
  * every use of an import from another chunk would call one, and an everyday command runs its code in V8's
  * interpreter, where such calls cost (ls of 50 machines: several ms). A chunk runs to its end before any
  * other reads its exports (the build refuses chunks that require each other), and moor's modules export no
- * binding they assign again (`export let` is refused by test/unit/packs.test.ts): the values are final.
+ * binding they assign again (`export let` is refused by test/unit/packs.test.ts): their values are final.
+ * A binding still unassigned when the chunk finished is one that esbuild initialises later (a module of a
+ * dependency bundled with lazy initialisation, such as the AWS SDK's): it stays a getter.
  */
 function settled(exports) {
   const plain = {};
-  for (const key of Object.keys(exports)) plain[key] = exports[key];
+  for (const key of Object.keys(exports)) {
+    const value = exports[key];
+    if (value === undefined) Object.defineProperty(plain, key, { enumerable: true, get: () => exports[key] });
+    else plain[key] = value;
+  }
   if (exports.__esModule) Object.defineProperty(plain, '__esModule', { value: true });
   return plain;
 }

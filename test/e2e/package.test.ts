@@ -122,7 +122,14 @@ describe('npm pack, then npm install -g into a temporary prefix', () => {
       (await readdir(join(installed, 'templates'), { recursive: true })).sort(),
       (await readdir(join(ROOT, 'templates'), { recursive: true })).sort(),
     );
-    for (const file of ['bin/run.cjs', 'dist/fast.cjs', 'dist/cli.cjs', 'dist/cli-loader.cjs', 'oclif.manifest.json', 'LICENSE']) {
+    for (const file of [
+      'bin/run.cjs',
+      'dist/fast.cjs',
+      'dist/cli.cjs',
+      'dist/cli-loader.cjs',
+      'oclif.manifest.json',
+      'LICENSE',
+    ]) {
       await readFile(join(installed, file)); // throws if it is missing
     }
     assert.equal(JSON.parse(await readFile(join(installed, 'package.json'), 'utf8')).license, 'Apache-2.0');
