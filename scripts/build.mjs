@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { buildPacks, fillPackCaches } from './packs.mjs';
+import { buildPacks } from './packs.mjs';
 import { lazyRequirePlugin } from './lazy-require-plugin.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -101,7 +101,8 @@ const cliPacks = await buildPacks(root, {
   },
 });
 // dist/cli.cjs: the entry and what it imports statically (every command's class, oclif's runner).
-cliPacks.pack(cliPacks.staticClosure('cli'));
+const cliCore = cliPacks.staticClosure('cli');
+cliPacks.pack(cliCore);
 const fastPacks = await buildPacks(root, {
   name: 'fast',
   entryPoints: { fast: 'src/fast.ts' },
@@ -212,11 +213,9 @@ try {
     [loader, '--make-cache', warmStore, ...everyday, 'create -d none --url tcp://127.0.0.1:1 warm'],
     { stdio: 'inherit' },
   );
-  // The packs no command ran (other drivers, commands...): compiled as a command would.
-  fillPackCaches(join(root, 'dist'));
   console.error(
     `build: the fast path: ${core.length} of ${fastPacks.chunks.length} chunks in dist/fast.cjs; ` +
-      `the CLI: ${cliPacks.staticClosure('cli').length + 1} of ${cliPacks.chunks.length} in dist/cli.cjs`,
+      `the CLI: ${cliCore.length + 1} of ${cliPacks.chunks.length} in dist/cli.cjs`,
   );
 } finally {
   rmSync(warmStore, { recursive: true, force: true });

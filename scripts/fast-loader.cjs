@@ -24,7 +24,8 @@ if (buildMode === '--make-cache' || buildMode === '--list-chunks') {
   // Build steps (node dist/fast-loader.cjs --make-cache|--list-chunks STORE COMMAND...): run the given commands
   // against STORE (the build makes one with a machine) with their output discarded. --list-chunks then
   // prints the chunks they ran, as JSON (the build packs them into dist/fast.cjs); --make-cache saves each
-  // pack's compiled code for this Node, the functions those commands ran included.
+  // pack's compiled code for this Node, the functions those commands ran included, and then a cache for
+  // every pack of dist/ still without one.
   const [store, ...commands] = process.argv.slice(3);
   const warmUp = async () => {
     for (const command of commands) {
@@ -34,6 +35,10 @@ if (buildMode === '--make-cache' || buildMode === '--list-chunks') {
   };
   warmUp().then(() => {
     if (buildMode === '--list-chunks') process.stdout.write(`${JSON.stringify(packs.chunksRun())}\n`);
-    else packs.writeCaches();
+    else {
+      packs.writeCaches();
+      // The packs no command ran (other drivers and commands, the CLI's too): compiled as a command would.
+      packs.fillMissingCaches();
+    }
   });
 }

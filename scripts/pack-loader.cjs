@@ -9,7 +9,7 @@
 // A pack file holds one or more chunks, each a CommonJS function. A chunk runs once, on first require, and
 // every chunk that requires it gets the same exports: the modules are shared as in one bundle, and a command
 // reads and runs only the code it uses.
-const { existsSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
+const { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
 const Module = require('node:module');
 const { join } = require('node:path');
 const { pathToFileURL } = require('node:url');
@@ -127,6 +127,20 @@ module.exports = {
   writeCaches() {
     for (const pack of packs)
       writeFileSync(join(dist, `${pack.name}.cjs${cacheSuffix}`), pack.script.createCachedData());
+  },
+  /**
+   * Build step: a cache for this Node beside every pack of dist/ that has none (the packs no build-time command
+   * ran: their chunk functions, compiled eagerly with the pack).
+   */
+  fillMissingCaches() {
+    const files = readdirSync(dist);
+    for (const file of files) {
+      const isPack = /^(fast|cli)(-[\w-]+)?\.cjs$/.test(file) && !file.endsWith('-loader.cjs');
+      if (!isPack || files.includes(file + cacheSuffix)) continue;
+      vm ??= require('node:vm');
+      const script = new vm.Script(readFileSync(join(dist, file), 'utf8'), { filename: join(dist, file) });
+      writeFileSync(join(dist, file + cacheSuffix), script.createCachedData());
+    }
   },
   /** The chunks that ran so far (the build puts the everyday commands' into dist/fast.cjs). */
   chunksRun: () => [...modules.keys()],

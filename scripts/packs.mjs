@@ -9,15 +9,9 @@
 // A pack is one object literal, `({ "<chunk>": (function (exports, require, module, __moorImportMetaUrl)
 // {...}), ... })`: one script for V8's code cache, and each chunk function is compiled with the pack (the
 // parentheses), so that its cache holds them.
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Script } from 'node:vm';
 import { build, transform } from 'esbuild';
-
-/** Whether `file` (a name in dist/) is a pack: a .cjs file named after a pack, loaders and bundles aside. */
-export function isPack(file) {
-  return /^(fast|cli)(-[\w-]+)?\.cjs$/.test(file) && !/-loader\.cjs$/.test(file);
-}
 
 /**
  * Bundles `entryPoints` ({ packName: source }, the first one named `name`) with `options` (esbuild's,
@@ -110,7 +104,8 @@ export async function buildPacks(root, { name, entryPoints, options }) {
     pack(core = []) {
       for (const file of readdirSync(dist)) {
         // This bundle's packs and their code caches (a run may have saved some).
-        if (file.startsWith(name) && isPack(file.replace(/\.cjs\..*\.cache$/, '.cjs'))) rmSync(join(dist, file));
+        const pack = file.replace(/\.cjs(\..*\.cache)?$/, '');
+        if (pack !== file && chunks.has(pack)) rmSync(join(dist, file));
       }
       const inEntry = new Set([name, ...core]);
       for (const id of inEntry) if (!chunks.has(id)) throw new Error(`build: no chunk ${id} to pack`);
@@ -118,18 +113,4 @@ export async function buildPacks(root, { name, entryPoints, options }) {
       for (const id of chunks.keys()) if (!inEntry.has(id)) writeFileSync(join(dist, `${id}.cjs`), text([id]));
     },
   };
-}
-
-/**
- * Writes a code cache for this Node beside every pack of dist/ that has none (the packs no build-time command
- * ran: their chunk functions, compiled eagerly with the pack).
- */
-export function fillPackCaches(dist) {
-  const suffix = `.${process.version}-${process.arch}.cache`;
-  const files = readdirSync(dist);
-  for (const file of files) {
-    if (!isPack(file) || files.includes(file + suffix)) continue;
-    const script = new Script(readFileSync(join(dist, file), 'utf8'), { filename: join(dist, file) });
-    writeFileSync(join(dist, file + suffix), script.createCachedData());
-  }
 }

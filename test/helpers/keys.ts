@@ -9,7 +9,7 @@ import { ed25519KeyPair } from '../../src/core/ssh/keys.js';
 export async function testKeyPair(passphrase?: string): Promise<{ private: string; public: string }> {
   if (!passphrase) return ed25519KeyPair('moor-test');
   const { utils } = await loadSsh2();
-  for (;;) {
+  for (let attempt = 1; attempt <= 20; attempt++) {
     const keys = await new Promise<{ private: string; public: string }>((resolve, reject) =>
       utils.generateKeyPair(
         'ed25519',
@@ -24,4 +24,5 @@ export async function testKeyPair(passphrase?: string): Promise<{ private: strin
       return keys;
     }
   }
+  throw new Error('ssh2 made 20 passphrase-protected key pairs in a row that it cannot read back');
 }
