@@ -402,6 +402,7 @@ export class QemuDriver extends BaseDriver {
       user: this.state.SSHUser,
       sshPublicKey: publicKey,
       nics: [nic],
+      ...(this.context.firstBootScript !== undefined ? { bootScript: this.context.firstBootScript } : {}),
     });
     await writeFileAtomic(this.file('seed'), seed, 0o600);
 

@@ -10,7 +10,7 @@ export function driverContext(
   store: Store,
   name: string,
   log: Logger,
-  extra: Pick<DriverContext, 'engineTransport' | 'signal' | 'checkpoint' | 'sshTimeoutMs'> = {},
+  extra: Pick<DriverContext, 'engineTransport' | 'signal' | 'checkpoint' | 'sshTimeoutMs' | 'firstBootScript'> = {},
 ): DriverContext {
   return {
     machineName: name,

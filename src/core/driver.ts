@@ -76,6 +76,15 @@ export interface DriverContext {
   /** Create's budget for SSH to answer once the host exists (--ssh-timeout); a VM driver waits that long for its boot. */
   sshTimeoutMs?: number;
   /**
+   * Set for a create whose engine the core can configure before it first starts (the ssh transport: no
+   * certificate that needs the host's address): a shell script that a driver booting a new host from a
+   * cloud-init seed has it run once, as root, at its first boot, before the Docker engine starts (cloud-init's
+   * bootcmd, as drivers/shared/vm/cloud-init.ts puts it in a seed). It writes the engine's configuration as provisioning would, so that the
+   * engine starts with it and provisioning restarts nothing; it starts nothing itself. A driver may ignore
+   * it: provisioning writes the same files then.
+   */
+  firstBootScript?: string;
+  /**
    * Set during create: aborted when the user interrupts (its reason is the error to throw). A driver
    * checks it between its steps (`signal?.throwIfAborted()`) and passes it to its waits; it rolls back what
    * it made, as for any failure of create.

@@ -230,12 +230,17 @@ async function prepareCreate(
   checkpoint: () => Promise<void>,
 ): Promise<{ driver: Driver; certPaths: CertPaths; bundle: ClientBundle }> {
   const factory = await definition.load();
+  const engine = { ...defaultEngineOptions(), ...options.engine };
+  const engineTransport = transportOf(engine);
   const driver = factory.fromFlags(
     driverContext(store, options.name, log, {
-      engineTransport: transportOf({ ...defaultEngineOptions(), ...options.engine }),
+      engineTransport,
       ...(options.signal ? { signal: options.signal } : {}),
       checkpoint,
       ...(options.sshTimeoutMs ? { sshTimeoutMs: options.sshTimeoutMs } : {}),
+      ...(engineTransport === 'ssh'
+        ? { firstBootScript: await firstBootScript(options.name, engine, definition) }
+        : {}),
     }),
     flags,
   );
@@ -263,6 +268,16 @@ async function prepareCreate(
   const certPaths = await certs.ensureClientCerts(store, options.certs);
   const bundle = await certs.readClientBundle(certPaths);
   return { driver, certPaths, bundle };
+}
+
+/**
+ * The engine's configuration as a script a new VM runs at its first boot (DriverContext.firstBootScript).
+ * Only for the ssh transport: with TLS the engine needs its server certificate, which names the host's
+ * address, known to some drivers only once the host has booted.
+ */
+async function firstBootScript(name: string, engine: EngineOptions, definition: DriverDefinition): Promise<string> {
+  const { buildFirstBootScript } = await import('./provision/plan.js');
+  return buildFirstBootScript({ machineName: name, engine, enginePort: 2376, driverName: definition.name });
 }
 
 /** The client certificates as the machine folder's DOCKER_CERT_PATH files. */

@@ -70,6 +70,8 @@ export interface FakeDriver {
   readonly calls: FakeCall[];
   /** The operations called for one machine, in order. */
   callsFor(machine: string): FakeOperation[];
+  /** The context each new machine's driver got from create (fromFlags), by machine name. */
+  readonly createContexts: Map<string, DriverContext>;
   /** The host of `machine`; throws when there is none. */
   host(machine: string): FakeHost;
   /** Makes `operation` throw `error` (for every machine, until cleared with undefined). */
@@ -91,6 +93,7 @@ export function fakeDriver(options: FakeDriverOptions = {}): FakeDriver {
   const failures = new Map<FakeOperation, Error>();
   const hooks = new Map<FakeOperation, (machine: string) => Promise<void> | void>();
   const unsupported = new Set(options.unsupported ?? []);
+  const createContexts = new Map<string, DriverContext>();
 
   class Fake extends BaseDriver {
     readonly driverName = name;
@@ -185,7 +188,10 @@ export function fakeDriver(options: FakeDriverOptions = {}): FakeDriver {
     ...(options.transports ? { transports: options.transports } : {}),
     ...(options.defaultTransport ? { defaultTransport: options.defaultTransport } : {}),
     load: async () => ({
-      fromFlags: (context) => new Fake(context),
+      fromFlags: (context) => {
+        createContexts.set(context.machineName, context);
+        return new Fake(context);
+      },
       fromRecord: (context) => new Fake(context),
     }),
   });
@@ -194,6 +200,7 @@ export function fakeDriver(options: FakeDriverOptions = {}): FakeDriver {
     name,
     hosts,
     calls,
+    createContexts,
     callsFor: (machine) => calls.filter((call) => call.machine === machine).map((call) => call.operation),
     host(machine) {
       const host = hosts.get(machine);

@@ -57,9 +57,13 @@ log hostname "$@"
 printf '%s\\n' "$1" >"$SANDBOX/hostname"`,
   systemctl: `log systemctl "$@"
 case "$1" in
-  is-active) [ -e "$SANDBOX/active" ] ;;
+  is-active)
+    quiet=0; if [ "$2" = --quiet ]; then quiet=1; fi
+    if [ -e "$SANDBOX/active" ]; then state=active; else state=$(cat "$SANDBOX/state" 2>/dev/null || echo inactive); fi
+    if [ "$quiet" = 0 ]; then echo "$state"; fi
+    [ "$state" = active ] ;;
   is-enabled) [ -e "$SANDBOX/enabled" ] ;;
-  restart) if [ -e "$SANDBOX/fail-restart" ]; then exit 1; fi; : >"$SANDBOX/active" ;;
+  restart|start) if [ -e "$SANDBOX/fail-restart" ]; then exit 1; fi; : >"$SANDBOX/active" ;;
   enable) : >"$SANDBOX/enabled" ;;
 esac`,
   journalctl: `log journalctl "$@"

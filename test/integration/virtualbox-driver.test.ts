@@ -19,6 +19,7 @@ import { MoorError } from '../../src/core/errors.js';
 import { Store } from '../../src/core/store.js';
 import { silentLogger } from '../../src/core/log.js';
 import { FAKE_VBOXMANAGE, FakeVBox } from '../helpers/fake-vbox.js';
+import { isoFile, parseYaml } from '../helpers/seed.js';
 
 let storePath: string;
 let image: string;
@@ -54,21 +55,6 @@ async function saveRecord(name: string, driver: Driver): Promise<void> {
 
 function reopen(name: string, driver: Driver): Driver {
   return factory.fromRecord(driverContext(new Store(storePath), name, silentLogger), driver.toJSON());
-}
-
-function isoFile(iso: string, file: string): string {
-  const result = spawnSync('isoinfo', ['-J', '-i', iso, '-x', `/${file}`], { encoding: 'utf8' });
-  assert.equal(result.status, 0, result.stderr);
-  return result.stdout;
-}
-
-function parseYaml(text: string): unknown {
-  const result = spawnSync('python3', ['-c', 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'], {
-    input: text,
-    encoding: 'utf8',
-  });
-  assert.equal(result.status, 0, `PyYAML could not parse:\n${text}\n${result.stderr}`);
-  return JSON.parse(result.stdout);
 }
 
 const exists = (path: string) =>

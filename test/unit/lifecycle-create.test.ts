@@ -192,6 +192,24 @@ describe('createMachine refuses before anything is written', () => {
     assert.equal(old.HostOptions.EngineOptions.Transport, undefined);
   });
 
+  it("gives the driver the engine's first-boot script for the ssh transport only (with TLS the certificate needs the address)", async () => {
+    const driver = fakeDriver({ transports: ['tls', 'ssh'] });
+    const moor = await newMoor();
+    await moor.create({
+      name: 'over-ssh',
+      driver: driver.name,
+      driverFlags: {},
+      engine: { Transport: 'ssh', Labels: ['team=a b'] },
+    });
+    await moor.create({ name: 'over-tls', driver: driver.name, driverFlags: {}, engine: { Transport: 'tls' } });
+    const script = driver.createContexts.get('over-ssh')?.firstBootScript ?? '';
+    assert.match(script, /^#!\/bin\/sh\n/);
+    assert.match(script, /runs once, at the machine's first boot/);
+    assert.match(script, /"team=a b"/, "the machine's engine options");
+    assert.match(script, new RegExp(`"provider=${driver.name}"`));
+    assert.equal(driver.createContexts.get('over-tls')?.firstBootScript, undefined);
+  });
+
   it('the none driver supports tls only', async () => {
     const moor = await newMoor();
     const error = await failure(

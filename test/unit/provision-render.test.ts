@@ -16,7 +16,7 @@ import Handlebars from 'handlebars';
 import { MoorError } from '../../src/core/errors.js';
 import { defaultEngineOptions, type EngineOptions } from '../../src/core/machine.js';
 import { parseOsRelease, type Family } from '../../src/core/provision/os.js';
-import { buildProvisionPlan, type InstallMethod } from '../../src/core/provision/plan.js';
+import { buildFirstBootScript, buildProvisionPlan, type InstallMethod } from '../../src/core/provision/plan.js';
 import { checkAst, packageRoot, quoteValue, renderScript, templatesDir } from '../../src/core/provision/render.js';
 import { GoldenFiles, shellcheck } from '../helpers/scripts.js';
 
@@ -120,11 +120,36 @@ describe('rendered scripts, for every family and install method, with hostile va
     });
   }
 
+  it('first-boot.configure-docker.sh (the same for every OS): sh -n, shellcheck, golden', (t) => {
+    const firstBoot = (engine: EngineOptions) =>
+      buildFirstBootScript({
+        machineName: 'web-1.example',
+        engine: { ...engine, Transport: 'ssh' },
+        enginePort: 2376,
+        driverName: 'qemu',
+      });
+    const script = firstBoot(HOSTILE_ENGINE);
+    const file = join(work, 'first-boot.configure-docker.sh');
+    writeFileSync(file, script);
+    const syntax = spawnSync('sh', ['-n', file], { encoding: 'utf8' });
+    assert.equal(syntax.status, 0, syntax.stderr);
+    // As root: no sudo. cloud-init names the host: no hostname. The boot starts the engine.
+    assert.match(script, /^SUDO=''$/m);
+    assert.doesNotMatch(script, /# Hostname|systemctl (re)?start|rc-service docker "\$action"/);
+    assert.doesNotMatch(script, /tcp:\/\//, 'the ssh transport: no TCP listener');
+    golden.compare('first-boot.configure-docker.sh', script);
+    if (!shellcheck(t, file, true)) return;
+    const plain = join(work, 'plain.first-boot.configure-docker.sh');
+    writeFileSync(plain, firstBoot(defaultEngineOptions()));
+    shellcheck(t, plain, false);
+  });
+
   it('has no golden file that no test renders', () => {
     const expected = CASES.flatMap((testCase) => [
       `${testCase.name}.configure-docker.sh`,
       ...METHODS.map((method) => `${testCase.name}.${method}.install-docker.sh`),
     ]);
+    expected.push('first-boot.configure-docker.sh');
     assert.deepEqual(golden.stale(expected), []);
   });
 });
@@ -133,6 +158,7 @@ describe('renderScript', () => {
   const context = {
     sudo: '',
     root: '',
+    firstBoot: false,
     hostname: 'h',
     daemonJson: '{}',
     dropIn: '',
@@ -145,7 +171,7 @@ describe('renderScript', () => {
 
   it('throws, naming the value, when the context lacks one (strict mode)', () => {
     for (const missing of ['hostname', 'sudo', 'root']) {
-      const partial: Record<string, string> = { ...context };
+      const partial: Record<string, string | boolean> = { ...context };
       delete partial[missing];
       assert.throws(
         () => renderScript('configure-docker.sh', partial),

@@ -10,7 +10,12 @@ import { after, before, describe, it } from 'node:test';
 
 import { defaultEngineOptions, type EngineOptions } from '../../src/core/machine.js';
 import { parseOsRelease, type Family } from '../../src/core/provision/os.js';
-import { buildProvisionPlan, type ProvisionInput, type ProvisionPlan } from '../../src/core/provision/plan.js';
+import {
+  buildFirstBootScript,
+  buildProvisionPlan,
+  type ProvisionInput,
+  type ProvisionPlan,
+} from '../../src/core/provision/plan.js';
 import {
   assertClean,
   HOST_HAS_DOCKERD,
@@ -110,15 +115,66 @@ describe('configure-docker.sh in a sandbox (systemd)', () => {
     });
   }
 
-  it('restarts a stopped engine even when nothing changed', () => {
+  it('starts a stopped engine when nothing changed (a start, not a restart), and resets a failed one first', () => {
     const box = sandbox({ dockerd: true, systemd: true });
     const plan = makePlan(box);
     assert.equal(box.run(configureScript(plan)).lastLine, 'moor: changed=1');
     box.calls();
     box.remove('active');
     const result = box.run(configureScript(plan));
+    assert.equal(result.status, 0, result.stderr);
     assert.equal(result.lastLine, 'moor: changed=1');
-    assert.ok(box.calls().includes('systemctl restart docker.service'));
+    assert.match(result.stdout, /^moor: starting docker\.service$/m);
+    let calls = box.calls();
+    assert.ok(calls.includes('sudo -n systemctl start docker.service'), calls.join('\n'));
+    assert.deepEqual(
+      calls.filter((call) => /systemctl (restart|daemon-reload|reset-failed)|is-system-running/.test(call)),
+      [],
+    );
+
+    box.remove('active');
+    box.touch('state', 'failed\n');
+    assert.equal(box.run(configureScript(plan)).lastLine, 'moor: changed=1');
+    calls = box.calls();
+    assert.ok(calls.indexOf('sudo -n systemctl reset-failed docker.service') >= 0, calls.join('\n'));
+    assert.ok(
+      calls.indexOf('sudo -n systemctl reset-failed docker.service') <
+        calls.indexOf('sudo -n systemctl start docker.service'),
+    );
+  });
+
+  it('waits for a start the boot has begun, with this configuration, and calls it no change (nor a restart)', () => {
+    const box = sandbox({ dockerd: true, systemd: true });
+    mkdirSync(join(box.root, 'lib/systemd/system'), { recursive: true });
+    writeFileSync(join(box.root, 'lib/systemd/system/docker.socket'), '[Socket]\n');
+    const plan = makePlan(box);
+    assert.equal(box.run(configureScript(plan)).lastLine, 'moor: changed=1');
+    box.calls();
+    box.remove('active');
+    box.touch('state', 'activating\n');
+    const result = box.run(configureScript(plan));
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.lastLine, 'moor: changed=0');
+    assert.match(result.stdout, /^moor: docker is starting with this configuration: waiting for it$/m);
+    assert.doesNotMatch(result.stdout, /^moor: (re)?starting /m);
+    const calls = box.calls();
+    assert.ok(calls.includes('sudo -n systemctl start docker.socket docker.service'), calls.join('\n'));
+    assert.deepEqual(
+      calls.filter((call) => /systemctl (restart|stop|daemon-reload)/.test(call)),
+      [],
+    );
+  });
+
+  it('shows the engine log and fails when the start fails', () => {
+    const box = sandbox({ dockerd: true, systemd: true });
+    const plan = makePlan(box);
+    assert.equal(box.run(configureScript(plan)).status, 0);
+    box.remove('active');
+    box.touch('fail-restart');
+    const result = box.run(configureScript(plan));
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /failed to start daemon: fake/);
+    assert.match(result.stderr, /moor: error: docker did not start \(its last log lines/);
   });
 
   it('rewrites daemon.json and restarts when an option changes; without docker.socket it uses the unix socket', () => {
@@ -196,6 +252,136 @@ describe('configure-docker.sh in a sandbox (OpenRC, as root)', () => {
     assert.deepEqual(
       box.calls().filter((call) => /^rc-(service docker (start|restart)|update add)/.test(call)),
       [],
+    );
+  });
+});
+
+describe('configure-docker.sh at the first boot (cloud-init, as root, before the engine starts)', () => {
+  const firstBoot = (box: Sandbox, engine: EngineOptions = HOSTILE_ENGINE) =>
+    buildFirstBootScript({ machineName: 'web1', engine, enginePort: 2376, driverName: 'generic', fsRoot: box.root });
+
+  it("writes what provisioning writes and only reloads systemd; provisioning then waits for the boot's start", () => {
+    const box = sandbox({ dockerd: true, systemd: true });
+    mkdirSync(join(box.root, 'lib/systemd/system'), { recursive: true });
+    writeFileSync(join(box.root, 'lib/systemd/system/docker.socket'), '[Socket]\n');
+    writeFileSync(join(box.root, 'etc/hosts'), '127.0.0.1 localhost\n');
+    const boot = box.run(firstBoot(box));
+    assert.equal(boot.status, 0, boot.stderr);
+    assert.equal(boot.lastLine, 'moor: changed=1');
+    let calls = box.calls();
+    assert.ok(calls.includes('systemctl daemon-reload'), calls.join('\n'));
+    assert.equal(
+      calls.some((call) => call.startsWith('dockerd')),
+      false,
+      'dockerd is not run',
+    );
+    assert.deepEqual(
+      calls.filter((call) => /^(sudo|hostname|systemctl (start|restart|stop|enable))/.test(call)),
+      [],
+      'as root, and nothing started, restarted or renamed',
+    );
+    assert.equal(box.read('etc/hosts'), '127.0.0.1 localhost\n', "the hostname is cloud-init's");
+    assertClean(box);
+
+    // The boot starts docker with those files; provisioning finds them in place.
+    box.touch('state', 'activating\n');
+    const plan = makePlan(box);
+    const provisioned = box.run(configureScript(plan));
+    assert.equal(provisioned.status, 0, provisioned.stderr);
+    assert.match(provisioned.stdout, /unchanged: .*daemon\.json/);
+    assert.match(provisioned.stdout, /unchanged: .*10-moor\.conf/);
+    assert.match(provisioned.stdout, /docker is starting with this configuration: waiting for it/);
+    calls = box.calls();
+    assert.deepEqual(
+      calls.filter((call) => /systemctl (restart|stop|daemon-reload)/.test(call)),
+      [],
+      calls.join('\n'),
+    );
+    assert.equal(box.read('etc/docker/daemon.json'), `${plan.daemonJson}\n`);
+  });
+
+  it('leaves an engine that has started already to provisioning, and writes nothing', () => {
+    for (const state of ['active', 'activating']) {
+      const box = sandbox({ dockerd: true, systemd: true });
+      box.touch('state', `${state}\n`);
+      const boot = box.run(firstBoot(box));
+      assert.equal(boot.status, 0, boot.stderr);
+      assert.match(boot.stdout, new RegExp(`^moor: docker is ${state} already: provisioning configures it$`, 'm'));
+      assert.equal(boot.lastLine, 'moor: changed=0');
+      assert.equal(existsSync(join(box.root, 'etc/docker')), false);
+      assert.equal(existsSync(join(box.root, 'etc/systemd')), false);
+      assertClean(box);
+    }
+  });
+
+  it(
+    'does nothing where Docker is not installed yet',
+    { skip: HOST_HAS_DOCKERD ? 'this host has dockerd' : false },
+    () => {
+      const box = sandbox({ systemd: true });
+      const boot = box.run(firstBoot(box));
+      assert.equal(boot.status, 0, boot.stderr);
+      assert.match(boot.stdout, /Docker is not installed: provisioning installs and configures it/);
+      assert.equal(existsSync(join(box.root, 'etc/docker')), false);
+      assert.deepEqual(box.calls(), []);
+    },
+  );
+
+  it('never runs dockerd (seconds per start under emulation); a file dockerd refuses fails the start provisioning waits for', () => {
+    const box = sandbox({ dockerd: true, systemd: true });
+    box.touch('invalid');
+    const boot = box.run(firstBoot(box));
+    assert.equal(boot.status, 0, boot.stderr);
+    const calls = box.calls();
+    assert.deepEqual(
+      calls.filter((call) => call.startsWith('dockerd')),
+      [],
+      calls.join('\n'),
+    );
+    // The boot's start of dockerd fails; provisioning finds the files in place, starts it, and shows why it failed.
+    box.touch('state', 'failed\n');
+    box.touch('fail-restart');
+    const provisioned = box.run(configureScript(makePlan(box)));
+    assert.equal(provisioned.status, 1);
+    assert.match(provisioned.stderr, /failed to start daemon: fake/);
+    assert.match(provisioned.stderr, /moor: error: docker did not start/);
+    assert.deepEqual(
+      box.calls().filter((call) => call.startsWith('dockerd')),
+      [],
+      'an unchanged daemon.json is not checked again',
+    );
+  });
+
+  it('OpenRC: writes /etc/conf.d/docker and leaves starting docker to the runlevel', () => {
+    const box = sandbox({ dockerd: true, omit: ['systemctl'] });
+    const boot = box.run(firstBoot(box));
+    assert.equal(boot.status, 0, boot.stderr);
+    const plan = makePlan(box, { family: 'alpine', os: parseOsRelease('ID=alpine'), sshUser: 'root' });
+    assert.equal(box.read('etc/conf.d/docker'), `${plan.openrcConf}\n`);
+    const calls = box.calls();
+    assert.deepEqual(
+      calls.filter((call) => /^rc-(service docker (start|restart)|update)/.test(call)),
+      [],
+      calls.join('\n'),
+    );
+  });
+
+  it('checks its input as provisioning does', () => {
+    assert.throws(
+      () =>
+        buildFirstBootScript({ machineName: 'bad name', engine: HOSTILE_ENGINE, enginePort: 2376, driverName: 'qemu' }),
+      /name/i,
+    );
+    assert.throws(
+      () =>
+        buildFirstBootScript({
+          machineName: 'ok',
+          engine: HOSTILE_ENGINE,
+          enginePort: 2376,
+          driverName: 'qemu',
+          fsRoot: 'relative',
+        }),
+      /not absolute/,
     );
   });
 });

@@ -5,6 +5,8 @@
  * every local VM driver (virtualbox, qemu).
  * Values are written as JSON strings, which YAML reads as they are, so no value can break the document.
  * NICs are matched by MAC address: cloud-init 22.4 (Debian 12) ignores name patterns such as `en*`.
+ * A boot script (the core's DriverContext.firstBootScript) runs once per instance from `bootcmd`, in
+ * cloud-init's init stage: before network-online.target, so before the Docker engine's first start.
  */
 import { buildIso } from './iso9660.js';
 
@@ -37,7 +39,15 @@ export interface SeedOptions {
   sshPublicKey: string;
   nics: SeedNic[];
   mounts?: SeedMount[];
+  /**
+   * A shell script run once, as root, early in the first boot (see above). It travels in base64 and runs
+   * from a file with its standard input closed; its output is in /var/log/cloud-init-output.log.
+   */
+  bootScript?: string;
 }
+
+/** The tag of the boot script's run in cloud-init-per (its mark: /var/lib/cloud/sem/bootper.moor-boot-script.instance). */
+export const BOOT_SCRIPT_TAG = 'moor-boot-script';
 
 const q = (value: string): string => JSON.stringify(value);
 
@@ -69,6 +79,15 @@ export function userData(options: SeedOptions): string {
     for (const mount of options.mounts) {
       lines.push(`  - [${[mount.source, mount.target, mount.type, mount.options, '0', '0'].map(q).join(', ')}]`);
     }
+  }
+  if (options.bootScript !== undefined) {
+    // bootcmd runs at every boot: cloud-init-per runs it at the first boot of this instance id only.
+    const encoded = Buffer.from(options.bootScript).toString('base64');
+    const command = `f=$(mktemp) && echo ${encoded} | base64 -d >"$f" && sh "$f" </dev/null; s=$?; rm -f "$f"; exit $s`;
+    lines.push(
+      'bootcmd:',
+      `  - [${['cloud-init-per', 'instance', BOOT_SCRIPT_TAG, 'sh', '-c', command].map(q).join(', ')}]`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -68,6 +68,53 @@ const DOCKER_REPO = 'https://download.docker.com/linux';
 
 export function buildProvisionPlan(input: ProvisionInput): ProvisionPlan {
   validateInput(input);
+  const { engine } = input;
+  const files = engineFiles(input);
+  const common = { sudo: sudoPrefix(input.sshUser).trimEnd(), root: input.fsRoot ?? '' };
+  const install = renderScript('install-docker.sh', {
+    ...common,
+    method: input.installMethod,
+    family: input.family ?? 'unknown',
+    version: input.engineVersion ?? '',
+    installUrl: input.installMethod === 'script' ? engine.InstallURL : '',
+    dockerRepoUrl: input.family === 'rhel' ? dockerRepoUrl(input.os) : '',
+  });
+  const configure = renderScript('configure-docker.sh', {
+    ...common,
+    firstBoot: false,
+    hostname: input.machineName,
+    ...files,
+  });
+  return {
+    steps: [
+      { name: 'install-docker', script: install },
+      { name: 'configure-docker', script: configure },
+    ],
+    ...files,
+  };
+}
+
+export type FirstBootInput = Pick<ProvisionInput, 'machineName' | 'engine' | 'enginePort' | 'driverName' | 'fsRoot'>;
+
+/**
+ * configure-docker.sh as a new VM runs it once at its first boot, as root, before its engine first starts
+ * (a VM driver puts it in the cloud-init seed): the same files as provisioning writes, so that dockerd
+ * starts with them and provisioning finds nothing to change and restarts nothing. It starts nothing, and
+ * leaves an engine that has started already to provisioning.
+ */
+export function buildFirstBootScript(input: FirstBootInput): string {
+  validateEngineInput(input);
+  return renderScript('configure-docker.sh', {
+    sudo: '',
+    root: input.fsRoot ?? '',
+    firstBoot: true,
+    hostname: input.machineName,
+    ...engineFiles(input),
+  });
+}
+
+/** daemon.json, the systemd drop-in and OpenRC's conf.d file for the engine's options. */
+function engineFiles(input: FirstBootInput): Pick<ProvisionPlan, 'daemonJson' | 'dropIn' | 'openrcConf'> {
   const { engine, enginePort } = input;
   const config = buildEngineConfig(engine, input.driverName);
   const daemonJson = JSON.stringify(config.daemonJson, null, 2);
@@ -90,32 +137,7 @@ export function buildProvisionPlan(input: ProvisionInput): ProvisionPlan {
     `DOCKER_OPTS=${shellQuote(dockerOpts)}`,
     ...config.env.map(([name, value]) => `export ${name}=${shellQuote(value)}`),
   ].join('\n');
-
-  const common = { sudo: sudoPrefix(input.sshUser).trimEnd(), root: input.fsRoot ?? '' };
-  const install = renderScript('install-docker.sh', {
-    ...common,
-    method: input.installMethod,
-    family: input.family ?? 'unknown',
-    version: input.engineVersion ?? '',
-    installUrl: input.installMethod === 'script' ? engine.InstallURL : '',
-    dockerRepoUrl: input.family === 'rhel' ? dockerRepoUrl(input.os) : '',
-  });
-  const configure = renderScript('configure-docker.sh', {
-    ...common,
-    hostname: input.machineName,
-    daemonJson,
-    dropIn,
-    openrcConf,
-  });
-  return {
-    steps: [
-      { name: 'install-docker', script: install },
-      { name: 'configure-docker', script: configure },
-    ],
-    daemonJson,
-    dropIn,
-    openrcConf,
-  };
+  return { daemonJson, dropIn, openrcConf };
 }
 
 export interface InstallOptions {
@@ -186,10 +208,7 @@ export function validateHostInput(input: {
   if (family === null && installMethod === 'packages') throw new UnsupportedOsError(input.os);
   if (input.sshUser === '') throw new UsageError('The SSH user is empty.');
   checkText('SSH user', input.sshUser);
-  if (input.fsRoot !== undefined && input.fsRoot !== '') {
-    checkText('Root folder', input.fsRoot);
-    if (!input.fsRoot.startsWith('/')) throw new UsageError(`Root folder "${input.fsRoot}" is not absolute.`);
-  }
+  checkRoot(input.fsRoot);
 }
 
 /** RHEL and its rebuilds run docker-ce from Docker's repository; Fedora its own moby-engine. */
@@ -208,9 +227,31 @@ function dockerRepoUrl(os: OsRelease): string {
 
 function validateInput(input: ProvisionInput): void {
   const { engine, installMethod, family } = input;
+  validateHostInput(input);
+  validateEngineInput(input);
+
+  validateInstallOptions({
+    installMethod,
+    installUrl: engine.InstallURL,
+    ...(input.engineVersion !== undefined ? { engineVersion: input.engineVersion } : {}),
+    family,
+    os: input.os,
+  });
+}
+
+/** The sandbox root of the tests: absolute, or empty on a real host. */
+function checkRoot(fsRoot: string | undefined): void {
+  if (fsRoot === undefined || fsRoot === '') return;
+  checkText('Root folder', fsRoot);
+  if (!fsRoot.startsWith('/')) throw new UsageError(`Root folder "${fsRoot}" is not absolute.`);
+}
+
+/** The name, the driver, the port and the engine options: what the engine's files are made of. */
+function validateEngineInput(input: FirstBootInput): void {
+  const { engine } = input;
   // The name becomes the host's hostname: the one rule of a new machine's name (63 characters, a DNS label).
   assertValidNewName(input.machineName);
-  validateHostInput(input);
+  checkRoot(input.fsRoot);
   if (input.driverName === '') throw new UsageError('The driver name is empty.');
   checkText('Driver name', input.driverName);
   if (!Number.isInteger(input.enginePort) || input.enginePort < 1 || input.enginePort > 65535) {
@@ -222,12 +263,4 @@ function validateInput(input: ProvisionInput): void {
       'The engine would listen on TCP without client certificates (TlsVerify is false): moor only exposes it with --tlsverify.',
     );
   }
-
-  validateInstallOptions({
-    installMethod,
-    installUrl: engine.InstallURL,
-    ...(input.engineVersion !== undefined ? { engineVersion: input.engineVersion } : {}),
-    family,
-    os: input.os,
-  });
 }

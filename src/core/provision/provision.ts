@@ -243,8 +243,8 @@ async function uploadCertificates(
 
 /**
  * Runs one script with sh over the session. Returns whether it changed something (its last line,
- * `moor: changed=0|1`) and whether it (re)started the engine (its `moor: restarting ...` line, or
- * `moor: docker: restart|start` on OpenRC).
+ * `moor: changed=0|1`) and whether it (re)started the engine (its `moor: restarting ...` or
+ * `moor: starting ...` line, or `moor: docker: restart|start` on OpenRC; not a start the boot had begun).
  */
 async function runStep(
   session: SSHSession,
@@ -295,7 +295,7 @@ async function runStep(
   }
   return {
     changed: /moor: changed=1\s*$/.test(result.stdout),
-    restarted: /^moor: (restarting |docker: (re)?start$)/m.test(result.stdout),
+    restarted: /^moor: ((re)?starting |docker: (re)?start$)/m.test(result.stdout),
   };
 }
 
@@ -370,10 +370,14 @@ async function waitForLocalEngine(
   const host = socket === DEFAULT_ENGINE_SOCKET ? '' : `-H ${shellQuote(`unix://${socket}`)} `;
   return waitFor(
     async () => {
-      if (!sudo) {
+      // Through the connection to the socket, when the SSH user may open it (root, or in the docker group):
+      // no program started on the host, which takes seconds in an emulated VM.
+      try {
         await httpOverStream(await session.forwardToUnixSocket(socket), '/_ping');
         const body = await httpOverStream(await session.forwardToUnixSocket(socket), '/version');
         return (JSON.parse(body) as { Version: string }).Version;
+      } catch (error) {
+        if (!sudo) throw error;
       }
       // A user outside the docker group cannot open the socket itself: ask through sudo.
       const result = await session.exec(`${sudo}docker ${host}version --format '{{.Server.Version}}'`);
