@@ -172,6 +172,9 @@ export async function tailOf(path: string, lines = 20): Promise<string> {
 }
 
 /** Whether an SSH server answers at host:port: its banner ("SSH-2.0-..."), not only an accepted connection. */
+/** How often the boot is checked (the SSH banner): a fixed half second, as one would by hand. */
+const BOOT_POLL = { initialDelayMs: 500, maxDelayMs: 500, jitter: false } as const;
+
 export function sshBanner(host: string, port: number, timeoutMs = 5_000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
@@ -402,7 +405,7 @@ export class QemuDriver extends BaseDriver {
       user: this.state.SSHUser,
       sshPublicKey: publicKey,
       nics: [nic],
-      ...(this.context.firstBootScript !== undefined ? { bootScript: this.context.firstBootScript } : {}),
+      ...(this.context.firstBootScript !== undefined ? { engineConfigScript: this.context.firstBootScript } : {}),
     });
     await writeFileAtomic(this.file('seed'), seed, 0o600);
 
@@ -587,7 +590,8 @@ export class QemuDriver extends BaseDriver {
         }
         return (await sshBanner(host, port)) || notYet('no SSH banner yet');
       },
-      { what: `SSH on ${host}:${port}`, timeoutMs, maxDelayMs: 3_000, onTimeout: () => false },
+      // Every half second: a check is one connection on loopback, and the boot is what the user waits for.
+      { what: `SSH on ${host}:${port}`, timeoutMs, ...BOOT_POLL, onTimeout: () => false },
     );
     if (answered) return;
     const logs = await this.logs();

@@ -241,7 +241,7 @@ export class VirtualBoxDriver extends BaseDriver {
         type: 'vboxsf',
         options: 'defaults,nofail,uid=1000,gid=1000',
       })),
-      ...(this.context.firstBootScript !== undefined ? { bootScript: this.context.firstBootScript } : {}),
+      ...(this.context.firstBootScript !== undefined ? { engineConfigScript: this.context.firstBootScript } : {}),
     });
     await writeFileAtomic(join(this.dir, SEED_FILE), seed, 0o600);
 

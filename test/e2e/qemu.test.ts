@@ -95,6 +95,19 @@ if (canRun('qemu driver with real QEMU', vmTestsMissing())) {
         assertExit(ls, 0, 'ls');
         assert.equal(ls.stdout.trim(), `dev qemu Running ssh://docker@127.0.0.1:${port}`);
         assert.equal((await qemuProcesses(store.path('machines', 'dev'))).length, 1);
+        // The engine's configuration came with the seed, written at the first boot before dockerd started:
+        // provisioning found it in place, so dockerd started once, with it, and was never restarted.
+        const boot = await store.moor([
+          'ssh',
+          'dev',
+          '--',
+          "sudo journalctl -b -u moor-engine-config -o cat --no-pager | grep -c '^moor: wrote: /etc/docker/daemon.json';" +
+            " sudo journalctl -b -u docker.service -o cat --no-pager | grep -c '^Starting docker' || true;" +
+            " sudo journalctl -b -u docker.service -o cat --no-pager | grep -c '^Stopping docker' || true;" +
+            " sudo docker info --format '{{json .Labels}}'",
+        ]);
+        assertExit(boot, 0, 'ssh: the first boot and the engine');
+        assert.deepEqual(boot.stdout.trim().split('\n'), ['1', '1', '0', '["provider=qemu"]'], boot.stdout);
 
         const imported = await store.moor(['docker', 'dev', '--', 'import', busybox, 'moor-test/busybox'], {
           timeoutMs: VM_STEP_MS,

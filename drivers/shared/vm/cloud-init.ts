@@ -5,8 +5,9 @@
  * every local VM driver (virtualbox, qemu).
  * Values are written as JSON strings, which YAML reads as they are, so no value can break the document.
  * NICs are matched by MAC address: cloud-init 22.4 (Debian 12) ignores name patterns such as `en*`.
- * A boot script (the core's DriverContext.firstBootScript) runs once per instance from `bootcmd`, in
- * cloud-init's init stage: before network-online.target, so before the Docker engine's first start.
+ * The engine's configuration script (the core's DriverContext.firstBootScript) is started once per instance
+ * from `bootcmd`, in cloud-init's init stage: before network-online.target, so before the Docker engine's
+ * first start (see engineConfigCommand).
  */
 import { buildIso } from './iso9660.js';
 
@@ -39,15 +40,38 @@ export interface SeedOptions {
   sshPublicKey: string;
   nics: SeedNic[];
   mounts?: SeedMount[];
-  /**
-   * A shell script run once, as root, early in the first boot (see above). It travels in base64 and runs
-   * from a file with its standard input closed; its output is in /var/log/cloud-init-output.log.
-   */
-  bootScript?: string;
+  /** A shell script that configures the Docker engine at the first boot, as root (see engineConfigCommand). */
+  engineConfigScript?: string;
 }
 
-/** The tag of the boot script's run in cloud-init-per (its mark: /var/lib/cloud/sem/bootper.moor-boot-script.instance). */
-export const BOOT_SCRIPT_TAG = 'moor-boot-script';
+/** The systemd unit (and cloud-init-per tag) the engine's configuration script runs as. */
+export const ENGINE_CONFIG_UNIT = 'moor-engine-config';
+
+/**
+ * The command `bootcmd` runs for the engine's configuration script (through cloud-init-per, once per
+ * instance: bootcmd itself runs at every boot). The script travels in base64 and is written to `dir`
+ * (/run: a tmpfs, not cleaned at boot as /tmp may be while cloud-init runs). Where systemd runs, it runs as
+ * a transient unit ordered before docker.service: the boot goes on meanwhile (cloud-init's init stage holds
+ * up SSH, and the script's systemctl daemon-reload takes seconds in an emulated VM), and docker's first
+ * start waits for it. Without default dependencies, which would hold it until basic.target (after
+ * cloud-init's init stage) and so hold up docker's start: it starts at once; its output is in `journalctl -u moor-engine-config`. Elsewhere (OpenRC), or if
+ * systemd-run fails, it runs at once, its output in /var/log/cloud-init-output.log. The unit's command has
+ * no `$` or `%` in it: systemd would expand those.
+ */
+export function engineConfigCommand(script: string, dir = '/run'): string[] {
+  const file = `${dir}/${ENGINE_CONFIG_UNIT}.sh`;
+  const encoded = Buffer.from(script).toString('base64');
+  const run = `echo ${encoded} | base64 -d >${file} && exec sh ${file} </dev/null`;
+  const unit = `--unit=${ENGINE_CONFIG_UNIT} --service-type=oneshot -p DefaultDependencies=no -p Before=docker.service`;
+  return [
+    'cloud-init-per',
+    'instance',
+    ENGINE_CONFIG_UNIT,
+    'sh',
+    '-c',
+    `run='${run}'; systemd-run --no-block --quiet ${unit} sh -c "$run" 2>/dev/null || sh -c "$run"`,
+  ];
+}
 
 const q = (value: string): string => JSON.stringify(value);
 
@@ -80,14 +104,8 @@ export function userData(options: SeedOptions): string {
       lines.push(`  - [${[mount.source, mount.target, mount.type, mount.options, '0', '0'].map(q).join(', ')}]`);
     }
   }
-  if (options.bootScript !== undefined) {
-    // bootcmd runs at every boot: cloud-init-per runs it at the first boot of this instance id only.
-    const encoded = Buffer.from(options.bootScript).toString('base64');
-    const command = `f=$(mktemp) && echo ${encoded} | base64 -d >"$f" && sh "$f" </dev/null; s=$?; rm -f "$f"; exit $s`;
-    lines.push(
-      'bootcmd:',
-      `  - [${['cloud-init-per', 'instance', BOOT_SCRIPT_TAG, 'sh', '-c', command].map(q).join(', ')}]`,
-    );
+  if (options.engineConfigScript !== undefined) {
+    lines.push('bootcmd:', `  - [${engineConfigCommand(options.engineConfigScript).map(q).join(', ')}]`);
   }
   return `${lines.join('\n')}\n`;
 }
