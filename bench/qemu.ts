@@ -5,8 +5,11 @@
 //   moor:    moor create --qemu-image-url <image with Docker> --engine-install-method none, broken down by
 //            its progress lines (disk, QEMU start, boot to SSH, provisioning), then `moor ls` and `status`.
 // Uses the test image with Docker preinstalled (test/helpers/vm-image.ts builds and caches it; root, QEMU).
+// With --install, the image without Docker instead: by hand, `cloud-init status --wait`, then apt-get update
+// and install docker.io over ssh; moor installs it as create does by default (--engine-install-method
+// packages). That needs the VM to reach Debian's mirrors, and takes minutes per create under tcg.
 // Target: moor adds at most 10% to the hand-run steps.
-//   npm run build && node --import tsx bench/qemu.ts [--runs N]
+//   npm run build && node --import tsx bench/qemu.ts [--runs N] [--install]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -22,6 +25,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'bin/run.cjs');
 const runsFlag = process.argv.indexOf('--runs');
 const runs = runsFlag === -1 ? 3 : Number(process.argv[runsFlag + 1]);
+const install = process.argv.includes('--install');
 const TARGET = 1.1;
 
 const now = () => performance.now();
@@ -93,10 +97,25 @@ async function byHand(image: string): Promise<Record<string, number>> {
     const t3 = now();
     const ssh = ['-i', join(dir, 'key'), '-p', String(port), '-o', 'StrictHostKeyChecking=no'];
     ssh.push('-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', 'docker@127.0.0.1');
+    let t35 = t3;
+    if (install) {
+      // As one would by hand: wait for cloud-init (its apt sources), then install Debian's docker.io.
+      const steps =
+        'cloud-init status --wait >/dev/null; sudo apt-get update -q && sudo apt-get install -y -q docker.io';
+      await until(() => spawnSync('ssh', [...ssh, steps], { stdio: 'ignore' }).status === 0);
+      t35 = now();
+    }
     await until(() => spawnSync('ssh', [...ssh, 'sudo docker version'], { stdio: 'ignore' }).status === 0);
     const t4 = now();
     spawnSync('sh', ['-c', `kill -9 $(cat ${join(dir, 'qemu.pid')})`]);
-    return { disk: t1 - t0, qemu: t2 - t1, ssh: t3 - t2, engine: t4 - t3, total: t4 - t0 };
+    return {
+      disk: t1 - t0,
+      qemu: t2 - t1,
+      ssh: t3 - t2,
+      ...(install ? { install: t35 - t3 } : {}),
+      engine: t4 - t35,
+      total: t4 - t0,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -117,8 +136,7 @@ function byMoor(image: string): Record<string, number> {
         'tcg',
         '--qemu-image-url',
         image,
-        '--engine-install-method',
-        'none',
+        ...(install ? [] : ['--engine-install-method', 'none']),
         '--ssh-timeout',
         '1200',
         'b',
@@ -143,14 +161,19 @@ function byMoor(image: string): Record<string, number> {
       checks: at('Creating the machine with') - first,
       disk: at('Starting QEMU') - at('Getting the machine image'),
       ssh: at('Issuing the server certificate') - at('Waiting for the machine to boot'),
-      provision:
+      // Provisioning: SSH, sudo and the OS; the install step; the configure step (it waits for a starting
+      // engine); the engine's check.
+      connect: at('Installing Docker') - at('Issuing the server'),
+      install: at('Configuring the Docker engine') - at('Installing Docker'),
+      configure: at('Waiting for the Docker engine') - at('Configuring the Docker engine'),
+      engine:
         Date.parse(
           created.stderr
             .split('\n')
             .filter((line) => /^\d{4}-\d\d-\d\dT/.test(line))
             .at(-1)!
             .slice(0, 24),
-        ) - at('Issuing the server'),
+        ) - at('Waiting for the Docker engine'),
       total,
       ls,
       status,
@@ -161,7 +184,7 @@ function byMoor(image: string): Record<string, number> {
   }
 }
 
-const image = vmImages().docker;
+const image = install ? vmImages().base : vmImages().docker;
 const hand: Record<string, number>[] = [];
 const moor: Record<string, number>[] = [];
 for (let run = 1; run <= runs; run++) {
@@ -173,7 +196,9 @@ const medians = (rows: Record<string, number>[]) =>
   Object.fromEntries(Object.keys(rows[0]!).map((key) => [key, median(rows.map((row) => row[key]!))]));
 const handMedian = medians(hand);
 const moorMedian = medians(moor);
-console.log(`qemu driver, tcg, medians of ${runs} runs`);
+console.log(
+  `qemu driver, tcg, ${install ? 'Docker installed by apt' : 'Docker preinstalled'}, medians of ${runs} runs`,
+);
 console.log(
   'by hand:',
   Object.entries(handMedian)
