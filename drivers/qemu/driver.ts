@@ -171,10 +171,10 @@ export async function tailOf(path: string, lines = 20): Promise<string> {
     .join('\n');
 }
 
-/** Whether an SSH server answers at host:port: its banner ("SSH-2.0-..."), not only an accepted connection. */
 /** How often the boot is checked (the SSH banner): a fixed half second, as one would by hand. */
 const BOOT_POLL = { initialDelayMs: 500, maxDelayMs: 500, jitter: false } as const;
 
+/** Whether an SSH server answers at host:port: its banner ("SSH-2.0-..."), not only an accepted connection. */
 export function sshBanner(host: string, port: number, timeoutMs = 5_000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });

@@ -78,10 +78,10 @@ export interface DriverContext {
   /**
    * Set for a create whose engine the core can configure before it first starts (the ssh transport: no
    * certificate that needs the host's address): a shell script that a driver booting a new host from a
-   * cloud-init seed has it run once, as root, at its first boot, before the Docker engine starts (cloud-init's
-   * bootcmd, as drivers/shared/vm/cloud-init.ts puts it in a seed). It writes the engine's configuration as provisioning would, so that the
-   * engine starts with it and provisioning restarts nothing; it starts nothing itself. A driver may ignore
-   * it: provisioning writes the same files then.
+   * cloud-init seed has it run once, as root, at its first boot, before the Docker engine starts
+   * (drivers/shared/vm/cloud-init.ts puts it in a seed's bootcmd). It writes the engine's configuration as
+   * provisioning would, so that the engine starts with it and provisioning restarts nothing; it starts
+   * nothing itself. A driver may ignore it: provisioning writes the same files then.
    */
   firstBootScript?: string;
   /**

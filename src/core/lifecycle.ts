@@ -277,6 +277,7 @@ async function prepareCreate(
  */
 async function firstBootScript(name: string, engine: EngineOptions, definition: DriverDefinition): Promise<string> {
   const { buildFirstBootScript } = await import('./provision/plan.js');
+  // The port is not used: the ssh transport has no TCP listener.
   return buildFirstBootScript({ machineName: name, engine, enginePort: 2376, driverName: definition.name });
 }
 

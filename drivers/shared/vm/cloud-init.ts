@@ -53,10 +53,11 @@ export const ENGINE_CONFIG_UNIT = 'moor-engine-config';
  * (/run: a tmpfs, not cleaned at boot as /tmp may be while cloud-init runs). Where systemd runs, it runs as
  * a transient unit ordered before docker.service: the boot goes on meanwhile (cloud-init's init stage holds
  * up SSH, and the script's systemctl daemon-reload takes seconds in an emulated VM), and docker's first
- * start waits for it. Without default dependencies, which would hold it until basic.target (after
- * cloud-init's init stage) and so hold up docker's start: it starts at once; its output is in `journalctl -u moor-engine-config`. Elsewhere (OpenRC), or if
- * systemd-run fails, it runs at once, its output in /var/log/cloud-init-output.log. The unit's command has
- * no `$` or `%` in it: systemd would expand those.
+ * start waits for it. The unit has no default dependencies, so it starts at once: those would hold it until
+ * basic.target (after cloud-init's init stage), and docker's start with it. Its output is in
+ * `journalctl -u moor-engine-config`. Elsewhere (OpenRC), or if systemd-run fails, the script runs at once,
+ * its output in /var/log/cloud-init-output.log. The unit's command has no `$` or `%` in it: systemd would
+ * expand those.
  */
 export function engineConfigCommand(script: string, dir = '/run'): string[] {
   const file = `${dir}/${ENGINE_CONFIG_UNIT}.sh`;
