@@ -157,6 +157,48 @@ interface JoinTarget {
   client: EngineClient;
 }
 
+/** What machines need to join a swarm, read from one of its managers: never stored or printed. */
+interface JoinInfo {
+  role: SwarmRole;
+  token: string;
+  remoteAddrs: string[];
+  cluster: { id: string; name: string };
+}
+
+/** The join token of `role` and the managers' addresses, from a manager's /info and /swarm answers. */
+function joinInfoOf(
+  managerName: string,
+  role: SwarmRole,
+  info: InfoSwarm,
+  inspect: SwarmInspect,
+  cluster: { id: string; name: string },
+): JoinInfo {
+  const tokens = inspect.JoinTokens ?? {};
+  const token = role === 'manager' ? tokens.Manager : tokens.Worker;
+  if (!token) {
+    throw new MoorError(`"${managerName}" did not give a ${role} join token.`, { code: 'SWARM_NO_TOKEN' });
+  }
+  const remoteAddrs = (info.RemoteManagers ?? []).map((remote) => remote.Addr).filter(Boolean);
+  if (remoteAddrs.length === 0 && info.NodeAddr) remoteAddrs.push(`${info.NodeAddr}:${MANAGER_PORT}`);
+  return { role, token, remoteAddrs, cluster };
+}
+
+/** Every target's engine client closed: after its join, or unused when something failed first. */
+async function closeTargets(targets: Map<string, Promise<JoinTarget>>): Promise<void> {
+  await Promise.all(
+    [...targets.values()].map((target) =>
+      target.then(
+        ({ client }) => client.close().catch(() => undefined),
+        () => undefined,
+      ),
+    ),
+  );
+}
+
+function errorOf(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason));
+}
+
 export interface NodeObject {
   ID: string;
   Version: { Index: number };
@@ -212,39 +254,132 @@ export class Swarms {
     const machine = await this.runningMember(name);
     assertNotMember(machine.record);
     const address = options.advertiseAddr ?? (await advertiseAddressOf(machine));
-    this.log.step(`Initialising a swarm on "${name}" (advertised at ${address})`);
-    await openPorts(machine, this.log);
     return this.withClient(machine, async (client) => {
       await assertEngineNotInSwarm(client);
-      let nodeId: string;
-      try {
-        nodeId = await client.request<string>(
-          '/swarm/init',
-          {
-            method: 'POST',
-            body: {
-              ListenAddr: `0.0.0.0:${MANAGER_PORT}`,
-              AdvertiseAddr: address,
-              Spec: { Labels: { [SWARM_NAME_LABEL]: name } },
-            },
-          },
-          SWARM_CALL_TIMEOUT_MS,
-        );
-      } catch (error) {
-        throw swarmCallFailed(`Could not initialise a swarm on "${name}"`, error);
-      }
-      const cluster = await client.request<SwarmInspect>('/swarm');
-      const member: SwarmMember = {
-        machine: name,
-        swarm: name,
-        clusterId: cluster.ID,
-        role: 'manager',
-        nodeId: typeof nodeId === 'string' ? nodeId : '',
-        address,
-      };
-      await this.record(name, member);
-      return member;
+      return (await this.initOn(machine, client, address)).member;
     });
+  }
+
+  /**
+   * `moor swarm init NAME OTHER...`: a new swarm on NAME, which the others join at once (in parallel, as
+   * workers or as `role`), in one go. Every machine is checked (running, in no swarm, its address, its
+   * engine in no swarm) before anything changes, the others while NAME is; the others then join with the
+   * token the init gave, from the manager's client already open. The manager's result comes first.
+   */
+  async initWith(
+    name: string,
+    others: string[],
+    options: { advertiseAddr?: string; role?: SwarmRole } = {},
+  ): Promise<{ name: string; result: SwarmMember }[]> {
+    const role = options.role ?? 'worker';
+    const unique = [...new Set(others)];
+    if (unique.includes(name)) {
+      throw new UsageError(`"${name}" starts the swarm: it cannot also be one of the machines that join it.`, [
+        `Example: moor swarm init ${name} ${unique.filter((other) => other !== name).join(' ') || 'worker1 worker2'}`,
+      ]);
+    }
+    const targets = new Map(unique.map((other) => [other, this.joinTarget(other)]));
+    for (const target of targets.values()) target.catch(() => undefined); // awaited below
+    try {
+      const first = (async () => {
+        const machine = await this.runningMember(name);
+        assertNotMember(machine.record);
+        const address = options.advertiseAddr ?? (await advertiseAddressOf(machine));
+        const client = await engineClientOf(machine);
+        try {
+          await assertEngineNotInSwarm(client);
+        } catch (error) {
+          await client.close().catch(() => undefined);
+          throw error;
+        }
+        return { machine, address, client };
+      })();
+      // Nothing changes until every machine passed its checks: the failures of all of them are told at once.
+      const checked = await Promise.allSettled([first, ...targets.values()]);
+      const failures = checked.flatMap((outcome, index) =>
+        outcome.status === 'rejected'
+          ? [{ name: index === 0 ? name : unique[index - 1]!, error: errorOf(outcome.reason) }]
+          : [],
+      );
+      if (failures.length > 0) {
+        if (checked[0]!.status === 'fulfilled') await checked[0].value.client.close().catch(() => undefined);
+        if (failures.length === 1) throw failures[0]!.error;
+        throw new MultiError(failures);
+      }
+      const { machine, address, client } = await first;
+      let started: { member: SwarmMember; join: JoinInfo };
+      try {
+        started = await this.initOn(machine, client, address, role);
+      } finally {
+        await client.close().catch(() => undefined);
+      }
+      const manager = { name, result: started.member };
+      try {
+        const joined = await forEachMachine([...targets.keys()], (other) =>
+          this.joinOne(other, targets.get(other)!, started.join),
+        );
+        return [manager, ...joined];
+      } catch (error) {
+        if (error instanceof MultiError) throw new MultiError(error.errors, [manager, ...error.results]);
+        throw new MultiError([{ name: unique[0]!, error: errorOf(error) }], [manager]);
+      }
+    } finally {
+      await closeTargets(targets);
+    }
+  }
+
+  /**
+   * The swarm started on a checked machine (its engine in no swarm) through its open client; with `joinAs`,
+   * also what machines need to join it as that role (the token, the manager's address), read at once.
+   */
+  private async initOn(machine: Machine, client: EngineClient, address: string): Promise<{ member: SwarmMember }>;
+  private async initOn(
+    machine: Machine,
+    client: EngineClient,
+    address: string,
+    joinAs: SwarmRole,
+  ): Promise<{ member: SwarmMember; join: JoinInfo }>;
+  private async initOn(
+    machine: Machine,
+    client: EngineClient,
+    address: string,
+    joinAs?: SwarmRole,
+  ): Promise<{ member: SwarmMember; join?: JoinInfo }> {
+    const name = machine.record.Name;
+    this.log.step(`Initialising a swarm on "${name}" (advertised at ${address})`);
+    await openPorts(machine, this.log);
+    let nodeId: string;
+    try {
+      nodeId = await client.request<string>(
+        '/swarm/init',
+        {
+          method: 'POST',
+          body: {
+            ListenAddr: `0.0.0.0:${MANAGER_PORT}`,
+            AdvertiseAddr: address,
+            Spec: { Labels: { [SWARM_NAME_LABEL]: name } },
+          },
+        },
+        SWARM_CALL_TIMEOUT_MS,
+      );
+    } catch (error) {
+      throw swarmCallFailed(`Could not initialise a swarm on "${name}"`, error);
+    }
+    const [cluster, info] = await Promise.all([
+      client.request<SwarmInspect>('/swarm'),
+      joinAs ? swarmInfo(client) : undefined,
+    ]);
+    const member: SwarmMember = {
+      machine: name,
+      swarm: name,
+      clusterId: cluster.ID,
+      role: 'manager',
+      nodeId: typeof nodeId === 'string' && nodeId ? nodeId : (info?.NodeID ?? ''),
+      address,
+    };
+    await this.record(name, member);
+    if (!joinAs || !info) return { member };
+    return { member, join: joinInfoOf(name, joinAs, info, cluster, { id: cluster.ID, name }) };
   }
 
   /**
@@ -264,15 +399,7 @@ export class Swarms {
     try {
       return await this.joinWith(managerName, role, targets);
     } finally {
-      // Every target's engine client is closed here: after its join, or unused when the manager failed first.
-      await Promise.all(
-        [...targets.values()].map((target) =>
-          target.then(
-            ({ client }) => client.close().catch(() => undefined),
-            () => undefined,
-          ),
-        ),
-      );
+      await closeTargets(targets);
     }
   }
 
@@ -296,27 +423,17 @@ export class Swarms {
       ]);
       if (info.LocalNodeState !== 'active' || !info.ControlAvailable) throw notAManager(managerName, info);
       if ('error' in inspect) throw inspect.error;
-      const tokens = inspect.answer.JoinTokens ?? {};
-      const joinToken = role === 'manager' ? tokens.Manager : tokens.Worker;
-      if (!joinToken) {
-        throw new MoorError(`"${managerName}" did not give a ${role} join token.`, { code: 'SWARM_NO_TOKEN' });
-      }
-      const addrs = (info.RemoteManagers ?? []).map((remote) => remote.Addr).filter(Boolean);
-      if (addrs.length === 0 && info.NodeAddr) addrs.push(`${info.NodeAddr}:${MANAGER_PORT}`);
-      return {
-        info,
-        token: joinToken,
-        remoteAddrs: addrs,
-        cluster: {
-          id: inspect.answer.ID,
-          name: inspect.answer.Spec?.Labels?.[SWARM_NAME_LABEL] ?? managerSwarm?.Name ?? managerName,
-        },
+      const cluster = {
+        id: inspect.answer.ID,
+        name: inspect.answer.Spec?.Labels?.[SWARM_NAME_LABEL] ?? managerSwarm?.Name ?? managerName,
       };
+      return { info, join: joinInfoOf(managerName, role, info, inspect.answer, cluster) };
     });
     asked.catch(() => undefined); // awaited below, once the state is known
     const current = await state;
     if (current !== MachineState.Running) throw notRunning(managerName, current);
-    const { info, token, remoteAddrs, cluster } = await asked;
+    const { info, join } = await asked;
+    const { cluster } = join;
     if (!managerSwarm) {
       // A swarm made outside moor on a moor machine: record the manager as what it is.
       await this.record(managerName, {
@@ -329,9 +446,7 @@ export class Swarms {
       });
     }
     await openPorts(manager, this.log);
-    return forEachMachine([...targets.keys()], (name) =>
-      this.joinOne(name, targets.get(name)!, { role, token, remoteAddrs, cluster }),
-    );
+    return forEachMachine([...targets.keys()], (name) => this.joinOne(name, targets.get(name)!, join));
   }
 
   /** A machine about to join: checked (running, in no swarm), with its address and an open engine client. */
@@ -349,11 +464,7 @@ export class Swarms {
     return { machine, address, client };
   }
 
-  private async joinOne(
-    name: string,
-    target: Promise<JoinTarget>,
-    join: { role: SwarmRole; token: string; remoteAddrs: string[]; cluster: { id: string; name: string } },
-  ): Promise<SwarmMember> {
+  private async joinOne(name: string, target: Promise<JoinTarget>, join: JoinInfo): Promise<SwarmMember> {
     const { machine, address, client } = await target;
     const joined = await (async () => {
       await openPorts(machine, this.log);

@@ -362,5 +362,35 @@ if (hostsOrPlaceholder('moor swarm on three test hosts')) {
         ['m1: w1 w2'],
       );
     });
+
+    it('init with the machines that join at once; one that fails its checks stops it before anything changes', async () => {
+      const left = await store.moor(['swarm', 'leave', '-f', 'w2', 'w1'], { timeoutMs: 240_000 });
+      assertExit(left, 0, 'swarm leave -f w2 w1');
+      const refused = await store.moor(['swarm', 'init', 'w1', 'w2', 'ghost'], { timeoutMs: 180_000 });
+      assertExit(refused, 1, 'swarm init w1 w2 ghost');
+      assert.match(refused.stderr, /Machine "ghost" does not exist/);
+      // Nothing changed: neither engine is in a swarm, neither record says so.
+      for (const name of ['w1', 'w2']) {
+        assert.equal(await hostOut(hosts[name]!, "docker info --format '{{.Swarm.LocalNodeState}}'"), 'inactive');
+      }
+      assert.equal((await store.moor(['ls', '--format', '{{.Name}}={{.Swarm}}'])).stdout, 'w1=\nw2=\n');
+      const itself = await store.moor(['swarm', 'init', 'w1', 'w1']);
+      assertExit(itself, 2, 'swarm init w1 w1');
+      assert.match(itself.stderr, /"w1" starts the swarm: it cannot also be one of the machines that join it/);
+
+      const init = await store.moor(['swarm', 'init', 'w1', 'w2'], { timeoutMs: 240_000 });
+      assertExit(init, 0, 'swarm init w1 w2');
+      assert.equal(
+        init.stdout,
+        `Swarm "w1" started on "w1" (manager, ${hosts['w1']!.ip}).\n"w2" joined swarm "w1" as a worker.\n`,
+      );
+      assert.doesNotMatch(init.stdout + init.stderr, /SWMTKN/);
+      assert.deepEqual((await nodes('w1')).map((node) => `${node.machine} ${node.role} ${node.state}`).sort(), [
+        'w1 manager ready',
+        'w2 worker ready',
+      ]);
+      const listed = await store.moor(['ls', '--format', '{{.Name}}={{.Swarm}}']);
+      assert.equal(listed.stdout, 'w1=w1 (manager)\nw2=w1\n');
+    });
   });
 }
