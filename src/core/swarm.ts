@@ -256,7 +256,9 @@ export class Swarms {
     const address = options.advertiseAddr ?? (await advertiseAddressOf(machine));
     return this.withClient(machine, async (client) => {
       await assertEngineNotInSwarm(client);
-      return (await this.initOn(machine, client, address)).member;
+      const { member } = await this.initOn(machine, client, address);
+      await this.record(name, member);
+      return member;
     });
   }
 
@@ -281,30 +283,18 @@ export class Swarms {
     const targets = new Map(unique.map((other) => [other, this.joinTarget(other)]));
     for (const target of targets.values()) target.catch(() => undefined); // awaited below
     try {
-      const first = (async () => {
-        const machine = await this.runningMember(name);
-        assertNotMember(machine.record);
-        const address = options.advertiseAddr ?? (await advertiseAddressOf(machine));
-        const client = await engineClientOf(machine);
-        try {
-          await assertEngineNotInSwarm(client);
-        } catch (error) {
-          await client.close().catch(() => undefined);
-          throw error;
-        }
-        return { machine, address, client };
-      })();
+      const first = this.joinTarget(name, options.advertiseAddr);
       // Nothing changes until every machine passed its checks: the failures of all of them are told at once.
       const checked = await Promise.allSettled([first, ...targets.values()]);
-      const failures = checked.flatMap((outcome, index) =>
+      const refused = checked.flatMap((outcome, index) =>
         outcome.status === 'rejected'
           ? [{ name: index === 0 ? name : unique[index - 1]!, error: errorOf(outcome.reason) }]
           : [],
       );
-      if (failures.length > 0) {
+      if (refused.length > 0) {
         if (checked[0]!.status === 'fulfilled') await checked[0].value.client.close().catch(() => undefined);
-        if (failures.length === 1) throw failures[0]!.error;
-        throw new MultiError(failures);
+        if (refused.length === 1) throw refused[0]!.error;
+        throw new MultiError(refused);
       }
       const { machine, address, client } = await first;
       let started: { member: SwarmMember; join: JoinInfo };
@@ -313,16 +303,22 @@ export class Swarms {
       } finally {
         await client.close().catch(() => undefined);
       }
-      const manager = { name, result: started.member };
-      try {
-        const joined = await forEachMachine([...targets.keys()], (other) =>
-          this.joinOne(other, targets.get(other)!, started.join),
-        );
-        return [manager, ...joined];
-      } catch (error) {
-        if (error instanceof MultiError) throw new MultiError(error.errors, [manager, ...error.results]);
-        throw new MultiError([{ name: unique[0]!, error: errorOf(error) }], [manager]);
-      }
+      // The manager's membership is written while the others join.
+      const [recorded, joined] = await Promise.allSettled([
+        this.record(name, started.member),
+        forEachMachine([...targets.keys()], (other) => this.joinOne(other, targets.get(other)!, started.join)),
+      ]);
+      const failures: { name: string; error: Error }[] = [];
+      const results: { name: string; result: SwarmMember }[] = [];
+      if (recorded.status === 'fulfilled') results.push({ name, result: started.member });
+      else failures.push({ name, error: errorOf(recorded.reason) });
+      if (joined.status === 'fulfilled') results.push(...joined.value);
+      else if (joined.reason instanceof MultiError) {
+        failures.push(...joined.reason.errors);
+        results.push(...(joined.reason.results as { name: string; result: SwarmMember }[]));
+      } else failures.push({ name: unique[0]!, error: errorOf(joined.reason) });
+      if (failures.length > 0) throw new MultiError(failures, results);
+      return results;
     } finally {
       await closeTargets(targets);
     }
@@ -330,7 +326,8 @@ export class Swarms {
 
   /**
    * The swarm started on a checked machine (its engine in no swarm) through its open client; with `joinAs`,
-   * also what machines need to join it as that role (the token, the manager's address), read at once.
+   * also what machines need to join it as that role (the token, the manager's address), read at once. The
+   * caller writes the membership to the record.
    */
   private async initOn(machine: Machine, client: EngineClient, address: string): Promise<{ member: SwarmMember }>;
   private async initOn(
@@ -365,21 +362,26 @@ export class Swarms {
     } catch (error) {
       throw swarmCallFailed(`Could not initialise a swarm on "${name}"`, error);
     }
+    const known = typeof nodeId === 'string' && nodeId !== '';
+    // Machines join at the advertised address when it is an IP; for an interface name (or an address with a
+    // port) the engine's /info tells the address it listens on.
+    const version = isIP(address);
+    const joinAt = version === 0 ? undefined : `${version === 6 ? `[${address}]` : address}:${MANAGER_PORT}`;
     const [cluster, info] = await Promise.all([
       client.request<SwarmInspect>('/swarm'),
-      joinAs ? swarmInfo(client) : undefined,
+      !known || (joinAs && !joinAt) ? swarmInfo(client) : undefined,
     ]);
     const member: SwarmMember = {
       machine: name,
       swarm: name,
       clusterId: cluster.ID,
       role: 'manager',
-      nodeId: typeof nodeId === 'string' && nodeId ? nodeId : (info?.NodeID ?? ''),
+      nodeId: known ? nodeId : (info?.NodeID ?? ''),
       address,
     };
-    await this.record(name, member);
-    if (!joinAs || !info) return { member };
-    return { member, join: joinInfoOf(name, joinAs, info, cluster, { id: cluster.ID, name }) };
+    if (!joinAs) return { member };
+    const managers: InfoSwarm = info ?? { RemoteManagers: [{ NodeID: member.nodeId, Addr: joinAt! }] };
+    return { member, join: joinInfoOf(name, joinAs, managers, cluster, { id: cluster.ID, name }) };
   }
 
   /**
@@ -449,11 +451,14 @@ export class Swarms {
     return forEachMachine([...targets.keys()], (name) => this.joinOne(name, targets.get(name)!, join));
   }
 
-  /** A machine about to join: checked (running, in no swarm), with its address and an open engine client. */
-  private async joinTarget(name: string): Promise<JoinTarget> {
+  /**
+   * A machine about to join (or start) a swarm: checked (running, in no swarm), with its address (the one
+   * given, or advertiseAddressOf's) and an open engine client.
+   */
+  private async joinTarget(name: string, advertiseAddr?: string): Promise<JoinTarget> {
     const machine = await this.runningMember(name);
     assertNotMember(machine.record);
-    const address = await advertiseAddressOf(machine);
+    const address = advertiseAddr ?? (await advertiseAddressOf(machine));
     const client = await engineClientOf(machine);
     try {
       await assertEngineNotInSwarm(client);
