@@ -202,17 +202,11 @@ try {
     [join(root, 'bin/run.cjs'), 'create', '-d', 'none', '--url', 'tcp://127.0.0.1:1', 'web'],
     { env: { ...process.env, MOOR_STORAGE_PATH: warmStore, MOOR_NO_FAST_PATH: '1' }, stdio: 'ignore' },
   );
+  // The commands run are the loader's own list (WARM_UP in scripts/fast-loader.cjs, and a create for the caches).
   const loader = join(root, 'dist/fast-loader.cjs');
-  const everyday = ['ls -q', 'ls', 'env web', 'inspect web', 'url web', 'active'];
-  const core = JSON.parse(
-    execFileSync(process.execPath, [loader, '--list-chunks', warmStore, ...everyday], { encoding: 'utf8' }),
-  );
+  const core = JSON.parse(execFileSync(process.execPath, [loader, '--list-chunks', warmStore], { encoding: 'utf8' }));
   fastPacks.pack(core);
-  execFileSync(
-    process.execPath,
-    [loader, '--make-cache', warmStore, ...everyday, 'create -d none --url tcp://127.0.0.1:1 warm'],
-    { stdio: 'inherit' },
-  );
+  execFileSync(process.execPath, [loader, '--make-cache', warmStore], { stdio: 'inherit' });
   console.error(
     `build: the fast path: ${core.length} of ${fastPacks.chunks.length} chunks in dist/fast.cjs; ` +
       `the CLI: ${cliCore.length + 1} of ${cliPacks.chunks.length} in dist/cli.cjs`,

@@ -120,6 +120,8 @@ module.exports = {
       }
     }
   },
+  /** Whether pack `name` was read with a cache file for this Node (false when it was not read). */
+  hadCache: (name) => packs.some((pack) => pack.name === name && pack.hadCache),
   /** Build steps: read no cache (--make-cache), and write every pack's cache now. */
   ignoreCaches() {
     ignoreCaches = true;

@@ -202,7 +202,8 @@ export async function runFast(
     env,
   };
   const { reportError } = live ? await import('./cli/report.js') : { reportError: undefined };
-  const report = (error: Error) => reportError!(error, { json: false, debug: false, id: parsed.id });
+  const report = (error: Error) =>
+    reportError!(error, { json: false, debug: false, id: parsed.id, write: (text) => emit(2, text) });
   try {
     const { flags, args } = parsed;
     if (live) {

@@ -13,6 +13,8 @@ export interface ReportOptions {
   id?: string | undefined;
   /** Prints the JSON document (the command's own logJson); plain JSON.stringify by default. */
   printJson?: (document: unknown) => void;
+  /** Where the message goes (default: process.stderr). */
+  write?: (text: string) => void;
 }
 
 /** Prints `error` and returns its exit code. */
@@ -47,7 +49,9 @@ export function reportError(
   if (!moorError && exitCode === 2 && !error.message.includes('--help'))
     lines.push(`  See "moor ${options.id ?? ''} --help".`);
   if (options.debug && error.stack) lines.push(error.stack);
-  process.stderr.write(`${lines.join('\n')}\n`);
+  const text = `${lines.join('\n')}\n`;
+  if (options.write) options.write(text);
+  else process.stderr.write(text);
   return exitCode;
 }
 

@@ -219,8 +219,24 @@ describe('the fast path prints what the full CLI prints', () => {
     }
     const cache = join(fastOnly, 'dist', `fast.cjs${suffix}`);
     const full = await runAt(ROOT, ['url', 'web'], { MOOR_NO_FAST_PATH: '1' });
-    assert.deepEqual(normalized(await runAt(fastOnly, ['url', 'web'])), normalized(full));
-    assert.ok((await stat(cache)).size > 0, 'the cache was saved');
+    const machines = await readdir(join(store.root, 'machines'));
+    const temp = await mkdtemp(join(tmpdir(), 'moor-warm-tmp-'));
+    try {
+      assert.deepEqual(normalized(await runAt(fastOnly, ['url', 'web'], { TMPDIR: temp })), normalized(full));
+      assert.ok((await stat(cache)).size > 0, 'the cache was saved');
+      // The caches were made after the everyday commands and a create ran too (the first run's warm-up): the
+      // create's pack, which url never reads, has its cache; the warm-up's store is gone from the temporary
+      // folder, and the user's store did not change.
+      const saved = (await readdir(join(fastOnly, 'dist'))).filter((file) => file.endsWith(suffix));
+      assert.ok(
+        saved.some((file) => file.startsWith('fast-create-')),
+        `the create's pack has a cache: ${saved.join(', ')}`,
+      );
+      assert.deepEqual(await readdir(temp), [], 'the warm-up left nothing in the temporary folder');
+      assert.deepEqual(await readdir(join(store.root, 'machines')), machines, "the user's store is as it was");
+    } finally {
+      await rm(temp, { recursive: true, force: true });
+    }
     assert.deepEqual(normalized(await runAt(fastOnly, ['url', 'web'])), normalized(full));
     assert.deepEqual(
       (await readdir(join(fastOnly, 'dist'))).filter((file) => file.endsWith('.partial')),
