@@ -108,6 +108,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       argv: this.argv,
       bin: this.config.bin,
       env: process.env,
+      json: this.jsonEnabled(),
     };
   }
 

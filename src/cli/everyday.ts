@@ -17,6 +17,8 @@ export interface EverydayContext {
   argv: string[];
   bin: string;
   env: NodeJS.ProcessEnv;
+  /** The command answers with a JSON document (--json): what it returns is the output. */
+  json?: boolean;
 }
 
 /** Names given on the command line, or "default" when none was given and it exists (as docker-machine). */
@@ -142,6 +144,12 @@ export interface LsFlags {
 }
 
 export async function lsCommand(context: EverydayContext, flags: LsFlags) {
+  if (flags.quiet && !context.json && (flags.filter ?? []).length === 0) {
+    // Names only, as Docker Machine's ls -q without a filter: no record read, no machine asked.
+    const names = await (await context.moor()).names();
+    context.print(names.map((name) => `${name}\n`).join(''));
+    return names;
+  }
   // The template loads and compiles while the machines are queried.
   const [compiled, items] = await Promise.all([
     flags.quiet ? undefined : compileFormat(flags.format),

@@ -21,6 +21,7 @@ import {
   upgradeMachine,
   type StateOperation,
 } from './lifecycle.js';
+import { naturalSort } from './filter.js';
 import { listMachines, type ListItem, type ListOptions } from './ls.js';
 import { type Logger, silentLogger } from './log.js';
 import { assertValidName, MachineState, type MachineRecord, type MachineStateValue, transportOf } from './machine.js';
@@ -142,6 +143,11 @@ export class Moor {
       ({ name, kind, path }): DriverListing => ({ name, kind, path }),
     );
     return [...builtIn, ...installed];
+  }
+
+  /** The machines' names in ls's order (every folder of the store's machines, whatever its record says). */
+  async names(): Promise<string[]> {
+    return naturalSort(await this.store.names(), (name) => name);
   }
 
   /** The machines; ACTIVE also marks the machine whose docker context is current (when DOCKER_HOST is not set). */

@@ -3,6 +3,7 @@
  * them as Error rows, `inspect` exits 4 naming the file, `rm -y` refuses them and `rm -f` removes them.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { assertCleanError, assertExit, exists, parseJson, TempStore } from './helpers.js';
@@ -106,5 +107,26 @@ describe('broken machine records', () => {
     assert.equal(await exists(store.machineDir('future')), false);
     const ls = await store.moor(['ls', '-q']);
     assert.equal(ls.stdout, 'good\n');
+  });
+});
+
+describe('ls -q without a filter reads no record', () => {
+  let store: TempStore;
+
+  before(async () => {
+    store = await TempStore.create();
+    await store.createNone('good', 'tcp://127.0.0.1:1');
+    // A record that cannot be read at all: a FIFO with no writer blocks whoever opens it.
+    await mkdir(store.machineDir('blocked'), { mode: 0o700 });
+    execFileSync('mkfifo', ['-m', '600', store.path('machines/blocked/config.json')]);
+  });
+  after(() => store.cleanup());
+
+  it('lists both names, as Docker Machine does, without opening the records', async () => {
+    for (const env of [{}, { MOOR_NO_FAST_PATH: '1' }]) {
+      const result = await store.moor(['ls', '-q'], { env, timeoutMs: 60_000 });
+      assertExit(result, 0, `ls -q ${JSON.stringify(env)}`);
+      assert.equal(result.stdout, 'blocked\ngood\n');
+    }
   });
 });
