@@ -323,3 +323,30 @@ describe('--json errors', () => {
     assert.ok(body.error.message.includes('Machine "nope" does not exist.'), body.error.message);
   });
 });
+
+describe('swarm commands with bad input (exit 2, before any machine is looked up)', () => {
+  let store: TempStore;
+  before(async () => {
+    store = await TempStore.create();
+  });
+  after(() => store.cleanup());
+
+  const cases: { args: string[]; message: string }[] = [
+    {
+      args: ['swarm', 'init', 'm1', '--role', 'manager'],
+      message: '--role is the role of the machines that join the new swarm: name them after the first.',
+    },
+    {
+      args: ['swarm', 'init', 'm1', 'w1', 'm1'],
+      message: '"m1" starts the swarm: it cannot also be one of the machines that join it.',
+    },
+    { args: ['swarm', 'init', 'm1', 'w1', '--role', 'boss'], message: 'boss' },
+    { args: ['swarm', 'join', '--manager', 'm1'], message: 'Name the machines that join.' },
+  ];
+  for (const { args, message } of cases) {
+    it(`moor ${args.join(' ')}`, async () => {
+      const result = await store.moor(args);
+      assertCleanError(result, 2, message);
+    });
+  }
+});

@@ -20,9 +20,8 @@ export default class SwarmInit extends BaseCommand<typeof SwarmInit> {
       description: "The address other machines reach this one on (default: the machine's IP)",
     }),
     role: Flags.string({
-      description: 'Role of the machines that join',
+      description: 'Role of the machines named after the first (default: worker)',
       options: ['worker', 'manager'],
-      default: 'worker',
     }),
   };
 
@@ -30,6 +29,12 @@ export default class SwarmInit extends BaseCommand<typeof SwarmInit> {
     const advertise = this.flags['advertise-addr'];
     const options = advertise ? { advertiseAddr: advertise } : {};
     const others = this.positionals.slice(1);
+    if (others.length === 0 && this.flags.role !== undefined) {
+      const { UsageError } = await import('../../core/errors.js');
+      throw new UsageError('--role is the role of the machines that join the new swarm: name them after the first.', [
+        `Example: ${this.config.bin} swarm init ${this.args.name} --role ${this.flags.role} manager2 manager3`,
+      ]);
+    }
     if (others.length === 0) {
       const moor = await this.moor();
       const member = await moor.swarms.init(this.args.name, options);
