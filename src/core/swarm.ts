@@ -254,6 +254,8 @@ export class Swarms {
     const machine = await this.runningMember(name);
     assertNotMember(machine.record);
     const address = options.advertiseAddr ?? (await advertiseAddressOf(machine));
+    this.log.step(`Initialising a swarm on "${name}" (advertised at ${address})`);
+    await openPorts(machine, this.log);
     return this.withClient(machine, async (client) => {
       await assertEngineNotInSwarm(client);
       const { member } = await this.initOn(machine, client, address);
@@ -299,6 +301,8 @@ export class Swarms {
       const { machine, address, client } = await first;
       let started: { member: SwarmMember; join: JoinInfo };
       try {
+        this.log.step(`Initialising a swarm on "${name}" (advertised at ${address})`);
+        await openPorts(machine, this.log);
         started = await this.initOn(machine, client, address, role);
       } finally {
         await client.close().catch(() => undefined);
@@ -325,9 +329,9 @@ export class Swarms {
   }
 
   /**
-   * The swarm started on a checked machine (its engine in no swarm) through its open client; with `joinAs`,
-   * also what machines need to join it as that role (the token, the manager's address), read at once. The
-   * caller writes the membership to the record.
+   * The swarm started on a checked machine (its engine in no swarm, its ports opened) through its open
+   * client; with `joinAs`, also what machines need to join it as that role (the token, the manager's
+   * address), read at once. The caller writes the membership to the record.
    */
   private async initOn(machine: Machine, client: EngineClient, address: string): Promise<{ member: SwarmMember }>;
   private async initOn(
@@ -343,8 +347,6 @@ export class Swarms {
     joinAs?: SwarmRole,
   ): Promise<{ member: SwarmMember; join?: JoinInfo }> {
     const name = machine.record.Name;
-    this.log.step(`Initialising a swarm on "${name}" (advertised at ${address})`);
-    await openPorts(machine, this.log);
     let nodeId: string;
     try {
       nodeId = await client.request<string>(

@@ -232,7 +232,12 @@ describe('the fast path prints what the full CLI prints', () => {
         saved.some((file) => file.startsWith('fast-create-')),
         `the create's pack has a cache: ${saved.join(', ')}`,
       );
-      assert.deepEqual(await readdir(temp), [], 'the warm-up left nothing in the temporary folder');
+      // (Node 22 and later keep their own compile cache there: node-compile-cache.)
+      assert.deepEqual(
+        (await readdir(temp)).filter((entry) => entry.startsWith('moor')),
+        [],
+        'the warm-up left nothing in the temporary folder',
+      );
       assert.deepEqual(await readdir(join(store.root, 'machines')), machines, "the user's store is as it was");
     } finally {
       await rm(temp, { recursive: true, force: true });
