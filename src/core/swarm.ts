@@ -195,10 +195,6 @@ async function closeTargets(targets: Map<string, Promise<JoinTarget>>): Promise<
   );
 }
 
-function errorOf(reason: unknown): Error {
-  return reason instanceof Error ? reason : new Error(String(reason));
-}
-
 export interface NodeObject {
   ID: string;
   Version: { Index: number };
@@ -282,47 +278,27 @@ export class Swarms {
         `Example: moor swarm init ${name} ${unique.filter((other) => other !== name).join(' ') || 'worker1 worker2'}`,
       ]);
     }
-    const targets = new Map(unique.map((other) => [other, this.joinTarget(other)]));
+    // The first machine (with the address given for it) and the others, checked at the same time.
+    const names = [name, ...unique];
+    const targets = new Map(
+      names.map((each) => [each, this.joinTarget(each, each === name ? options.advertiseAddr : undefined)]),
+    );
     for (const target of targets.values()) target.catch(() => undefined); // awaited below
     try {
-      const first = this.joinTarget(name, options.advertiseAddr);
-      // Nothing changes until every machine passed its checks: the failures of all of them are told at once.
-      const checked = await Promise.allSettled([first, ...targets.values()]);
-      const refused = checked.flatMap((outcome, index) =>
-        outcome.status === 'rejected'
-          ? [{ name: index === 0 ? name : unique[index - 1]!, error: errorOf(outcome.reason) }]
-          : [],
+      // Nothing changes until every machine passed its checks: the failures of all of them are told at once
+      // (and only those: nothing was done for the others).
+      await forEachMachine(names, (each) => targets.get(each)!).catch((error: unknown) => {
+        if (!(error instanceof MultiError)) throw error;
+        throw error.errors.length === 1 ? error.errors[0]!.error : new MultiError(error.errors);
+      });
+      const { machine, address, client } = await targets.get(name)!;
+      this.log.step(`Initialising a swarm on "${name}" (advertised at ${address})`);
+      await openPorts(machine, this.log);
+      const { member, join } = await this.initOn(machine, client, address, role);
+      // The manager's membership is written while the others join; its result comes first.
+      return await forEachMachine(names, (each) =>
+        each === name ? this.record(name, member).then(() => member) : this.joinOne(each, targets.get(each)!, join),
       );
-      if (refused.length > 0) {
-        if (checked[0]!.status === 'fulfilled') await checked[0].value.client.close().catch(() => undefined);
-        if (refused.length === 1) throw refused[0]!.error;
-        throw new MultiError(refused);
-      }
-      const { machine, address, client } = await first;
-      let started: { member: SwarmMember; join: JoinInfo };
-      try {
-        this.log.step(`Initialising a swarm on "${name}" (advertised at ${address})`);
-        await openPorts(machine, this.log);
-        started = await this.initOn(machine, client, address, role);
-      } finally {
-        await client.close().catch(() => undefined);
-      }
-      // The manager's membership is written while the others join.
-      const [recorded, joined] = await Promise.allSettled([
-        this.record(name, started.member),
-        forEachMachine([...targets.keys()], (other) => this.joinOne(other, targets.get(other)!, started.join)),
-      ]);
-      const failures: { name: string; error: Error }[] = [];
-      const results: { name: string; result: SwarmMember }[] = [];
-      if (recorded.status === 'fulfilled') results.push({ name, result: started.member });
-      else failures.push({ name, error: errorOf(recorded.reason) });
-      if (joined.status === 'fulfilled') results.push(...joined.value);
-      else if (joined.reason instanceof MultiError) {
-        failures.push(...joined.reason.errors);
-        results.push(...(joined.reason.results as { name: string; result: SwarmMember }[]));
-      } else failures.push({ name: unique[0]!, error: errorOf(joined.reason) });
-      if (failures.length > 0) throw new MultiError(failures, results);
-      return results;
     } finally {
       await closeTargets(targets);
     }
