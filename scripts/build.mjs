@@ -108,6 +108,10 @@ const fastPacks = await buildPacks(root, {
   entryPoints: { fast: 'src/fast.ts' },
   options: {
     ...commonJsBundle,
+    // No __name() calls: they give functions that esbuild renamed (flag3) their own names back, for stack
+    // traces, which the fast path never prints (it leaves --debug, the one way to see a stack, to the full
+    // CLI); and their allocations made ls and env on Node 22 and 24 need a garbage collection.
+    keepNames: false,
     define: importMetaUrl,
     external: ['typescript', 'ssh2', 'cpu-features', '@aws-sdk/*', '@smithy/*', 'handlebars', '@oclif/*'],
     plugins: [fsPromisesLazyPlugin()],

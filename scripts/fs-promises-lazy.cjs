@@ -14,13 +14,17 @@ const promises = () => (real ??= require('node:fs/promises'));
 const isPath = (value) => typeof value === 'string' || Buffer.isBuffer(value) || value instanceof URL;
 const isData = (value) => typeof value === 'string' || ArrayBuffer.isView(value);
 
-/** fs[name] with a promise; `data` is the index of a data argument (writeFile: 1), checked as well. */
+/**
+ * fs[name] with a promise; `data` is the index of a data argument (writeFile: 1), checked as well. Promisified
+ * on first call: a command calls a few of these, and each promisify() allocates.
+ */
 function viaCallback(name, data) {
-  const call = promisify(fs[name]);
+  let call;
   return function (...args) {
     if (!isPath(args[0]) || (data !== undefined && !isData(args[data]))) return promises()[name](...args);
     // An options argument given as undefined is left out: the callback forms take the callback in its place.
     while (args.length > 0 && args[args.length - 1] === undefined) args.pop();
+    call ??= promisify(fs[name]);
     return call(...args);
   };
 }

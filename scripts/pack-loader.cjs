@@ -42,7 +42,9 @@ function readPack(name) {
   const file = join(dist, `${name}.cjs`);
   const cachedData = readCache(file + cacheSuffix);
   vm ??= require('node:vm');
-  const script = new vm.Script(readFileSync(file, 'utf8'), { filename: file, ...(cachedData ? { cachedData } : {}) });
+  // latin1: the build writes packs in ASCII (scripts/packs.mjs), which latin1 reads without UTF-8's decoding.
+  const source = readFileSync(file, 'latin1');
+  const script = new vm.Script(source, { filename: file, ...(cachedData ? { cachedData } : {}) });
   packs.push({ name, script, hadCache: cachedData !== undefined });
   const chunks = script.runInThisContext();
   const url = pathToFileURL(file).href;
@@ -140,7 +142,7 @@ module.exports = {
       const isPack = /^(fast|cli)(-[\w-]+)?\.cjs$/.test(file) && !file.endsWith('-loader.cjs');
       if (!isPack || files.includes(file + cacheSuffix)) continue;
       vm ??= require('node:vm');
-      const script = new vm.Script(readFileSync(join(dist, file), 'utf8'), { filename: join(dist, file) });
+      const script = new vm.Script(readFileSync(join(dist, file), 'latin1'), { filename: join(dist, file) });
       writeFileSync(join(dist, file + cacheSuffix), script.createCachedData());
     }
   },

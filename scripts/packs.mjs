@@ -43,7 +43,7 @@ export async function buildPacks(root, { name, entryPoints, options }) {
       minifySyntax: true,
       minifyWhitespace: true,
     });
-    chunks.set(id, code);
+    chunks.set(id, plainInterop(id, code));
   }
   // Each chunk's static imports of other chunks (from esbuild's metafile; import() calls are not among them).
   const staticImports = new Map();
@@ -109,8 +109,43 @@ export async function buildPacks(root, { name, entryPoints, options }) {
       }
       const inEntry = new Set([name, ...core]);
       for (const id of inEntry) if (!chunks.has(id)) throw new Error(`build: no chunk ${id} to pack`);
-      writeFileSync(join(dist, `${name}.cjs`), text([...inEntry]));
-      for (const id of chunks.keys()) if (!inEntry.has(id)) writeFileSync(join(dist, `${id}.cjs`), text([id]));
+      writeFileSync(join(dist, `${name}.cjs`), ascii(`${name}.cjs`, text([...inEntry])));
+      for (const id of chunks.keys()) {
+        if (!inEntry.has(id)) writeFileSync(join(dist, `${id}.cjs`), ascii(`${id}.cjs`, text([id])));
+      }
     },
   };
+}
+
+/**
+ * A pack's text, checked to be ASCII (esbuild escapes everything else by default): scripts/pack-loader.cjs
+ * reads packs as latin1, which for ASCII is the same string without UTF-8 decoding.
+ */
+function ascii(file, text) {
+  const at = text.search(/[^\x00-\x7f]/);
+  if (at !== -1) throw new Error(`build: dist/${file} is not ASCII at ${at}: pack-loader.cjs reads packs as latin1`);
+  return text;
+}
+
+/**
+ * esbuild's CommonJS form of a chunk exports getters twice over: __export defines one per export on the chunk's
+ * own object, and __toCommonJS copies them onto a second object as getters that call the first ones; each
+ * import() of a chunk (__toESM) copies them onto a third. scripts/pack-loader.cjs makes a chunk's exports plain
+ * values once it ran (settled()), so the copies are only allocations: some 50 KB of an everyday command's young
+ * heap, which decides whether it needs a garbage collection. Here the chunk's own object is its exports, marked
+ * as an ES module, and __toESM gives such an object as it is (a CommonJS module of node_modules, imported in
+ * node mode, is still wrapped). Checked: a form of esbuild's helpers this does not know fails the build.
+ */
+function plainInterop(id, code) {
+  let out = code.replace(
+    'module.exports=__toCommonJS(stdin_exports)',
+    'module.exports=__defProp(stdin_exports,"__esModule",{value:!0})',
+  );
+  if (out.includes('__toESM(')) {
+    const helper = 'var __toESM=(mod,isNodeMode,target)=>(';
+    if (!out.includes(helper)) throw new Error(`build: ${id}: esbuild's __toESM is not the one packs.mjs knows`);
+    out = out.replace(helper, 'var __toESM=(mod,isNodeMode,target)=>!isNodeMode&&mod?.__esModule?mod:(');
+  }
+  if (out.includes('__toCommonJS(')) throw new Error(`build: ${id}: esbuild's __toCommonJS is not the one packs.mjs knows`);
+  return out;
 }
