@@ -146,6 +146,7 @@ function plainInterop(id, code) {
     if (!out.includes(helper)) throw new Error(`build: ${id}: esbuild's __toESM is not the one packs.mjs knows`);
     out = out.replace(helper, 'var __toESM=(mod,isNodeMode,target)=>!isNodeMode&&mod?.__esModule?mod:(');
   }
-  if (out.includes('__toCommonJS(')) throw new Error(`build: ${id}: esbuild's __toCommonJS is not the one packs.mjs knows`);
+  if (out.includes('__toCommonJS('))
+    throw new Error(`build: ${id}: esbuild's __toCommonJS is not the one packs.mjs knows`);
   return out;
 }
