@@ -248,6 +248,12 @@ up() {
     echo "$N" >"$R/etc/hostname"; printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' "$N" >"$R/etc/hosts"
     tr -d - </proc/sys/kernel/random/uuid >"$R/etc/machine-id"
     chroot "$R" ssh-keygen -A >/dev/null
+    # moor opens an SSH connection per operation, so root logs in and out every few seconds. logind stops the
+    # user manager 10 s after the last logout, which in this container takes up to a minute; a login meanwhile
+    # waits in pam_systemd, and its sshd answers nothing, not even keepalives (a swarm e2e flake). The user
+    # manager stays instead, as on a server with a session open. (Per host: the cached tarballs stay valid.)
+    mkdir -p "$R/etc/systemd/logind.conf.d"
+    printf '[Login]\nUserStopDelaySec=infinity\n' >"$R/etc/systemd/logind.conf.d/testhost.conf"
     if [ "$port" != 22 ]; then printf 'Port %s\n' "$port" >"$R/etc/ssh/sshd_config.d/testhost-port.conf"; fi
     echo "$port" >"$D/port"
     if [ -n "$nodocker" ]; then
