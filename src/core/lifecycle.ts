@@ -466,8 +466,10 @@ async function issueServerCert(
   log.step('Issuing the server certificate');
   const { generateServerCert } = await import('./certs.js');
   const server = await generateServerCert(caPaths, hosts, record.Name, store.env);
-  await store.writeMachineFile(record.Name, { name: 'server.pem', data: server.certPem, mode: CERT_FILE_MODE });
-  await store.writeMachineFile(record.Name, { name: 'server-key.pem', data: server.keyPem, mode: PRIVATE_FILE_MODE });
+  await store.writeMachineFiles(record.Name, [
+    { name: 'server.pem', data: server.certPem, mode: CERT_FILE_MODE },
+    { name: 'server-key.pem', data: server.keyPem, mode: PRIVATE_FILE_MODE },
+  ]);
 }
 
 /**
@@ -491,7 +493,7 @@ export async function regenerateMachineCerts(
       : (options.clientCerts ?? (await certs.ensureClientCerts(store)));
     if (options.clientCerts && !external) {
       const bundle = await certs.readClientBundle(options.clientCerts);
-      for (const file of clientCertFiles(bundle)) await store.writeMachineFile(name, file);
+      await store.writeMachineFiles(name, clientCertFiles(bundle));
     }
     await issueServerCert(store, record, driver, caPaths, log);
     if (driver.provisions) {

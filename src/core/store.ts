@@ -20,6 +20,7 @@ import {
   uniqueSuffix,
   PRIVATE_FILE_MODE,
   writeFileAtomic,
+  writeNewFile,
 } from './fsutil.js';
 import { withFileLock } from './lock.js';
 import { assertValidName, type MachineRecord, validateRecord } from './machine.js';
@@ -175,10 +176,14 @@ export class Store {
     const staging = join(this.machinesDir, `.new-${record.Name}-${process.pid}-${uniqueSuffix()}`);
     try {
       await ensureDir(staging);
-      await Promise.all(
-        files.map((file) => writeFileAtomic(join(staging, file.name), file.data, file.mode ?? PRIVATE_FILE_MODE)),
+      // The folder appears whole (the rename below): its files need no temporary names of their own, and
+      // are written side by side, each flushed to disk.
+      const written = await Promise.allSettled(
+        [...files, { name: 'config.json', data: serialize(record) }].map((file) =>
+          writeNewFile(join(staging, file.name), file.data, file.mode ?? PRIVATE_FILE_MODE, { sync: true }),
+        ),
       );
-      await writeFileAtomic(join(staging, 'config.json'), serialize(record));
+      for (const result of written) if (result.status === 'rejected') throw result.reason;
       await rename(staging, this.machineDir(record.Name));
     } catch (error) {
       await rm(staging, { recursive: true, force: true }).catch(() => undefined);
@@ -194,12 +199,23 @@ export class Store {
 
   /** Writes a file into an existing machine's folder (and deletes the temp files dead writers left there). */
   async writeMachineFile(name: string, file: StoredFile): Promise<void> {
+    await this.writeMachineFiles(name, [file]);
+  }
+
+  /**
+   * Writes files into a machine's folder, each atomically, side by side; all of them are settled before an
+   * error is reported (the first one).
+   */
+  async writeMachineFiles(name: string, files: StoredFile[]): Promise<void> {
     const dir = this.machineDir(name);
     await this.guard(
       'write',
       async () => {
         await removeStaleTempFiles(dir);
-        await writeFileAtomic(join(dir, file.name), file.data, file.mode ?? PRIVATE_FILE_MODE);
+        const written = await Promise.allSettled(
+          files.map((file) => writeFileAtomic(join(dir, file.name), file.data, file.mode ?? PRIVATE_FILE_MODE)),
+        );
+        for (const result of written) if (result.status === 'rejected') throw result.reason;
       },
       dir,
     );
