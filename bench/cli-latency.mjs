@@ -4,7 +4,10 @@
 // is on PATH, Docker Machine's same command. Also the CPU time each process used (user + system): on a
 // machine busy with other work the wall time of a short process is mostly waiting for a core, and its CPU
 // time still says what it cost. Run `npm run build` first.
-//   node bench/cli-latency.mjs [--runs N] [--node PATH]   (--node: measure under another Node binary)
+//   node bench/cli-latency.mjs [--runs N] [--node PATH] [--keep-extra-ca]   (--node: another Node binary)
+// NODE_EXTRA_CA_CERTS is left out of every case's environment unless --keep-extra-ca: Node 20 reads that file
+// at every start (about 50 ms for the system bundle here), Node 22 and 24 only when TLS needs it, so it
+// inflates Node 20's `node -e 0` and flatters every ratio to it.
 // Targets (issue 15): everyday commands at most 1.4x `node -e 0` in time and 1.25x in peak memory;
 // `create -d none` at most 2x.
 import { spawnSync } from 'node:child_process';
@@ -21,6 +24,9 @@ const option = (name, fallback) => {
 };
 const runs = Number(option('--runs', 21));
 const node = option('--node', process.execPath);
+const extraCa = process.argv.includes('--keep-extra-ca') ? undefined : process.env.NODE_EXTRA_CA_CERTS;
+const baseEnv = { ...process.env };
+if (extraCa !== undefined) delete baseEnv.NODE_EXTRA_CA_CERTS;
 const EVERYDAY_TARGET = 1.4;
 const CREATE_TARGET = 2;
 const MEMORY_TARGET = 1.25;
@@ -38,7 +44,7 @@ writeFileSync(
 function run(command, args, env = {}, memory = false) {
   const argv = memory ? ['--require', rssProbe, ...args] : args;
   const started = process.hrtime.bigint();
-  const result = spawnSync(command, argv, { env: { ...process.env, ...env }, encoding: 'utf8' });
+  const result = spawnSync(command, argv, { env: { ...baseEnv, ...env }, encoding: 'utf8' });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (result.status !== 0) throw new Error(`${args.join(' ')} exited ${result.status}: ${result.stderr}`);
   if (!memory) return ms;
@@ -134,6 +140,8 @@ console.log(
     `median of ${runs} interleaved runs (targets: ${EVERYDAY_TARGET}x node -e 0 in time, ` +
     `${CREATE_TARGET}x for create -d none, ${MEMORY_TARGET}x in memory)`,
 );
+if (extraCa !== undefined)
+  console.log(`NODE_EXTRA_CA_CERTS (${extraCa}) left out of every case (--keep-extra-ca keeps it)`);
 console.log(
   `${'case'.padEnd(28)}${'ms'.padStart(8)}${'ratio'.padStart(8)}${'cpu ms'.padStart(8)}${'ratio'.padStart(8)}` +
     `${'MB'.padStart(7)}${'ratio'.padStart(8)}` +
