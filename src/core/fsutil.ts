@@ -64,28 +64,36 @@ export async function writeNewFile(
   mode: number,
   options: { sync?: boolean } = {},
 ): Promise<void> {
-  const fd = await byDescriptor.open(path, 'wx', mode);
+  const calls = byDescriptor();
+  const fd = await calls.open(path, 'wx', mode);
   try {
-    await byDescriptor.writeFile(fd, data);
-    await byDescriptor.fchmod(fd, mode);
-    if (options.sync) await byDescriptor.fsync(fd);
+    await calls.writeFile(fd, data);
+    await calls.fchmod(fd, mode);
+    if (options.sync) await calls.fsync(fd);
   } catch (error) {
-    await byDescriptor.close(fd).catch(() => undefined);
-    await byDescriptor.unlink(path).catch(() => undefined);
+    await calls.close(fd).catch(() => undefined);
+    await calls.unlink(path).catch(() => undefined);
     throw error;
   }
-  await byDescriptor.close(fd);
+  await calls.close(fd);
 }
 
-/** node:fs's callback calls writeNewFile makes, as promises (node:util is loaded at every Node's start). */
-const byDescriptor = {
-  open: promisify(open),
-  writeFile: promisify(writeFile),
-  fchmod: promisify(fchmod),
-  fsync: promisify(fsync),
-  close: promisify(close),
-  unlink: promisify(unlink),
-};
+/**
+ * node:fs's callback calls writeNewFile makes, as promises (node:util is loaded at every Node's start); made on
+ * first use, since most commands that load this module write nothing.
+ */
+let promised: ReturnType<typeof promiseCalls> | undefined;
+const byDescriptor = (): ReturnType<typeof promiseCalls> => (promised ??= promiseCalls());
+function promiseCalls() {
+  return {
+    open: promisify(open),
+    writeFile: promisify(writeFile),
+    fchmod: promisify(fchmod),
+    fsync: promisify(fsync),
+    close: promisify(close),
+    unlink: promisify(unlink),
+  };
+}
 
 /** Whether no process `pid` runs on this host (a process of another user still counts as running). */
 export function processIsGone(pid: number): boolean {

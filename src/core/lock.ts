@@ -25,7 +25,9 @@ interface Holder {
   since: string;
 }
 
-const HOST = hostname();
+/** This host's name, asked once, when a lock is first taken or checked (not when the module loads). */
+let host: string | undefined;
+const thisHost = (): string => (host ??= hostname());
 
 export async function withFileLock<T>(path: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
   await acquire(path, options);
@@ -41,7 +43,12 @@ export async function withFileLock<T>(path: string, options: LockOptions, fn: ()
  * between tries). A lock whose holder is dead is broken and taken at once, without a pause.
  */
 async function acquire(path: string, options: LockOptions): Promise<void> {
-  const me: Holder = { pid: process.pid, host: HOST, operation: options.operation, since: new Date().toISOString() };
+  const me: Holder = {
+    pid: process.pid,
+    host: thisHost(),
+    operation: options.operation,
+    since: new Date().toISOString(),
+  };
   await waitFor(
     async () => {
       for (;;) {
@@ -92,7 +99,7 @@ async function readHolder(path: string): Promise<Holder | undefined> {
 }
 
 function isStale(holder: Holder): boolean {
-  if (holder.host !== HOST || typeof holder.pid !== 'number') return false;
+  if (holder.host !== thisHost() || typeof holder.pid !== 'number') return false;
   return processIsGone(holder.pid);
 }
 
