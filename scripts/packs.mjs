@@ -122,7 +122,7 @@ export async function buildPacks(root, { name, entryPoints, options }) {
  * reads packs as latin1, which for ASCII is the same string without UTF-8 decoding.
  */
 function ascii(file, text) {
-  const at = text.search(/[^\x00-\x7f]/);
+  const at = text.search(/[^\p{ASCII}]/u);
   if (at !== -1) throw new Error(`build: dist/${file} is not ASCII at ${at}: pack-loader.cjs reads packs as latin1`);
   return text;
 }
