@@ -3,6 +3,7 @@
  * the oclif commands and the fast path (src/fast.ts), which must write the same bytes.
  */
 import { megabytes, type Logger } from '../core/log.js';
+import { isoTime } from '../core/values.js';
 
 /** Where the logger writes: stderr, or the fast path's buffer (written only when the command succeeded). */
 export interface LogStream {
@@ -12,7 +13,7 @@ export interface LogStream {
 
 export function cliLogger(debug: boolean, stream: LogStream = process.stderr): Logger {
   const tty = stream.isTTY === true;
-  const stamp = () => (tty ? '' : `${new Date().toISOString()} `);
+  const stamp = () => (tty ? '' : `${isoTime(Date.now())} `);
   return {
     step: (message) => stream.write(`${stamp()}${tty ? '› ' : ''}${message}\n`),
     info: (message) => stream.write(`${stamp()}${message}\n`),

@@ -5,10 +5,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { connect, createServer, Socket, type AddressInfo, type Server } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { constants as osConstants, networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { connectTcp, portAnswers, tcpBinding } from '../../src/core/tcp.js';
+import { getSystemErrorName } from 'node:util';
+import { connectTcp, errnoName, portAnswers, tcpBinding } from '../../src/core/tcp.js';
 
 /** An echo server on `host`, port chosen by the system. */
 async function echoServer(host: string): Promise<{ server: Server; port: number }> {
@@ -98,6 +99,15 @@ describe('tcp', () => {
         (expected as { port?: number }).port,
       ],
     );
+  });
+
+  it("errnoName: libuv's name for every errno libuv knows, UNKNOWN for the others", () => {
+    for (const [name, value] of Object.entries(osConstants.errno)) {
+      const libuv = getSystemErrorName(-value);
+      const expected = libuv.startsWith('Unknown system error') ? 'UNKNOWN' : libuv;
+      assert.equal(errnoName(-value), expected, `${name} (${value})`);
+    }
+    assert.equal(errnoName(-osConstants.errno.ECONNREFUSED), 'ECONNREFUSED');
   });
 
   it('portAnswers: true for a listening port, false for a closed one, by address and by name', async () => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { isIP as netIsIP } from 'node:net';
 import { describe, it } from 'node:test';
-import { isIP } from '../../src/core/values.js';
+import { isIP, isoTime } from '../../src/core/values.js';
 
 describe('isIP', () => {
   const cases = [
@@ -17,4 +17,29 @@ describe('isIP', () => {
   for (const value of cases) {
     it(`${JSON.stringify(value)}: ${netIsIP(value)}`, () => assert.equal(isIP(value), netIsIP(value)));
   }
+});
+
+describe('isoTime', () => {
+  it("gives Date's toISOString for the epoch, leap days, century years, month and year ends, and 5000 random times", () => {
+    const fixed = [
+      0,
+      -1,
+      Date.UTC(1969, 11, 31, 23, 59, 59, 999),
+      Date.UTC(2000, 1, 29, 12, 0, 0, 1),
+      Date.UTC(2100, 1, 28, 23, 59, 59, 999),
+      Date.UTC(2100, 2, 1),
+      Date.UTC(2024, 11, 31, 23, 59, 59, 999),
+      Date.UTC(2026, 11, 3, 8, 21, 28, 26),
+      Date.UTC(1600, 1, 29),
+      Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+      Date.parse('0000-01-01T00:00:00.000Z'),
+      Date.UTC(1900, 0, 1),
+    ];
+    let seed = 42;
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const randomTimes = Array.from({ length: 5000 }, () =>
+      Math.floor(Date.UTC(1900, 0, 1) + random() * (Date.UTC(2400, 0, 1) - Date.UTC(1900, 0, 1))),
+    );
+    for (const ms of [...fixed, ...randomTimes]) assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
+  });
 });
