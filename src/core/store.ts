@@ -37,6 +37,11 @@ export type LoadResult =
 /** A name that is one path segment as it stands (a machine name: see NAME_PATTERN in machine.ts). */
 const PLAIN_NAME = /^[a-zA-Z0-9][a-zA-Z0-9.-]*$/;
 
+/** Waits for every write, then throws the first failure: nothing is still writing when an error is handled. */
+async function allSettledOrThrow(writes: Promise<void>[]): Promise<void> {
+  for (const result of await Promise.allSettled(writes)) if (result.status === 'rejected') throw result.reason;
+}
+
 export function defaultStoragePath(env: NodeJS.ProcessEnv = process.env): string {
   return env['MOOR_STORAGE_PATH'] || join(homedir(), '.moor');
 }
@@ -178,12 +183,11 @@ export class Store {
       await ensureDir(staging);
       // The folder appears whole (the rename below): its files need no temporary names of their own, and
       // are written side by side, each flushed to disk.
-      const written = await Promise.allSettled(
+      await allSettledOrThrow(
         [...files, { name: 'config.json', data: serialize(record) }].map((file) =>
           writeNewFile(join(staging, file.name), file.data, file.mode ?? PRIVATE_FILE_MODE, { sync: true }),
         ),
       );
-      for (const result of written) if (result.status === 'rejected') throw result.reason;
       await rename(staging, this.machineDir(record.Name));
     } catch (error) {
       await rm(staging, { recursive: true, force: true }).catch(() => undefined);
@@ -212,10 +216,9 @@ export class Store {
       'write',
       async () => {
         await removeStaleTempFiles(dir);
-        const written = await Promise.allSettled(
+        await allSettledOrThrow(
           files.map((file) => writeFileAtomic(join(dir, file.name), file.data, file.mode ?? PRIVATE_FILE_MODE)),
         );
-        for (const result of written) if (result.status === 'rejected') throw result.reason;
       },
       dir,
     );

@@ -16,10 +16,9 @@ import { isIP } from './values.js';
 
 /** A connected socket to host:port; rejects with the connect error, or "no answer within N ms". */
 export async function connectTcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
-  const family = isIP(host);
-  const tcp = family === 0 ? undefined : tcpBinding();
-  if (!tcp || family === 0) return connectWithNet(host, port, timeoutMs);
-  const handle = await connectHandle(tcp, host, family, port, timeoutMs);
+  const connecting = viaHandle(host, port, timeoutMs);
+  if (!connecting) return connectWithNet(host, port, timeoutMs);
+  const handle = await connecting;
   const { Socket } = await import('node:net');
   // node:net's own way to take over a connected handle (child_process passes sockets so).
   return new Socket({ handle } as ConstructorParameters<typeof Socket>[0]);
@@ -27,15 +26,21 @@ export async function connectTcp(host: string, port: number, timeoutMs: number):
 
 /** Whether host:port accepts a TCP connection within `timeoutMs` (closed again at once). */
 export async function portAnswers(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  const family = isIP(host);
-  const tcp = family === 0 ? undefined : tcpBinding();
   try {
-    if (tcp && family !== 0) (await connectHandle(tcp, host, family, port, timeoutMs)).close();
+    const connecting = viaHandle(host, port, timeoutMs);
+    if (connecting) (await connecting).close();
     else (await connectWithNet(host, port, timeoutMs)).destroy();
     return true;
   } catch {
     return false;
   }
+}
+
+/** The connection through Node's TCP handle, or undefined where node:net must make it (a host name, no binding). */
+function viaHandle(host: string, port: number, timeoutMs: number): Promise<TcpHandle> | undefined {
+  const family = isIP(host);
+  const tcp = family === 0 ? undefined : tcpBinding();
+  return tcp && family !== 0 ? connectHandle(tcp, host, family, port, timeoutMs) : undefined;
 }
 
 async function connectWithNet(host: string, port: number, timeoutMs: number): Promise<Socket> {
