@@ -134,17 +134,23 @@ function ascii(file, text) {
  * values once it ran (settled()), so the copies are only allocations: some 50 KB of an everyday command's young
  * heap, which decides whether it needs a garbage collection. Here the chunk's own object is its exports, marked
  * as an ES module, and __toESM gives such an object as it is (a CommonJS module of node_modules, imported in
- * node mode, is still wrapped). Checked: a form of esbuild's helpers this does not know fails the build.
+ * node mode, is still wrapped, unless it is its own default export: scripts/fs-promises-lazy.cjs). Checked: a
+ * form of esbuild's helpers this does not know fails the build.
  */
 function plainInterop(id, code) {
   let out = code.replace(
     'module.exports=__toCommonJS(stdin_exports)',
     'module.exports=__defProp(stdin_exports,"__esModule",{value:!0})',
   );
-  if (out.includes('__toESM(')) {
-    const helper = 'var __toESM=(mod,isNodeMode,target)=>(';
-    if (!out.includes(helper)) throw new Error(`build: ${id}: esbuild's __toESM is not the one packs.mjs knows`);
-    out = out.replace(helper, 'var __toESM=(mod,isNodeMode,target)=>!isNodeMode&&mod?.__esModule?mod:(');
+  // The helper is defined in each chunk that calls it (`var __toESM=...`), or, when chunks share it, once in a
+  // chunk of helpers (`,__toESM=...`) that the others import it from.
+  if (/(\bvar |,)__toESM=/.test(out)) {
+    const helper = /(\bvar |,)__toESM=\(mod,isNodeMode,target\)=>\(/;
+    if (!helper.test(out)) throw new Error(`build: ${id}: esbuild's __toESM is not the one packs.mjs knows`);
+    out = out.replace(
+      helper,
+      '$1__toESM=(mod,isNodeMode,target)=>mod?.__esModule&&(!isNodeMode||mod.default===mod)?mod:(',
+    );
   }
   if (out.includes('__toCommonJS('))
     throw new Error(`build: ${id}: esbuild's __toCommonJS is not the one packs.mjs knows`);

@@ -14,6 +14,7 @@ const SUPPORTED_SCHEMES = ['tcp:', 'unix:', 'ssh:', 'http:', 'https:', 'npipe:']
 export class NoneDriver extends BaseDriver {
   readonly driverName = 'none';
   override readonly provisions = false;
+  readonly recordsOnly = true;
 
   constructor(
     context: DriverContext,

@@ -124,6 +124,11 @@ export interface Driver {
   supports(operation: LifecycleOperation): boolean;
   /** Whether moor provisions the host over SSH after create (false for `none`). */
   readonly provisions: boolean;
+  /**
+   * Whether create() makes nothing, the machine being only its record (the none driver): moor then writes
+   * the machine's folder once, whole and final, instead of recording it before create() and again after.
+   */
+  readonly recordsOnly?: boolean;
   /** Why this machine is not provisioned when its driver's others are (an imported boot2docker VM): the message. */
   readonly provisionRefusal?: string;
   /**

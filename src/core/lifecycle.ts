@@ -130,6 +130,7 @@ export async function createMachine(store: Store, given: CreateOptions, log: Log
   const { definition, options, driver, certPaths, bundle } = prepared;
   const record = newRecord(options, definition, driver, certPaths);
   return store.withMachineLock(options.name, 'create', async () => {
+    if (driver.recordsOnly) return createRecord(store, record, driver, certPaths, bundle, log, signal);
     await store.add(record, clientCertFiles(bundle));
     stored = { record, driver };
     try {
@@ -148,6 +149,39 @@ export async function createMachine(store: Store, given: CreateOptions, log: Log
       throw await failedCreate(store, record, driver, error, { hostCreated: true }, log);
     }
   });
+}
+
+/**
+ * Create, for a driver whose create() makes nothing (the none driver): the machine is its record, so its
+ * folder is written whole and final (Phase created, server certificate included), in one round of writes.
+ * A failure or an interrupt leaves nothing behind.
+ */
+async function createRecord(
+  store: Store,
+  record: MachineRecord,
+  driver: Driver,
+  certPaths: CertPaths,
+  bundle: ClientBundle,
+  log: Logger,
+  signal: AbortSignal | undefined,
+): Promise<MachineRecord> {
+  try {
+    log.step(`Creating the machine with the ${record.DriverName} driver`);
+    await driver.create();
+    record.Driver = driver.toJSON();
+    const serverFiles = await serverCertFiles(store, record, driver, certPaths, log);
+    signal?.throwIfAborted();
+    record.Phase = 'created';
+    await store.add(record, [...clientCertFiles(bundle), ...serverFiles]);
+    return record;
+  } catch (error) {
+    if (isInterrupt(error)) throw interruptedBeforeRecord(record.Name, error);
+    if (error instanceof MoorError) throw error;
+    throw new MoorError(`Creating machine "${record.Name}" failed: ${messageOf(error)} Nothing was created.`, {
+      code: 'CREATE_FAILED',
+      cause: error,
+    });
+  }
 }
 
 /** An interrupt before the record existed: nothing was made (the CA and client certificates are the store's). */
@@ -265,8 +299,7 @@ async function prepareCreate(
 
   log.step('Checking the CA and client certificates');
   const certs = await import('./certs.js');
-  const certPaths = await certs.ensureClientCerts(store, options.certs);
-  const bundle = await certs.readClientBundle(certPaths);
+  const { paths: certPaths, bundle } = await certs.ensureClientBundle(store, options.certs);
   return { driver, certPaths, bundle };
 }
 
@@ -461,15 +494,27 @@ async function issueServerCert(
   caPaths: Pick<CertPaths, 'caCert' | 'caKey'>,
   log: Logger,
 ): Promise<void> {
+  const files = await serverCertFiles(store, record, driver, caPaths, log);
+  if (files.length > 0) await store.writeMachineFiles(record.Name, files);
+}
+
+/** server.pem and server-key.pem for the machine's address and its --tls-san names (none without either). */
+async function serverCertFiles(
+  store: Store,
+  record: MachineRecord,
+  driver: Driver,
+  caPaths: Pick<CertPaths, 'caCert' | 'caKey'>,
+  log: Logger,
+): Promise<StoredFile[]> {
   const hosts = await serverCertHosts(driver, record.HostOptions.AuthOptions.ServerCertSANs);
-  if (hosts.length === 0) return;
+  if (hosts.length === 0) return [];
   log.step('Issuing the server certificate');
   const { generateServerCert } = await import('./certs.js');
   const server = await generateServerCert(caPaths, hosts, record.Name, store.env);
-  await store.writeMachineFiles(record.Name, [
+  return [
     { name: 'server.pem', data: server.certPem, mode: CERT_FILE_MODE },
     { name: 'server-key.pem', data: server.keyPem, mode: PRIVATE_FILE_MODE },
-  ]);
+  ];
 }
 
 /**

@@ -43,6 +43,8 @@ export interface FakeDriverOptions {
   /** Whether create goes on to provision over SSH (default false: no SSH needed). */
   provisions?: boolean;
   removeOnFailedCreate?: boolean;
+  /** Whether create() makes nothing, the machine being its record (as the none driver's). */
+  recordsOnly?: boolean;
   /** The address a new host gets (default 192.0.2.10, TEST-NET-1). */
   ip?: string;
   url?: string;
@@ -99,6 +101,7 @@ export function fakeDriver(options: FakeDriverOptions = {}): FakeDriver {
     readonly driverName = name;
     override readonly provisions = options.provisions ?? false;
     readonly removeOnFailedCreate = options.removeOnFailedCreate ?? false;
+    readonly recordsOnly = options.recordsOnly ?? false;
 
     constructor(context: DriverContext) {
       super(context);

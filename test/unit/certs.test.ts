@@ -12,6 +12,7 @@ import * as x509 from '@peculiar/x509';
 import {
   type CertPaths,
   describeCertificate,
+  ensureClientBundle,
   ensureClientCerts,
   generateServerCert,
   readClientBundle,
@@ -185,6 +186,28 @@ describe('certs', () => {
       await copyFile(otherPaths.clientCert, join(copy.certsDir, 'cert.pem'));
       await copyFile(otherPaths.clientKey, join(copy.certsDir, 'key.pem'));
       await assertRejects(ensureClientCerts(copy), 'TLS_NOT_SIGNED_BY_CA', join(copy.certsDir, 'cert.pem'));
+    });
+
+    it('ensureClientBundle gives the files it checked, as readClientBundle reads them', async () => {
+      const { paths: again, bundle } = await ensureClientBundle(new Store(store.root));
+      assert.deepEqual(again, paths);
+      assert.deepEqual(bundle, await readClientBundle(paths));
+    });
+
+    it('a CA changed on disk after it was checked is checked again, not taken from the earlier parse', async () => {
+      const copy = new Store(await tempRoot());
+      await copyCertFiles(paths, copy, ['caCert', 'caKey', 'clientCert', 'clientKey']);
+      const copyPaths = await ensureClientCerts(copy);
+      const first = await generateServerCert(copyPaths, ['10.0.0.1'], 'dev');
+      assertIssuedBy(new X509Certificate(first.certPem), await certificateAt(paths.caCert));
+      // Same paths, the other store's CA: the next certificate is signed by it.
+      await copyFile(otherPaths.caCert, copyPaths.caCert);
+      await copyFile(otherPaths.caKey, copyPaths.caKey);
+      const second = await generateServerCert(copyPaths, ['10.0.0.1'], 'dev');
+      assertIssuedBy(new X509Certificate(second.certPem), await certificateAt(otherPaths.caCert));
+      // And a key that no longer matches is refused, though the certificate is the one parsed before.
+      await copyFile(paths.caKey, copyPaths.caKey);
+      await assertRejects(generateServerCert(copyPaths, ['10.0.0.1'], 'dev'), 'TLS_KEY_MISMATCH', copyPaths.caKey);
     });
 
     it('a CA key without its certificate is reported, not replaced', async () => {

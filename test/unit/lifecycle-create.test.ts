@@ -391,6 +391,69 @@ describe('createMachine succeeds', () => {
   });
 });
 
+describe('a driver whose create() makes nothing (recordsOnly, as the none driver)', () => {
+  it('writes the machine folder once, whole and final: Phase created, server certificate included', async () => {
+    const driver = fakeDriver({ recordsOnly: true, ip: '192.0.2.45' });
+    const moor = await newMoor();
+    const writes: string[] = [];
+    const store = moor.store;
+    const add = store.add.bind(store);
+    store.add = async (record, files) => {
+      writes.push(`add ${record.Phase} ${(files ?? []).map((file) => file.name).join(',')}`);
+      return add(record, files);
+    };
+    store.writeMachineFiles = async (name, files) => {
+      writes.push(`write ${name} ${files.map((file) => file.name).join(',')}`);
+      assert.fail('a records-only create writes into the machine folder after adding it');
+    };
+    const record = await moor.create({ name: 'web', driver: driver.name, driverFlags: {}, tlsSans: ['web.example'] });
+    assert.deepEqual(writes, ['add created ca.pem,cert.pem,key.pem,server.pem,server-key.pem']);
+    assert.equal(record.Phase, 'created');
+    assert.deepEqual(await moor.store.load('web'), record);
+    assert.deepEqual(record.Driver, { IPAddress: '192.0.2.45' });
+    assert.deepEqual(driver.callsFor('web'), ['preCreateCheck', 'create', 'getIP']);
+    const dir = moor.store.machineDir('web');
+    const files = (await readdir(dir)).sort();
+    assert.deepEqual(files, ['ca.pem', 'cert.pem', 'config.json', 'key.pem', 'server-key.pem', 'server.pem']);
+    for (const file of files) {
+      assert.equal((await stat(join(dir, file))).mode & 0o777, 0o600, `${file} is private`);
+    }
+    const { describeCertificate } = await import('../../src/core/certs.js');
+    const server = describeCertificate(await readFile(join(dir, 'server.pem'), 'utf8'));
+    assert.deepEqual(server.ipAddresses, ['192.0.2.45']);
+    assert.deepEqual(server.dnsNames.sort(), ['localhost', 'web.example']);
+  });
+
+  it('a failing create() leaves nothing: no record in Error, exit 1', async () => {
+    const driver = fakeDriver({ recordsOnly: true });
+    driver.fail('create', new Error('the URL went away'));
+    const moor = await newMoor();
+    const error = await failure(
+      moor.create({ name: 'web', driver: driver.name, driverFlags: {} }),
+      'CREATE_FAILED',
+      ExitCode.failure,
+    );
+    assert.equal(error.message, 'Creating machine "web" failed: the URL went away Nothing was created.');
+    assert.equal(await moor.store.exists('web'), false);
+    const left = await readdir(moor.store.machinesDir).catch(() => []);
+    assert.deepEqual(left, [], 'no staging folder is left');
+  });
+
+  it('an interrupt at create(): nothing was created, exit 130', async () => {
+    const driver = fakeDriver({ recordsOnly: true });
+    const controller = new AbortController();
+    driver.before('create', () => controller.abort(new InterruptedError('SIGINT')));
+    const moor = await newMoor();
+    const error = await failure(
+      moor.create({ name: 'web', driver: driver.name, driverFlags: {}, signal: controller.signal }),
+      'INTERRUPTED',
+      ExitCode.interrupted,
+    );
+    assert.match(error.message, /^Creating machine "web" was interrupted \(SIGINT\): nothing was created\.$/);
+    assert.equal(await moor.store.exists('web'), false);
+  });
+});
+
 describe('machines with names longer than 63 characters, from an older moor', () => {
   it('still load, list, inspect and are removed (the 63 limit is for new names only)', async () => {
     const driver = fakeDriver();

@@ -35,4 +35,24 @@ describe('the packs’ chunks', () => {
     }
     assert.deepEqual(offenders, [], 'export a const, or a function that returns the current value');
   });
+
+  it("esbuild's __toESM in the built packs gives a chunk's own exports as they are (scripts/packs.mjs, plainInterop)", async () => {
+    // Run after `npm run build` (the test command builds first).
+    const dist = join(ROOT, 'dist');
+    const packs = (await readdir(dist)).filter(
+      (file) => /^(fast|cli)(-.*)?\.cjs$/.test(file) && file !== 'cli-loader.cjs',
+    );
+    assert.ok(packs.includes('fast.cjs'), 'dist/ holds the built packs: run npm run build first');
+    const definitions: string[] = [];
+    for (const file of packs) {
+      const code = await readFile(join(dist, file), 'latin1');
+      for (const match of code.matchAll(/__toESM=\(mod,isNodeMode,target\)=>.{0,60}/g))
+        definitions.push(`${file}: ${match[0]}`);
+    }
+    assert.ok(definitions.length > 0, 'the packs define __toESM');
+    const copying = definitions.filter(
+      (definition) => !definition.includes('mod?.__esModule&&(!isNodeMode||mod.default===mod)?mod:'),
+    );
+    assert.deepEqual(copying, [], "every __toESM of the packs is packs.mjs's");
+  });
 });
