@@ -13,9 +13,10 @@ import {
   randomBytes,
   X509Certificate,
 } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
+import { p256PrivateKeyFromPem, p256PrivateKeyPem, p256SpkiDer } from './ec-keys.js';
 import { MoorError, UsageError } from './errors.js';
 import { CERT_FILE_MODE, ensureDir, isErrno, PRIVATE_FILE_MODE, writeFileAtomic } from './fsutil.js';
 import type { Store } from './store.js';
@@ -468,11 +469,14 @@ function generateKey(): { publicKey: KeyObject; privateKey: KeyObject } {
 
 /** PEM in the traditional form of its type: "EC PRIVATE KEY" (SEC 1) or, for an RSA key, "RSA PRIVATE KEY". */
 function privateKeyPem(key: KeyObject): string {
-  return key.export({ type: key.asymmetricKeyType === 'ec' ? 'sec1' : 'pkcs1', format: 'pem' }).toString();
+  return (
+    p256PrivateKeyPem(key) ??
+    key.export({ type: key.asymmetricKeyType === 'ec' ? 'sec1' : 'pkcs1', format: 'pem' }).toString()
+  );
 }
 
 function spkiDer(key: KeyObject): Buffer {
-  return key.export({ type: 'spki', format: 'der' });
+  return p256SpkiDer(key) ?? key.export({ type: 'spki', format: 'der' });
 }
 
 function caFingerprint(ca: LoadedCa): string {
@@ -508,7 +512,7 @@ function parseCertificate(path: string, pem: string, suggestions: string[]): X50
 
 function parsePrivateKey(path: string, pem: string, suggestions: string[]): KeyObject {
   try {
-    return createPrivateKey(pem);
+    return p256PrivateKeyFromPem(pem) ?? createPrivateKey(pem);
   } catch (error) {
     throw new MoorError(`${path} is not a valid unencrypted PEM private key (${(error as Error).message}).`, {
       code: 'TLS_FILE_INVALID',
@@ -535,9 +539,14 @@ function assertKeyMatches(
   }
 }
 
+/**
+ * A PEM file's text, or undefined when it does not exist. Read at once (readFileSync): these files are a few
+ * hundred bytes, and an asynchronous read is four round trips through libuv's thread pool (open, fstat,
+ * read, close), each a turn of the event loop: about 1 ms of a create's four to six reads.
+ */
 async function readOptional(path: string): Promise<string | undefined> {
   try {
-    return await readFile(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return undefined;
     throw error;

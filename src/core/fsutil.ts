@@ -1,7 +1,18 @@
-import { accessSync, close, constants, fchmod, fsync, open, statSync, unlink, writeFile } from 'node:fs';
-import { chmod, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import {
+  accessSync,
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fsync,
+  mkdirSync,
+  openSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 
 /** Folders holding keys, certificates and machine records: owner only. */
 export const DIR_MODE = 0o700;
@@ -13,22 +24,22 @@ export const CERT_FILE_MODE = 0o600;
 /**
  * mkdir -p with an explicit mode (the umask would otherwise loosen or tighten it) on the folders this call
  * creates, and only on those: a folder that exists is the user's, and its mode is left as it is (a store
- * made read-only stays read-only).
+ * made read-only stays read-only). Synchronous calls (see writeNewFile), in a promise for the callers.
  */
 export async function ensureDir(path: string, mode = DIR_MODE): Promise<void> {
   let first: string | undefined;
   try {
-    first = await mkdir(path, { recursive: true, mode });
+    first = mkdirSync(path, { recursive: true, mode });
   } catch (error) {
     // Node's recursive mkdir says ENOENT where mkdir(2) said EROFS (a read-only store): ask mkdir(2) itself.
     if (!isErrno(error, 'ENOENT')) throw error;
-    await mkdir(path, { mode });
+    mkdirSync(path, { mode });
     first = path;
   }
   if (first === undefined) return;
   const created = resolve(first);
   for (let dir = resolve(path); dir.startsWith(created); dir = dirname(dir)) {
-    await chmod(dir, mode);
+    chmodSync(dir, mode);
     if (dir === created || dirname(dir) === dir) break;
   }
 }
@@ -54,9 +65,11 @@ export async function writeFileAtomic(
 
 /**
  * Creates `path` (it must not exist) with `data`, and `mode` whatever the umask; `sync` flushes it to disk.
- * A write that fails (a full disk) removes the file: no empty or partial file is left behind. Through
- * node:fs's callbacks on the descriptor, not a FileHandle: node:fs/promises costs an everyday command
- * some 2 ms to load on Node 22 and 24 (the fast path's files never load it).
+ * A write that fails (a full disk) removes the file: no empty or partial file is left behind.
+ * moor's files are a few KB at most: they are made and written at once (synchronous calls, microseconds
+ * each), where each asynchronous call was a round trip through libuv's thread pool and a turn of the event
+ * loop (a create made some twenty). Only the flush, which waits for the device, goes through the pool, so
+ * that files written side by side (Promise.all) are flushed side by side.
  */
 export async function writeNewFile(
   path: string,
@@ -64,35 +77,31 @@ export async function writeNewFile(
   mode: number,
   options: { sync?: boolean } = {},
 ): Promise<void> {
-  const calls = byDescriptor();
-  const fd = await calls.open(path, 'wx', mode);
+  const fd = openSync(path, 'wx', mode);
   try {
-    await calls.writeFile(fd, data);
-    await calls.fchmod(fd, mode);
-    if (options.sync) await calls.fsync(fd);
+    writeFileSync(fd, data);
+    fchmodSync(fd, mode);
+    if (options.sync) await flush(fd);
   } catch (error) {
-    await calls.close(fd).catch(() => undefined);
-    await calls.unlink(path).catch(() => undefined);
+    // The first error is the one to report.
+    ignoreErrors(() => closeSync(fd));
+    ignoreErrors(() => unlinkSync(path));
     throw error;
   }
-  await calls.close(fd);
+  closeSync(fd);
 }
 
-/**
- * node:fs's callback calls writeNewFile makes, as promises (node:util is loaded at every Node's start); made on
- * first use, since most commands that load this module write nothing.
- */
-let promised: ReturnType<typeof promiseCalls> | undefined;
-const byDescriptor = (): ReturnType<typeof promiseCalls> => (promised ??= promiseCalls());
-function promiseCalls() {
-  return {
-    open: promisify(open),
-    writeFile: promisify(writeFile),
-    fchmod: promisify(fchmod),
-    fsync: promisify(fsync),
-    close: promisify(close),
-    unlink: promisify(unlink),
-  };
+function ignoreErrors(call: () => void): void {
+  try {
+    call();
+  } catch {
+    // best effort
+  }
+}
+
+/** fsync(2) through node:fs's callback (node:fs/promises costs an everyday command some 2 ms to load). */
+function flush(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve())));
 }
 
 /** Whether no process `pid` runs on this host (a process of another user still counts as running). */
