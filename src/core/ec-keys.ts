@@ -28,7 +28,8 @@ interface P256Jwk {
 
 /** The key's JWK when it is a P-256 key, else undefined. */
 function p256Jwk(key: KeyObject): P256Jwk | undefined {
-  if (key.asymmetricKeyType !== 'ec') return undefined;
+  // A JWK export throws for curves JWK has no name for (brainpool): the curve is checked first.
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') return undefined;
   const jwk = key.export({ format: 'jwk' });
   return jwk.crv === 'P-256' && jwk.x && jwk.y ? (jwk as P256Jwk) : undefined;
 }

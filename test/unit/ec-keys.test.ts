@@ -49,7 +49,8 @@ describe('P-256 keys without OpenSSL encoders (ec-keys)', () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
     const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
     const ed = generateKeyPairSync('ed25519');
-    for (const { privateKey, publicKey } of [rsa, p384, ed]) {
+    const brainpool = generateKeyPairSync('ec', { namedCurve: 'brainpoolP256r1' }); // no JWK name: not exported
+    for (const { privateKey, publicKey } of [rsa, p384, ed, brainpool]) {
       assert.equal(p256PrivateKeyPem(privateKey), undefined);
       assert.equal(p256SpkiDer(publicKey), undefined);
     }
