@@ -13,10 +13,24 @@ describe('isIP', () => {
     ...['fe80::1%eth0', '::%1', 'fe80::1%', 'fe80::1%e/0', '1::2%3%4', '1:2:3:4:5:6:7:1.2.3.4'],
     ...['1:2:3:4:5:6:7:8:9', '1::2::3', '::ffff:1.2.3.256', '12345::', 'g::1', ':1', '1:', ':::', '1:::2'],
     ...['localhost', 'example.com', '[::1]', '', 'http://x', 'docker.example.com:2376'],
+    ...['1.2.3.4\n', '1..2.3', '.1.2.3', '1.2.3.', '1.2.3.1000', '1.2.3.-1', '1.2.3.+1', '1.2.3.0x1', '1.2.3.1e2'],
+    ...['0.0.0.00', '199.249.250.251', '200.0.0.0', '249.255.0.9', '25.5.5.5', '1.2.3.\u0661', '1.2.3. 4'],
   ];
   for (const value of cases) {
     it(`${JSON.stringify(value)}: ${netIsIP(value)}`, () => assert.equal(isIP(value), netIsIP(value)));
   }
+  it('every number 0-299 in each place of an IPv4 address, and with a leading zero', () => {
+    for (let number = 0; number < 300; number++) {
+      for (const text of [String(number), `0${number}`]) {
+        for (let place = 0; place < 4; place++) {
+          const parts = ['1', '2', '3', '4'];
+          parts[place] = text;
+          const value = parts.join('.');
+          assert.equal(isIP(value), netIsIP(value), value);
+        }
+      }
+    }
+  });
 });
 
 describe('isoTime', () => {
