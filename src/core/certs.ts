@@ -16,7 +16,7 @@ import {
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { p256PrivateKeyFromPem, p256PrivateKeyPem, p256SpkiDer } from './ec-keys.js';
+import { p256PrivateKeyFromPem } from './ec-keys.js';
 import { MoorError, UsageError } from './errors.js';
 import { CERT_FILE_MODE, ensureDir, isErrno, PRIVATE_FILE_MODE, writeFileAtomic } from './fsutil.js';
 import type { Store } from './store.js';
@@ -469,14 +469,11 @@ function generateKey(): { publicKey: KeyObject; privateKey: KeyObject } {
 
 /** PEM in the traditional form of its type: "EC PRIVATE KEY" (SEC 1) or, for an RSA key, "RSA PRIVATE KEY". */
 function privateKeyPem(key: KeyObject): string {
-  return (
-    p256PrivateKeyPem(key) ??
-    key.export({ type: key.asymmetricKeyType === 'ec' ? 'sec1' : 'pkcs1', format: 'pem' }).toString()
-  );
+  return key.export({ type: key.asymmetricKeyType === 'ec' ? 'sec1' : 'pkcs1', format: 'pem' }).toString();
 }
 
 function spkiDer(key: KeyObject): Buffer {
-  return p256SpkiDer(key) ?? key.export({ type: 'spki', format: 'der' });
+  return key.export({ type: 'spki', format: 'der' });
 }
 
 function caFingerprint(ca: LoadedCa): string {
