@@ -307,7 +307,7 @@ async function loadCa(certPath: string, keyPath: string, suggestions: string[]):
  * The CA this process last parsed, with the file contents it came from: a create checks the store's CA, then
  * signs the server certificate with it, and the second read finds the same bytes (1-2 ms of parsing saved).
  */
-let lastCa: { certPem: string; keyPem: string; loaded: LoadedCa } | undefined;
+let lastCa: { keyPem: string; loaded: LoadedCa } | undefined;
 
 function parsedCa(
   certPath: string,
@@ -316,10 +316,9 @@ function parsedCa(
   keyPem: string,
   suggestions: string[],
 ): { cert: X509Certificate; key: KeyObject } {
-  const last = lastCa;
-  if (last && last.certPem === certPem && last.keyPem === keyPem) {
-    if (last.loaded.certPath === certPath && last.loaded.keyPath === keyPath) return last.loaded;
-  }
+  const last = lastCa?.loaded;
+  if (last?.certPem === certPem && lastCa?.keyPem === keyPem && last.certPath === certPath && last.keyPath === keyPath)
+    return last;
   const cert = parseCertificate(certPath, certPem, suggestions);
   const key = parsePrivateKey(keyPath, keyPem, suggestions);
   assertKeyMatches(cert, certPath, key, keyPath, suggestions);
@@ -347,7 +346,7 @@ function validateCa(
     });
   }
   const loaded = { certPath, keyPath, cert, key, certPem };
-  lastCa = { certPem, keyPem, loaded };
+  lastCa = { keyPem, loaded };
   return loaded;
 }
 

@@ -47,6 +47,13 @@ async function storeContents(moor: Moor, name: string) {
   return { top: top.sort(), machine: await moor.store.exists(name) };
 }
 
+/** A create whose signal is aborted (as by Ctrl-C) when the driver reaches `operation`. */
+function interruptAt(driver: ReturnType<typeof fakeDriver>, operation: 'preCreateCheck' | 'create') {
+  const controller = new AbortController();
+  driver.before(operation, () => controller.abort(new InterruptedError('SIGINT')));
+  return controller.signal;
+}
+
 describe('createMachine refuses before anything is written', () => {
   it('an invalid name (exit 2)', async () => {
     const driver = fakeDriver();
@@ -441,11 +448,10 @@ describe('a driver whose create() makes nothing (recordsOnly, as the none driver
 
   it('an interrupt at create(): nothing was created, exit 130', async () => {
     const driver = fakeDriver({ recordsOnly: true });
-    const controller = new AbortController();
-    driver.before('create', () => controller.abort(new InterruptedError('SIGINT')));
+    const signal = interruptAt(driver, 'create');
     const moor = await newMoor();
     const error = await failure(
-      moor.create({ name: 'web', driver: driver.name, driverFlags: {}, signal: controller.signal }),
+      moor.create({ name: 'web', driver: driver.name, driverFlags: {}, signal }),
       'INTERRUPTED',
       ExitCode.interrupted,
     );
@@ -514,13 +520,6 @@ function closedPort(): Promise<number> {
 }
 
 describe('an interrupted create (CreateOptions.signal)', () => {
-  /** A create whose signal is aborted (as by Ctrl-C) when the driver reaches `operation`. */
-  function interruptAt(driver: ReturnType<typeof fakeDriver>, operation: 'preCreateCheck' | 'create') {
-    const controller = new AbortController();
-    driver.before(operation, () => controller.abort(new InterruptedError('SIGINT')));
-    return controller.signal;
-  }
-
   it('before the record exists: nothing was created, exit 130', async () => {
     const driver = fakeDriver();
     const moor = await newMoor();
